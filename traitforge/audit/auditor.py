@@ -1,0 +1,221 @@
+"""The audit: read, run the passes, grade and rank the findings, write the outputs."""
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from traitforge import __version__
+from traitforge.audit.detectors import BUILTIN, Detector, load_patterns
+from traitforge.audit.discovery import (DiscoverySettings, candidate_tests, concentrated,
+                                        ngram_findings)
+from traitforge.audit.findings import Finding, rank, verdict
+from traitforge.audit.policy import Policy, load_policy
+from traitforge.audit.stats import benjamini_hochberg
+from traitforge.audit.units import TURNS, Unit, units_of
+from traitforge.io import (Corpus, InputError, atomic_write_bytes, atomic_write_text, read_corpus,
+                           write_jsonl)
+
+OUTPUTS = ("audit.json", "flags.parquet", "rejected.jsonl")
+
+
+@dataclass(frozen=True)
+class AuditConfig:
+    corpus: str
+    reference: str | None = None
+    patterns: str | None = None
+    policy: str | None = None
+    format: str | None = None
+    id_field: str = "id"
+    turns: str = "all"
+    builtin: bool = True
+    strict: bool = False
+    seed: int = 0
+    n_examples: int = 3
+    discovery: DiscoverySettings = field(default_factory=DiscoverySettings)
+
+
+@dataclass
+class AuditResult:
+    config: AuditConfig
+    policy: Policy
+    corpus: Corpus
+    reference: Corpus | None
+    units: list[Unit]
+    ref_units: list[Unit] | None
+    detectors: list[Detector]
+    findings: list[Finding]
+    n_tested: int
+
+    @property
+    def verdict(self) -> str:
+        return verdict(self.findings)
+
+
+class _Steps:
+    """Rich progress when given a Progress, silence otherwise."""
+
+    def __init__(self, progress=None):
+        self.progress = progress
+
+    def task(self, description: str, total: int):
+        if self.progress is None:
+            return lambda advance=1: None
+        tid = self.progress.add_task(description, total=total)
+        return lambda advance=1: self.progress.advance(tid, advance)
+
+
+def _units(corpus: Corpus, turns: str) -> list[Unit]:
+    return [u for r in corpus.records for u in units_of(r, turns)]
+
+
+def _read(path: str, config: AuditConfig, what: str) -> Corpus:
+    corpus = read_corpus(path, config.format, config.id_field, config.strict)
+    if not corpus.records:
+        raise InputError(f"{path}: no usable records in the {what} "
+                         f"({corpus.n_read} read, {len(corpus.rejected)} rejected)")
+    return corpus
+
+
+def detector_findings(detectors: list[Detector], units: list[Unit], ref: list[Unit] | None,
+                      tick) -> list[Finding]:
+    findings = []
+    for d in detectors:
+        hits = [(i, d.find(u)) for i, u in enumerate(units)]
+        hits = [(i, s) for i, s in hits if s is not None]
+        tick()
+        if not hits:
+            continue
+        f = Finding(id=d.id, method="detector", label=d.id.replace("_", " "),
+                    description=d.description, slot=d.slot,
+                    matcher={"type": "regex", "slot": d.slot, "regex": d.regex, "flags": ""},
+                    units=np.array([i for i, _ in hits], np.int64),
+                    spans=np.array([s for _, s in hits], np.int64).reshape(-1, 2),
+                    n_units=len(units))
+        if ref is not None:
+            f.ref_units, f.ref_flagged = len(ref), sum(d.find(u) is not None for u in ref)
+            f.test()
+        findings.append(f)
+    if ref is not None and findings:
+        for f, q in zip(findings, benjamini_hochberg([f.p_value for f in findings])):
+            f.q_value = float(q)
+    return findings
+
+
+def run_audit(config: AuditConfig, progress=None) -> AuditResult:
+    if config.turns not in TURNS:
+        raise InputError(f"--turns must be one of {', '.join(TURNS)}")
+    steps = _Steps(progress)
+    policy = load_policy(config.policy)
+    detectors = list(BUILTIN) if config.builtin else []
+    if config.patterns:
+        detectors += load_patterns(config.patterns)
+    tick = steps.task("reading", 2 if config.reference else 1)
+    corpus = _read(config.corpus, config, "corpus")
+    tick()
+    reference = _read(config.reference, config, "reference") if config.reference else None
+    tick()
+    units = _units(corpus, config.turns)
+    ref_units = _units(reference, config.turns) if reference else None
+    matchable = [d for d in detectors if d.matchable]
+    findings = detector_findings(matchable, units, ref_units,
+                                 steps.task("pass 1: detectors", len(matchable)))
+    tick = steps.task("pass 2: slot n-grams", 3)
+    settings = config.discovery
+    if ref_units is not None:
+        counts, ref_counts, tests = candidate_tests(units, ref_units, settings, tick)
+        lift_ok = pl.col("df") / len(units) >= 1.2 * pl.col("ref_df") / len(ref_units)
+        chosen = tests.filter((pl.col("q") < policy.alpha) & (pl.col("z") > 0) & lift_ok
+                              & pl.col("reportable"))
+    else:
+        counts, chosen = concentrated(units, settings, policy.warn_prevalence, tick)
+        ref_counts, tests = None, chosen
+    findings += ngram_findings(counts, ref_counts, chosen, units, settings)
+    findings = [f for f in findings if f.id not in policy.ignore]
+    for f in findings:
+        f.grade(policy)
+    return AuditResult(config, policy, corpus, reference, units, ref_units, detectors,
+                       rank(_unique_ids(findings)), len(tests))
+
+
+def _unique_ids(findings: list[Finding]) -> list[Finding]:
+    seen: dict[str, int] = {}
+    for f in findings:
+        if f.id in seen:
+            seen[f.id] += 1
+            f.id = f"{f.id}-{seen[f.id]}"
+        else:
+            seen[f.id] = 1
+    return findings
+
+
+def _corpus_stats(corpus: Corpus, units: list[Unit]) -> dict:
+    lengths = np.array([len(u.text) for u in units]) if units else np.zeros(1)
+    return {"file": corpus.records[0].source if corpus.records else None, "sha256": corpus.sha256,
+            "format": corpus.format, "read": corpus.n_read, "audited": len(corpus.records),
+            "rejected": len(corpus.rejected), "units": len(units),
+            "chars_mean": round(float(lengths.mean()), 1),
+            "chars_median": float(np.median(lengths))}
+
+
+def audit_document(result: AuditResult, created_at: str | None = None) -> dict:
+    """Everything audit.json holds. Only `created_at` varies between identical runs."""
+    config = asdict(result.config)
+    stats = {"corpus": _corpus_stats(result.corpus, result.units), "ngrams_tested": result.n_tested}
+    if result.reference is not None:
+        stats["reference"] = _corpus_stats(result.reference, result.ref_units)
+    cfg = result.config
+    return {
+        "traitforge_version": __version__,
+        "created_at": created_at or datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "config": config,
+        "policy": result.policy.as_dict(),
+        "detectors": [d.as_dict() for d in result.detectors],
+        "input_sha256": result.corpus.sha256,
+        "stats": stats,
+        "verdict": result.verdict,
+        "counts": {s: sum(f.severity == s for f in result.findings) for s in ("fail", "warn", "info")},
+        "findings": [f.as_dict(result.units, cfg.n_examples, cfg.seed) for f in result.findings],
+    }
+
+
+def flags_frame(result: AuditResult) -> pl.DataFrame:
+    rows = {"doc_id": [], "turn": [], "finding_id": [], "start": [], "end": []}
+    for f in result.findings:
+        for u, (s, e) in zip(f.units, f.spans):
+            unit = result.units[u]
+            rows["doc_id"].append(unit.doc_id)
+            rows["turn"].append(unit.turn)
+            rows["finding_id"].append(f.id)
+            rows["start"].append(int(s))
+            rows["end"].append(int(e))
+    return pl.DataFrame(rows, schema={"doc_id": pl.String, "turn": pl.Int32, "finding_id": pl.String,
+                                      "start": pl.Int64, "end": pl.Int64})
+
+
+def check_outputs(config: AuditConfig, out_dir: str | Path) -> None:
+    """Refuse an output directory whose files would overwrite an input."""
+    inputs = {Path(p).resolve() for p in (config.corpus, config.reference, config.patterns,
+                                          config.policy) if p}
+    for name in OUTPUTS:
+        if (Path(out_dir) / name).resolve() in inputs:
+            raise InputError(f"{Path(out_dir) / name}: output would overwrite an input; "
+                             "choose another --out")
+
+
+def write_outputs(result: AuditResult, out_dir: str | Path) -> dict:
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    doc = audit_document(result)
+    rejected = [r.as_dict() for c in (result.corpus, result.reference) if c for r in c.rejected]
+    write_jsonl(out / "rejected.jsonl", rejected)
+    buf = io.BytesIO()
+    flags_frame(result).write_parquet(buf)
+    atomic_write_bytes(out / "flags.parquet", buf.getvalue())
+    atomic_write_text(out / "audit.json", json.dumps(doc, indent=1, ensure_ascii=False) + "\n")
+    return doc

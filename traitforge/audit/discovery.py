@@ -1,0 +1,238 @@
+"""Pass 2: over-represented slot n-grams nobody named, merged into findings.
+
+With a reference corpus every frequent slot n-gram is tested for over-representation (log-odds
+with an informative prior) and the false discovery rate is held by Benjamini-Hochberg across
+all of them. Without one, n-grams above the policy's concentration threshold are reported.
+Nested and overlapping n-grams that flag mostly the same units become one finding.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+from scipy import sparse
+
+from traitforge.audit.findings import Finding, slug
+from traitforge.audit.ngrams import (SlotCounts, count_slot, detokenize, echo_keys, ngram_regex,
+                                     ngram_tokens)
+from traitforge.audit.stats import benjamini_hochberg, log_odds_z, upper_p
+from traitforge.audit.units import SLOTS, Unit
+
+
+@dataclass(frozen=True)
+class DiscoverySettings:
+    max_n: int = 5
+    min_df: int = 5
+    min_prevalence: float = 0.005
+    prior_strength: float = 100.0
+    merge_jaccard: float = 0.5
+
+
+def _texts(units: list[Unit], slot: str) -> list[str]:
+    return [u.slot_text(slot) for u in units]
+
+
+def candidate_tests(corpus: list[Unit], reference: list[Unit], settings: DiscoverySettings,
+                    step=lambda: None) -> tuple[list[SlotCounts], list[SlotCounts], pl.DataFrame]:
+    """Count every slot's n-grams in both corpora and test each one.
+
+    Returns the corpus and reference counts per slot and one frame of tests with columns
+    slot, key, n, df, ref_df, echo, z, p, q.
+    """
+    min_df = max(settings.min_df, math.ceil(settings.min_prevalence * len(corpus)))
+    echo_c = echo_keys([u.prompt for u in corpus], settings.max_n)
+    echo_r = echo_keys([u.prompt for u in reference], settings.max_n)
+    counts, ref_counts, tests = [], [], []
+    for slot in SLOTS:
+        c = count_slot(slot, _texts(corpus, slot), echo_c, settings.max_n, min_df)
+        r = count_slot(slot, _texts(reference, slot), echo_r, settings.max_n, 1,
+                       keep=c.stats.select("key"))
+        joined = c.stats.join(r.stats.select("key", pl.col("df").alias("ref_df")), on="key",
+                              how="left").with_columns(pl.col("ref_df").fill_null(0))
+        _, z = log_odds_z(joined["df"].to_numpy(), len(corpus), joined["ref_df"].to_numpy(),
+                          len(reference), settings.prior_strength)
+        tests.append(joined.with_columns(pl.lit(slot).alias("slot"), pl.Series("z", z),
+                                         pl.Series("p", upper_p(z)),
+                                         reportable(c, joined).alias("reportable")))
+        counts.append(c)
+        ref_counts.append(r)
+        step()
+    frame = pl.concat(tests)
+    return counts, ref_counts, frame.with_columns(pl.Series("q", benjamini_hochberg(frame["p"].to_numpy())))
+
+
+def reportable(counts: SlotCounts, stats: pl.DataFrame) -> pl.Series:
+    """Which n-grams can stand as a pattern on their own.
+
+    Everywhere: any n-gram with a content word. In the opening and closing sentence also any
+    phrase of two or more tokens and lone punctuation (an opening that ends in "?"); in the
+    body, phrases of three or more tokens. A lone function word is never a pattern.
+    """
+    n = stats["n"].to_numpy()
+    content = stats["content"].to_numpy()
+    if counts.slot == "body":
+        return pl.Series(content | (n >= 3))
+    first = counts.tokens.text.gather(stats["pos"].to_numpy().astype(np.int64))
+    punct = first.str.contains(r"^[^\w\s]$").to_numpy() & (n == 1)
+    return pl.Series(content | (n >= 2) | punct)
+
+
+def concentrated(corpus: list[Unit], settings: DiscoverySettings, threshold: float,
+                 step=lambda: None) -> tuple[list[SlotCounts], pl.DataFrame]:
+    """Reference-free: slot n-grams in at least `threshold` of units that say something.
+
+    An n-gram must hold a content word and at least two tokens (three in the body), so that
+    function words and punctuation, frequent everywhere, are not reported.
+    """
+    min_df = max(settings.min_df, math.ceil(threshold * len(corpus)))
+    echo = echo_keys([u.prompt for u in corpus], settings.max_n)
+    counts, keep = [], []
+    for slot in SLOTS:
+        c = count_slot(slot, _texts(corpus, slot), echo, settings.max_n, min_df)
+        min_n = 3 if slot == "body" else 2
+        keep.append(c.stats.filter(pl.col("content") & (pl.col("n") >= min_n))
+                    .with_columns(pl.lit(slot).alias("slot")))
+        counts.append(c)
+        step()
+    return counts, pl.concat(keep)
+
+
+def merge_ngrams(counts: SlotCounts, chosen: pl.DataFrame, n_units: int,
+                 threshold: float) -> list[list[int]]:
+    """Group chosen n-grams (rows of `chosen`) whose unit sets overlap with Jaccard >= threshold.
+
+    Greedy leader clustering in order of excess documents: each n-gram joins the most similar
+    existing group leader, or leads a new group.
+    """
+    keys = chosen["key"].to_numpy()
+    col = {k: i for i, k in enumerate(keys)}
+    pairs = counts.pairs.filter(pl.col("key").is_in(pl.Series(keys, dtype=pl.UInt64)))
+    x = sparse.csc_matrix((np.ones(len(pairs), np.float32),
+                           (pairs["unit"].to_numpy(), [col[k] for k in pairs["key"].to_numpy()])),
+                          shape=(n_units, len(keys)))
+    co = (x.T @ x).toarray()
+    df = np.diag(co)
+    leaders: list[int] = []
+    groups: list[list[int]] = []
+    for i in range(len(keys)):  # rows arrive sorted by importance
+        if leaders:
+            inter = co[i, leaders]
+            jac = inter / (df[i] + df[leaders] - inter)
+            best = int(np.argmax(jac))
+            if jac[best] >= threshold:
+                groups[best].append(i)
+                continue
+        leaders.append(i)
+        groups.append([i])
+    return groups
+
+
+def label_of(pieces: list[tuple[float, list[str]]]) -> str:
+    """The common form of a group: its n-grams in reading order, apart ones joined by '…'."""
+    chosen: list[tuple[float, list[str]]] = []
+    for offset, toks in sorted(pieces, key=lambda p: -len(p[1])):
+        text = " ".join(toks)
+        if any(text in " ".join(t) for _, t in chosen):
+            continue
+        chosen.append((offset, toks))
+        if len(chosen) == 4:
+            break
+    return " … ".join(detokenize(t) for _, t in sorted(chosen, key=lambda p: p[0]))
+
+
+def ngram_findings(counts: list[SlotCounts], ref_counts: list[SlotCounts] | None,
+                   chosen: pl.DataFrame, corpus: list[Unit],
+                   settings: DiscoverySettings) -> list[Finding]:
+    """Turn the chosen n-grams of every slot into merged findings with spans and matchers.
+
+    A merged finding flags the union of its n-grams' units. Its q-value is the smallest of its
+    members', each of which passed the false-discovery control over all n-grams tested.
+    """
+    findings = []
+    for k, c in enumerate(counts):
+        rows = chosen.filter(pl.col("slot") == c.slot)
+        if rows.is_empty():
+            continue
+        ref_col = "ref_df" if "ref_df" in rows.columns else None
+        excess = rows["df"].cast(pl.Float64)
+        if ref_col:
+            excess = excess - rows[ref_col].cast(pl.Float64)
+        rows = rows.with_columns(excess.alias("excess")).sort(["excess", "key"],
+                                                               descending=[True, False])
+        for members in merge_ngrams(c, rows, len(corpus), settings.merge_jaccard):
+            findings.append(_finding(c, ref_counts[k] if ref_counts else None, rows[members],
+                                     corpus))
+    return fold_duplicates(findings, len(corpus))
+
+
+def fold_duplicates(findings: list[Finding], n_units: int, threshold: float = 0.8) -> list[Finding]:
+    """Fold a finding into an earlier one (by slot: opening, closing, body) that flags nearly
+    the same units, e.g. a phrase counted both in the opening sentence and in the whole text.
+    The kept finding lists the folded one's variants."""
+    if len(findings) < 2:
+        return findings
+    order = {s: i for i, s in enumerate(SLOTS)}
+    findings = sorted(findings, key=lambda f: (order[f.slot], -len(f.units)))
+    rows = np.concatenate([f.units for f in findings])
+    cols = np.repeat(np.arange(len(findings)), [len(f.units) for f in findings])
+    x = sparse.csc_matrix((np.ones(len(rows), np.float32), (rows, cols)),
+                          shape=(n_units, len(findings)))
+    co = (x.T @ x).tocsr()
+    size = np.array([len(f.units) for f in findings], float)
+    kept: list[int] = []
+    home = {}
+    for i in range(len(findings)):
+        row = co.getrow(i)
+        best = None
+        for j, inter in zip(row.indices, row.data):
+            if j in home and home[j] == j and inter / (size[i] + size[j] - inter) >= threshold:
+                best = j if best is None else min(best, j)
+        if best is None:
+            home[i] = i
+            kept.append(i)
+        else:
+            home[i] = best
+            extra = [v for v in findings[i].variants if v not in findings[best].variants]
+            findings[best].variants = (findings[best].variants + extra)[:12]
+    return [findings[i] for i in kept]
+
+
+def _finding(c: SlotCounts, r: SlotCounts | None, rows: pl.DataFrame,
+             corpus: list[Unit]) -> Finding:
+    toks = [ngram_tokens(c.tokens, p, n) for p, n in zip(rows["pos"], rows["n"])]
+    label = label_of(list(zip(rows["offset"].to_list(), toks)))
+    variants = sorted({detokenize(t) for t in toks}, key=lambda v: (-len(v), v))
+    regex = "|".join(f"(?:{ngram_regex(t)})" for t in sorted(toks, key=len, reverse=True))
+    flagged = np.unique(c.pairs.filter(pl.col("key").is_in(rows["key"]))["unit"].to_numpy())
+    spans = _spans(corpus, flagged, c.slot, regex)
+    where = {"opening": "the opening sentence", "closing": "the closing sentence",
+             "body": "the text"}[c.slot]
+    finding = Finding(
+        id=f"ngram-{c.slot}-{slug(label)}", method="ngram", label=label,
+        description=f"Over-represented phrasing in {where}: {label!r} "
+                    f"({len(rows)} merged n-gram{'s' if len(rows) > 1 else ''}).",
+        slot=c.slot, units=flagged.astype(np.int64), spans=spans, n_units=len(corpus),
+        matcher={"type": "regex", "slot": c.slot, "regex": regex, "flags": "i"},
+        variants=variants[:12], prompt_echo=int(rows["echo"].sum()),
+    )
+    if r is not None:
+        finding.ref_units = r.n_units
+        finding.ref_flagged = r.pairs.filter(pl.col("key").is_in(rows["key"]))["unit"].n_unique()
+        finding.test()
+        finding.q_value = float(rows["q"].min())
+    return finding
+
+
+def _spans(corpus: list[Unit], flagged: np.ndarray, slot: str, regex: str) -> np.ndarray:
+    import re
+
+    pattern = re.compile(regex, re.IGNORECASE)
+    spans = np.zeros((len(flagged), 2), np.int64)
+    for i, u in enumerate(flagged):
+        unit = corpus[u]
+        start, end = unit.span(slot)
+        m = pattern.search(unit.text, start, end)
+        spans[i] = (m.start(), m.end()) if m else (start, end)
+    return spans

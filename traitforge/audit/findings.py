@@ -1,0 +1,125 @@
+"""Findings: a pattern, where it occurs, how often, and how much that matters."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from traitforge.audit.policy import SEVERITIES, Policy
+from traitforge.audit.stats import log_odds_z, upper_p, wilson
+from traitforge.audit.units import Unit
+
+
+@dataclass
+class Finding:
+    id: str
+    method: str  # "detector" or "ngram"
+    label: str
+    description: str
+    slot: str
+    matcher: dict
+    units: np.ndarray  # indices of flagged units, ascending
+    spans: np.ndarray  # (len(units), 2) absolute character spans
+    n_units: int
+    ref_flagged: int | None = None
+    ref_units: int | None = None
+    variants: list[str] = field(default_factory=list)
+    prompt_echo: int = 0
+    z: float | None = None
+    p_value: float | None = None
+    q_value: float | None = None
+    severity: str = "info"
+
+    @property
+    def prevalence(self) -> float:
+        return len(self.units) / self.n_units if self.n_units else 0.0
+
+    @property
+    def ref_prevalence(self) -> float | None:
+        if self.ref_units is None:
+            return None
+        return self.ref_flagged / self.ref_units if self.ref_units else 0.0
+
+    @property
+    def lift(self) -> float | None:
+        ref = self.ref_prevalence
+        if ref is None:
+            return None
+        # Half a document of smoothing keeps the lift finite when the reference never shows it.
+        return self.prevalence / max(ref, 0.5 / max(self.ref_units, 1))
+
+    @property
+    def score(self) -> float:
+        """How much the finding matters: prevalence times excess over the reference."""
+        return self.prevalence * max(0.0, self.prevalence - (self.ref_prevalence or 0.0))
+
+    def test(self) -> None:
+        """Fill z and the one-sided p-value of over-representation against the reference."""
+        if self.ref_units:
+            _, z = log_odds_z(len(self.units), self.n_units, self.ref_flagged, self.ref_units)
+            self.z = float(z)
+            self.p_value = float(upper_p(z))
+
+    def grade(self, policy: Policy) -> None:
+        self.severity = policy.grade(self.id, self.prevalence, self.ref_prevalence, self.lift,
+                                     self.q_value)
+
+    def as_dict(self, units: list[Unit], n_examples: int, seed: int) -> dict:
+        lo, hi = wilson(len(self.units), self.n_units)
+        out = {
+            "id": self.id, "method": self.method, "label": self.label,
+            "description": self.description, "slot": self.slot, "severity": self.severity,
+            "n_flagged": int(len(self.units)), "n_units": self.n_units,
+            "prevalence": _r(self.prevalence), "prevalence_ci95": [_r(lo), _r(hi)],
+            "reference_prevalence": None, "reference_ci95": None, "lift": None,
+            "significance": None, "score": _r(self.score), "prompt_echo": self.prompt_echo,
+            "variants": self.variants, "matcher": self.matcher,
+            "examples": self.examples(units, n_examples, seed),
+        }
+        if self.ref_units is not None:
+            rlo, rhi = wilson(self.ref_flagged, self.ref_units)
+            out.update(reference_prevalence=_r(self.ref_prevalence), reference_ci95=[_r(rlo), _r(rhi)],
+                       lift=_r(self.lift), significance={
+                           "test": "log-odds ratio, informative Beta prior (Monroe et al. 2008)",
+                           "z": _r(self.z), "p_value": _sig(self.p_value),
+                           "q_value_bh": _sig(self.q_value)})
+        return out
+
+    def examples(self, units: list[Unit], k: int, seed: int) -> list[dict]:
+        if not len(self.units):
+            return []
+        rng = np.random.default_rng(seed)
+        picks = np.sort(rng.choice(len(self.units), size=min(k, len(self.units)), replace=False))
+        out = []
+        for i in picks:
+            unit = units[self.units[i]]
+            start, end = (int(x) for x in self.spans[i])
+            lo, hi = max(0, start - 160), min(len(unit.text), end + 240)
+            out.append({"doc_id": unit.doc_id, "turn": unit.turn, "start": start, "end": end,
+                        "excerpt": unit.text[lo:hi], "excerpt_span": [start - lo, end - lo],
+                        "excerpt_offset": lo})
+        return out
+
+
+def rank(findings: list[Finding]) -> list[Finding]:
+    """Severity first, then prevalence times excess, then id for a stable order."""
+    order = {s: i for i, s in enumerate(SEVERITIES)}
+    return sorted(findings, key=lambda f: (order[f.severity], -round(f.score, 12), f.id))
+
+
+def verdict(findings: list[Finding]) -> str:
+    severities = {f.severity for f in findings}
+    return "fail" if "fail" in severities else "warn" if "warn" in severities else "pass"
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:48] or "punct"
+
+
+def _r(x: float | None) -> float | None:
+    return None if x is None else round(float(x), 6)
+
+
+def _sig(x: float | None) -> float | None:
+    return None if x is None else float(f"{x:.4g}")

@@ -1,0 +1,88 @@
+"""The `traitforge` command: parses flags and calls one function per command.
+
+Exit codes: 0 pass, 1 a fail verdict (so a pipeline can gate on it), 2 usage or input error.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from traitforge import __version__
+from traitforge.audit import AuditConfig, DiscoverySettings, run_audit, write_outputs
+from traitforge.audit.auditor import check_outputs
+from traitforge.audit.units import TURNS
+from traitforge.io import FORMATS, InputError
+from traitforge.reports.audit_console import render_audit
+
+MAX_REJECT_LINES = 20
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="traitforge", description=__doc__.splitlines()[0])
+    p.add_argument("--version", action="version", version=f"traitforge {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+    a = sub.add_parser("audit", help="find over-represented structural patterns in a corpus")
+    a.add_argument("corpus", help="JSONL, JSONL.gz, Parquet or CSV of chats or documents")
+    a.add_argument("--reference", help="a corpus of the same shape to compare against")
+    a.add_argument("--patterns", help="TOML or YAML file of your own patterns")
+    a.add_argument("--policy", help="TOML or YAML file of severity thresholds")
+    a.add_argument("--out", required=True, help="output directory")
+    a.add_argument("--format", choices=FORMATS, help="record shape (detected when omitted)")
+    a.add_argument("--id-field", default="id", help="field holding record ids (default: id)")
+    a.add_argument("--turns", choices=TURNS, default="all", help="assistant turns to audit")
+    a.add_argument("--no-builtin", action="store_true", help="switch off the built-in detectors")
+    a.add_argument("--strict", action="store_true", help="stop at the first bad record (exit 2)")
+    a.add_argument("--seed", type=int, default=0, help="seed for the example choice")
+    a.add_argument("--max-n", type=int, default=5, help="longest n-gram counted (default 5)")
+    a.add_argument("--min-prevalence", type=float, default=0.005,
+                   help="smallest share of units an n-gram needs to be tested (default 0.005)")
+    a.add_argument("--quiet", action="store_true", help="print only the verdict line")
+    return p
+
+
+def _report_rejects(result, err: Console) -> None:
+    rejected = [r for c in (result.corpus, result.reference) if c for r in c.rejected]
+    for r in rejected[:MAX_REJECT_LINES]:
+        err.print(f"[yellow]rejected[/] {r}", highlight=False, markup=True, soft_wrap=True)
+    if len(rejected) > MAX_REJECT_LINES:
+        err.print(f"[yellow]… and {len(rejected) - MAX_REJECT_LINES} more rejected records[/]")
+
+
+def cmd_audit(args, out: Console, err: Console) -> int:
+    config = AuditConfig(
+        corpus=args.corpus, reference=args.reference, patterns=args.patterns, policy=args.policy,
+        format=args.format, id_field=args.id_field, turns=args.turns, builtin=not args.no_builtin,
+        strict=args.strict, seed=args.seed,
+        discovery=DiscoverySettings(max_n=args.max_n, min_prevalence=args.min_prevalence))
+    check_outputs(config, args.out)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=err, transient=True, disable=args.quiet) as progress:
+        result = run_audit(config, progress)
+        doc = write_outputs(result, args.out)
+    _report_rejects(result, err)
+    if args.quiet:
+        out.print(f"verdict: {doc['verdict']}  ({doc['counts']['fail']} fail, "
+                  f"{doc['counts']['warn']} warn, {doc['counts']['info']} info)")
+    else:
+        render_audit(doc, args.out, out)
+    return 1 if doc["verdict"] == "fail" else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    out, err = Console(), Console(stderr=True)
+    try:
+        return {"audit": cmd_audit}[args.command](args, out, err)
+    except InputError as e:
+        err.print(f"traitforge: error: {e}", highlight=False, markup=False, soft_wrap=True)
+        return 2
+    except KeyboardInterrupt:
+        err.print("traitforge: interrupted", highlight=False)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,287 @@
+"""Reading corpora into Records, and writing outputs atomically.
+
+Every stage reads data through `read_corpus`. It accepts JSONL (also gzipped), Parquet and
+CSV holding chats (OpenAI `messages` or ShareGPT `conversations`), Alpaca records,
+prompt/response pairs or plain `text` documents. Bad records never stop the read: each
+becomes a `Rejected` with file, line and reason, and the caller writes them out.
+"""
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import io
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+FORMATS = ("chat", "sharegpt", "alpaca", "pair", "text")
+CHAT_ROLES = {"system", "user", "assistant", "tool", "function", "developer"}
+SHAREGPT_ROLES = {"system": "system", "human": "user", "user": "user", "gpt": "assistant",
+                  "assistant": "assistant", "bot": "assistant", "model": "assistant",
+                  "tool": "tool", "function": "tool"}
+PAIR_KEYS = (("prompt", "response"), ("prompt", "completion"), ("question", "answer"),
+             ("query", "response"), ("instruction", "response"))
+
+
+class InputError(Exception):
+    """A problem with the user's input that ends the command with exit code 2."""
+
+
+@dataclass(frozen=True)
+class Record:
+    """One training example: a chat (list of role/content messages) or a document."""
+
+    id: str
+    kind: str  # "chat" or "document"
+    messages: tuple[dict, ...] = ()
+    text: str = ""
+    source: str = ""
+    line: int = 0
+    meta: dict = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True)
+class Rejected:
+    source: str
+    line: int
+    reason: str
+    raw: str
+
+    def as_dict(self) -> dict:
+        return {"file": self.source, "line": self.line, "reason": self.reason, "raw": self.raw}
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.line}: {self.reason}"
+
+
+@dataclass
+class Corpus:
+    records: list[Record]
+    rejected: list[Rejected]
+    format: str
+    sha256: str
+    n_read: int
+
+
+def sha256_file(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _rows(path: Path) -> Iterator[tuple[int, Any, str]]:
+    """Yield (line, parsed row or Rejected reason string, raw text) from any supported file."""
+    name = path.name.lower()
+    if name.endswith((".jsonl", ".jsonl.gz", ".json.gz", ".ndjson")):
+        opener = gzip.open if name.endswith(".gz") else open
+        with opener(path, "rb") as f:
+            for i, raw in enumerate(f, 1):
+                yield (i, *_parse_json_line(raw))
+    elif name.endswith(".parquet"):
+        import polars as pl
+
+        try:
+            df = pl.read_parquet(path)
+        except Exception as e:  # polars raises several types for a corrupt file
+            raise InputError(f"{path}: not a readable Parquet file ({e.__class__.__name__})") from None
+        for i, row in enumerate(df.iter_rows(named=True), 1):
+            yield i, row, json.dumps(row, ensure_ascii=False, default=str)
+    elif name.endswith(".csv"):
+        with open(path, "r", encoding="utf-8", errors="surrogateescape", newline="") as f:
+            reader = csv.DictReader(f)
+            for row in reader:
+                raw = json.dumps(row, ensure_ascii=False, default=str, ).encode("utf-8", "surrogateescape")
+                raw = raw.decode("utf-8", "replace")
+                if any(isinstance(v, str) and _has_surrogates(v) for v in row.values()):
+                    yield reader.line_num, "invalid UTF-8", raw
+                else:
+                    yield reader.line_num, row, raw
+    else:
+        raise InputError(f"{path}: unsupported file type (use .jsonl, .jsonl.gz, .parquet or .csv)")
+
+
+def _has_surrogates(s: str) -> bool:
+    try:
+        s.encode("utf-8")
+        return False
+    except UnicodeEncodeError:
+        return True
+
+
+def _parse_json_line(raw: bytes) -> tuple[Any, str]:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return f"invalid UTF-8 at byte {e.start}", raw.decode("utf-8", "replace").rstrip("\n")
+    text = text.rstrip("\r\n")
+    if not text.strip():
+        return None, text
+    try:
+        return json.loads(text), text
+    except json.JSONDecodeError as e:
+        return f"malformed JSON ({e.msg} at column {e.colno})", text
+
+
+def detect_format(row: dict) -> str | None:
+    if "messages" in row:
+        return "chat"
+    if "conversations" in row:
+        return "sharegpt"
+    if "instruction" in row and "output" in row:
+        return "alpaca"
+    if any(p in row and r in row for p, r in PAIR_KEYS):
+        return "pair"
+    if "text" in row:
+        return "text"
+    return None
+
+
+def _text(value: Any, what: str) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"{what} is {type(value).__name__}, not a string")
+    if not value.strip():
+        raise ValueError(f"{what} is empty")
+    return value
+
+
+def _messages(row: dict, fmt: str) -> tuple[dict, ...]:
+    if fmt == "chat":
+        turns, role_key, text_key = row.get("messages"), "role", "content"
+    else:
+        turns, role_key, text_key = row.get("conversations"), "from", "value"
+    key = "messages" if fmt == "chat" else "conversations"
+    if not isinstance(turns, list) or not turns:
+        raise ValueError(f"'{key}' must be a non-empty list")
+    out = []
+    for k, turn in enumerate(turns):
+        if not isinstance(turn, dict) or role_key not in turn or text_key not in turn:
+            raise ValueError(f"{key}[{k}] needs '{role_key}' and '{text_key}'")
+        raw_role = turn[role_key]
+        role = raw_role if fmt == "chat" else SHAREGPT_ROLES.get(str(raw_role).lower())
+        if role not in CHAT_ROLES:
+            raise ValueError(f"{key}[{k}] has unknown role {raw_role!r}")
+        if role in ("user", "assistant"):
+            content = _text(turn[text_key], f"{key}[{k}].{text_key}")
+        else:
+            content = turn[text_key] if isinstance(turn[text_key], str) else ""
+        out.append({"role": role, "content": content})
+    if not any(m["role"] == "assistant" for m in out):
+        raise ValueError("chat has no assistant turn")
+    return tuple(out)
+
+
+def to_record(row: Any, fmt: str, rid: str, source: str, line: int) -> Record:
+    """Turn one parsed row into a Record, or raise ValueError with the reason."""
+    if not isinstance(row, dict):
+        raise ValueError(f"expected a JSON object, got {type(row).__name__}")
+    if fmt in ("chat", "sharegpt"):
+        key = "messages" if fmt == "chat" else "conversations"
+        if key not in row:
+            raise ValueError(f"missing field '{key}'")
+        return Record(rid, "chat", messages=_messages(row, fmt), source=source, line=line,
+                      meta=_meta(row, key))
+    if fmt == "alpaca":
+        for k in ("instruction", "output"):
+            if k not in row:
+                raise ValueError(f"missing field '{k}'")
+        prompt = _text(row["instruction"], "instruction")
+        extra = row.get("input") or ""
+        if not isinstance(extra, str):
+            raise ValueError(f"input is {type(extra).__name__}, not a string")
+        if extra.strip():
+            prompt = f"{prompt}\n\n{extra}"
+        msgs = ({"role": "user", "content": prompt},
+                {"role": "assistant", "content": _text(row["output"], "output")})
+        return Record(rid, "chat", messages=msgs, source=source, line=line,
+                      meta=_meta(row, "instruction", "input", "output"))
+    if fmt == "pair":
+        keys = next(((p, r) for p, r in PAIR_KEYS if p in row and r in row), None)
+        if keys is None:
+            raise ValueError("missing prompt/response fields")
+        p, r = keys
+        msgs = ({"role": "user", "content": _text(row[p], p)},
+                {"role": "assistant", "content": _text(row[r], r)})
+        return Record(rid, "chat", messages=msgs, source=source, line=line, meta=_meta(row, p, r))
+    if fmt == "text":
+        if "text" not in row:
+            raise ValueError("missing field 'text'")
+        return Record(rid, "document", text=_text(row["text"], "text"), source=source, line=line,
+                      meta=_meta(row, "text"))
+    raise ValueError(f"unknown format {fmt!r}")
+
+
+def _meta(row: dict, *drop: str) -> dict:
+    return {k: v for k, v in row.items() if k not in drop and k != "id"}
+
+
+def read_corpus(path: str | Path, fmt: str | None = None, id_field: str = "id",
+                strict: bool = False) -> Corpus:
+    """Read a corpus file into Records; bad rows are returned as Rejected, never dropped.
+
+    With `strict`, the first bad row raises InputError naming file and line.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    if fmt is not None and fmt not in FORMATS:
+        raise InputError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    records: list[Record] = []
+    rejected: list[Rejected] = []
+    seen: set[str] = set()
+    n_read = 0
+    for line, row, raw in _rows(path):
+        if row is None:  # blank line
+            continue
+        n_read += 1
+        try:
+            if isinstance(row, str):
+                raise ValueError(row)
+            if fmt is None and isinstance(row, dict):
+                fmt = detect_format(row)
+                if fmt is None:
+                    raise ValueError(f"cannot tell the record shape from fields {sorted(row)}; "
+                                     "use --format")
+            rid = row.get(id_field) if isinstance(row, dict) else None
+            rid = str(line) if rid is None or rid == "" else str(rid)
+            if rid in seen:
+                raise ValueError(f"duplicate id {rid!r}")
+            record = to_record(row, fmt or "text", rid, str(path), line)
+            seen.add(rid)
+            records.append(record)
+        except ValueError as e:
+            bad = Rejected(str(path), line, str(e), raw)
+            if strict:
+                raise InputError(str(bad)) from None
+            rejected.append(bad)
+    return Corpus(records, rejected, fmt or "unknown", sha256_file(path), n_read)
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write to a temporary file beside `path`, then rename it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def write_jsonl(path: str | Path, rows: list[dict]) -> None:
+    buf = io.StringIO()
+    for row in rows:
+        buf.write(json.dumps(row, ensure_ascii=False) + "\n")
+    atomic_write_text(path, buf.getvalue())

@@ -1,0 +1,1 @@
+"""Rendering of results for people: terminal reports now, HTML pages later."""

@@ -1,0 +1,104 @@
+"""The audit's terminal report, rendered from the contents of audit.json."""
+from __future__ import annotations
+
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+SEVERITY_STYLE = {"fail": "bold red", "warn": "bold yellow", "info": "cyan"}
+VERDICT_STYLE = {"fail": "bold white on red", "warn": "bold black on yellow",
+                 "pass": "bold white on green"}
+
+
+def _bar(value: float, width: int = 20) -> Text:
+    filled = round(max(0.0, min(1.0, value)) * width)
+    return Text("█" * filled + "·" * (width - filled), style="magenta")
+
+
+def _pct(x: float | None) -> str:
+    return "—" if x is None else f"{100 * x:.1f}%"
+
+
+def summary_panel(doc: dict, out_dir: str) -> Panel:
+    c = doc["stats"]["corpus"]
+    lines = [
+        f"[bold]corpus[/]     {c['file']}  ({c['format']}, sha256 {c['sha256'][:12]}…)",
+        f"[bold]records[/]    read {c['read']} = audited {c['audited']} + rejected {c['rejected']}"
+        f"   units {c['units']}   mean {c['chars_mean']:.0f} chars",
+    ]
+    ref = doc["stats"].get("reference")
+    if ref:
+        lines.append(f"[bold]reference[/]  {ref['file']}  read {ref['read']} = audited "
+                     f"{ref['audited']} + rejected {ref['rejected']}   units {ref['units']}")
+    else:
+        lines.append("[bold]reference[/]  none: findings are graded by concentration alone")
+    counts = doc["counts"]
+    lines.append(f"[bold]findings[/]   [red]{counts['fail']} fail[/]  [yellow]{counts['warn']} "
+                 f"warn[/]  [cyan]{counts['info']} info[/]   n-grams examined "
+                 f"{doc['stats']['ngrams_tested']}")
+    lines.append(f"[bold]outputs[/]    {out_dir}/audit.json, flags.parquet, rejected.jsonl")
+    verdict = doc["verdict"]
+    title = Text(f" verdict: {verdict.upper()} ", style=VERDICT_STYLE[verdict])
+    return Panel("\n".join(lines), title=title, title_align="left", expand=False)
+
+
+def findings_table(doc: dict, limit: int = 25) -> Table:
+    has_ref = doc["stats"].get("reference") is not None
+    table = Table(title="Over-represented patterns, ranked", show_lines=False, expand=False)
+    table.add_column("#", justify="right")
+    table.add_column("sev")
+    table.add_column("finding", max_width=48)
+    table.add_column("method")
+    table.add_column("prevalence", justify="right")
+    table.add_column("", no_wrap=True)
+    if has_ref:
+        table.add_column("reference", justify="right")
+        table.add_column("lift", justify="right")
+        table.add_column("q (BH)", justify="right")
+    for k, f in enumerate(doc["findings"][:limit], 1):
+        lo, hi = f["prevalence_ci95"]
+        row = [str(k), Text(f["severity"], style=SEVERITY_STYLE[f["severity"]]),
+               f"{f['label']}\n[dim]{f['id']}[/]", f["method"],
+               f"{_pct(f['prevalence'])}\n[dim]{_pct(lo)}–{_pct(hi)}[/]", _bar(f["prevalence"])]
+        if has_ref:
+            sig = f["significance"] or {}
+            q = sig.get("q_value_bh")
+            row += [_pct(f["reference_prevalence"]), f"{f['lift']:.1f}×",
+                    "—" if q is None else f"{q:.1e}"]
+        table.add_row(*row)
+    if len(doc["findings"]) > limit:
+        table.caption = f"{len(doc['findings']) - limit} more in audit.json"
+    return table
+
+
+def example_text(example: dict) -> Text:
+    text = example["excerpt"].replace("\n", " ⏎ ")
+    start, end = example["excerpt_span"]
+    # The excerpt's newlines became three characters each; shift the span to match.
+    shift_start = example["excerpt"][:start].count("\n") * 2
+    shift_end = example["excerpt"][:end].count("\n") * 2
+    out = Text(text[: 300 + shift_end])
+    out.stylize("bold black on yellow", start + shift_start, end + shift_end)
+    return out
+
+
+def examples_view(doc: dict, top: int = 5) -> Group:
+    parts = []
+    for k, f in enumerate([f for f in doc["findings"] if f["severity"] != "info"][:top], 1):
+        body = [Text(f["description"], style="italic")]
+        for ex in f["examples"]:
+            body.append(Text(f"{ex['doc_id']}: ", style="dim") + example_text(ex))
+        parts.append(Panel(Group(*body), title=f"[{SEVERITY_STYLE[f['severity']]}]{f['severity']}"
+                           f"[/] {f['label']}", title_align="left"))
+    return Group(*parts)
+
+
+def render_audit(doc: dict, out_dir: str, console: Console | None = None) -> None:
+    console = console or Console()
+    console.print(summary_panel(doc, out_dir))
+    if doc["findings"]:
+        console.print(findings_table(doc))
+        console.print(examples_view(doc))
+    else:
+        console.print("[green]No over-represented patterns found.[/]")
