@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from traitforge import __version__
 from traitforge.audit import AuditConfig, DiscoverySettings, run_audit, write_outputs
 from traitforge.audit.auditor import check_outputs
+from traitforge.audit.stats import TESTS
 from traitforge.audit.units import TURNS
 from traitforge.io import FORMATS, InputError
 from traitforge.reports.audit_console import render_audit
@@ -39,6 +40,8 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--max-n", type=int, default=5, help="longest n-gram counted (default 5)")
     a.add_argument("--min-prevalence", type=float, default=0.005,
                    help="smallest share of units an n-gram needs to be tested (default 0.005)")
+    a.add_argument("--test", choices=TESTS, default="z",
+                   help="over-representation test against the reference (default: z)")
     a.add_argument("--quiet", action="store_true", help="print only the verdict line")
     return p
 
@@ -56,7 +59,8 @@ def cmd_audit(args, out: Console, err: Console) -> int:
         corpus=args.corpus, reference=args.reference, patterns=args.patterns, policy=args.policy,
         format=args.format, id_field=args.id_field, turns=args.turns, builtin=not args.no_builtin,
         strict=args.strict, seed=args.seed,
-        discovery=DiscoverySettings(max_n=args.max_n, min_prevalence=args.min_prevalence))
+        discovery=DiscoverySettings(max_n=args.max_n, min_prevalence=args.min_prevalence,
+                                    test=args.test))
     check_outputs(config, args.out)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=err, transient=True, disable=args.quiet) as progress:

@@ -11,7 +11,7 @@ import numpy as np
 import polars as pl
 
 from traitforge import __version__
-from traitforge.audit.detectors import BUILTIN, Detector, load_patterns
+from traitforge.audit.detectors import Detector, active_detectors, load_patterns
 from traitforge.audit.discovery import (DiscoverySettings, candidate_tests, concentrated,
                                         ngram_findings)
 from traitforge.audit.findings import Finding, rank, verdict
@@ -83,11 +83,10 @@ def _read(path: str, config: AuditConfig, what: str) -> Corpus:
 
 
 def detector_findings(detectors: list[Detector], units: list[Unit], ref: list[Unit] | None,
-                      tick) -> list[Finding]:
+                      settings: DiscoverySettings, tick) -> list[Finding]:
     findings = []
     for d in detectors:
-        hits = [(i, d.find(u)) for i, u in enumerate(units)]
-        hits = [(i, s) for i, s in hits if s is not None]
+        hits = d.find_all(units)
         tick()
         if not hits:
             continue
@@ -98,8 +97,8 @@ def detector_findings(detectors: list[Detector], units: list[Unit], ref: list[Un
                     spans=np.array([s for _, s in hits], np.int64).reshape(-1, 2),
                     n_units=len(units))
         if ref is not None:
-            f.ref_units, f.ref_flagged = len(ref), sum(d.find(u) is not None for u in ref)
-            f.test()
+            f.ref_units, f.ref_flagged = len(ref), len(d.find_all(ref))
+            f.test(settings.test, settings.prior_strength)
         findings.append(f)
     if ref is not None and findings:
         for f, q in zip(findings, benjamini_hochberg([f.p_value for f in findings])):
@@ -112,9 +111,8 @@ def run_audit(config: AuditConfig, progress=None) -> AuditResult:
         raise InputError(f"--turns must be one of {', '.join(TURNS)}")
     steps = _Steps(progress)
     policy = load_policy(config.policy)
-    detectors = list(BUILTIN) if config.builtin else []
-    if config.patterns:
-        detectors += load_patterns(config.patterns)
+    user = load_patterns(config.patterns) if config.patterns else []
+    detectors = active_detectors(config.builtin, user)
     tick = steps.task("reading", 2 if config.reference else 1)
     corpus = _read(config.corpus, config, "corpus")
     tick()
@@ -123,10 +121,10 @@ def run_audit(config: AuditConfig, progress=None) -> AuditResult:
     units = _units(corpus, config.turns)
     ref_units = _units(reference, config.turns) if reference else None
     matchable = [d for d in detectors if d.matchable]
-    findings = detector_findings(matchable, units, ref_units,
+    settings = config.discovery
+    findings = detector_findings(matchable, units, ref_units, settings,
                                  steps.task("pass 1: detectors", len(matchable)))
     tick = steps.task("pass 2: slot n-grams", 3)
-    settings = config.discovery
     if ref_units is not None:
         counts, ref_counts, tests = candidate_tests(units, ref_units, settings, tick)
         lift_ok = pl.col("df") / len(units) >= 1.2 * pl.col("ref_df") / len(ref_units)

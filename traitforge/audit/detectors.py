@@ -11,6 +11,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+import polars as pl
+
 from traitforge.audit.units import Unit
 from traitforge.io import InputError
 
@@ -42,9 +45,24 @@ class Detector:
 
     def find(self, unit: Unit) -> tuple[int, int] | None:
         """The absolute span of the first match in this detector's slot, or None."""
-        start, end = unit.span(self.slot)
-        m = self.compiled().search(unit.text, start, end)
-        return (m.start(), m.end()) if m else None
+        start = unit.span(self.slot)[0]
+        m = self.compiled().search(unit.slot_text(self.slot))
+        return (start + m.start(), start + m.end()) if m else None
+
+    def find_all(self, units: list[Unit]) -> list[tuple[int, tuple[int, int]]]:
+        """(unit index, span) of every unit that matches.
+
+        Polars' regex engine screens all slot texts at once; Python's `re` then finds the
+        span in the few that pass. A regex only Python can compile (look-behind, say) is
+        searched in every unit.
+        """
+        texts = pl.Series([u.slot_text(self.slot) for u in units], dtype=pl.String)
+        try:
+            candidates = np.flatnonzero(texts.str.contains(self.regex).to_numpy())
+        except pl.exceptions.PolarsError:
+            candidates = range(len(units))
+        hits = ((int(i), self.find(units[i])) for i in candidates)
+        return [(i, span) for i, span in hits if span is not None]
 
     def as_dict(self) -> dict:
         out = {"id": self.id, "description": self.description, "position": self.position,
@@ -58,6 +76,13 @@ class Detector:
 
 def _b(id: str, description: str, regex: str, position: str) -> Detector:
     return Detector(id, description, regex, position, builtin=True)
+
+
+def active_detectors(builtin: bool, user: list[Detector]) -> list[Detector]:
+    """The detectors an audit runs: built-ins (unless switched off) that the user did not
+    replace, then the user's own."""
+    replaced = {d.id for d in user}
+    return [d for d in BUILTIN if builtin and d.id not in replaced] + user
 
 
 _LEAD = r"^[\s>*_#\"'“(]*"  # leading markup or quotes before the first word
@@ -121,7 +146,10 @@ BUILTIN: tuple[Detector, ...] = (
 
 
 def load_patterns(path: str | Path) -> list[Detector]:
-    """User patterns from a TOML or YAML file holding a list under `pattern` (or `patterns`)."""
+    """User patterns from a TOML or YAML file holding a list under `pattern` (or `patterns`).
+
+    A user pattern that reuses a built-in detector's id replaces that detector.
+    """
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such patterns file")
@@ -146,14 +174,14 @@ def load_patterns(path: str | Path) -> list[Detector]:
     items = data.get("pattern", data.get("patterns")) if isinstance(data, dict) else data
     if not isinstance(items, list) or not items:
         raise InputError(f"{path}: expected a list of patterns under 'pattern'")
-    out, seen = [], {d.id for d in BUILTIN}
+    out, seen = [], set()
     for k, item in enumerate(items, 1):
         where = f"{path}: pattern {k}"
         if not isinstance(item, dict) or not isinstance(item.get("id"), str) or not item["id"]:
             raise InputError(f"{where}: needs a string 'id'")
         where = f"{path}: pattern '{item['id']}'"
         if item["id"] in seen:
-            raise InputError(f"{where}: id is used twice or clashes with a built-in detector")
+            raise InputError(f"{where}: id is used twice")
         seen.add(item["id"])
         regex, definition = item.get("regex"), item.get("definition")
         if (regex is None) == (definition is None):

@@ -17,7 +17,7 @@ from scipy import sparse
 from traitforge.audit.findings import Finding, slug
 from traitforge.audit.ngrams import (SlotCounts, count_slot, detokenize, echo_keys, ngram_regex,
                                      ngram_tokens)
-from traitforge.audit.stats import benjamini_hochberg, log_odds_z, upper_p
+from traitforge.audit.stats import benjamini_hochberg, over_representation_z, upper_p
 from traitforge.audit.units import SLOTS, Unit
 
 
@@ -26,6 +26,7 @@ class DiscoverySettings:
     max_n: int = 5
     min_df: int = 5
     min_prevalence: float = 0.005
+    test: str = "z"
     prior_strength: float = 100.0
     merge_jaccard: float = 0.5
 
@@ -51,8 +52,9 @@ def candidate_tests(corpus: list[Unit], reference: list[Unit], settings: Discove
                        keep=c.stats.select("key"))
         joined = c.stats.join(r.stats.select("key", pl.col("df").alias("ref_df")), on="key",
                               how="left").with_columns(pl.col("ref_df").fill_null(0))
-        _, z = log_odds_z(joined["df"].to_numpy(), len(corpus), joined["ref_df"].to_numpy(),
-                          len(reference), settings.prior_strength)
+        z = over_representation_z(settings.test, joined["df"].to_numpy(), len(corpus),
+                                  joined["ref_df"].to_numpy(), len(reference),
+                                  settings.prior_strength)
         tests.append(joined.with_columns(pl.lit(slot).alias("slot"), pl.Series("z", z),
                                          pl.Series("p", upper_p(z)),
                                          reportable(c, joined).alias("reportable")))
@@ -129,17 +131,30 @@ def merge_ngrams(counts: SlotCounts, chosen: pl.DataFrame, n_units: int,
     return groups
 
 
-def label_of(pieces: list[tuple[float, list[str]]]) -> str:
-    """The common form of a group: its n-grams in reading order, apart ones joined by '…'."""
-    chosen: list[tuple[float, list[str]]] = []
-    for offset, toks in sorted(pieces, key=lambda p: -len(p[1])):
-        text = " ".join(toks)
-        if any(text in " ".join(t) for _, t in chosen):
-            continue
-        chosen.append((offset, toks))
-        if len(chosen) == 4:
-            break
-    return " … ".join(detokenize(t) for _, t in sorted(chosen, key=lambda p: p[0]))
+def _stitch(a: list[str], b: list[str]) -> list[str] | None:
+    """Join two token windows where a suffix of `a` is a prefix of `b`, or one holds the other."""
+    if " ".join(b) in " ".join(a):
+        return a
+    for k in range(min(len(a), len(b)) - 1, 0, -1):
+        if a[-k:] == b[:k]:
+            return a + b[k:]
+    return None
+
+
+def label_of(pieces: list[tuple[float, list[str]]], limit: int = 4) -> str:
+    """The common form of a group: overlapping n-grams stitched into phrases, in reading
+    order, and phrases that stand apart joined by '…' ("before i … could you … ?")."""
+    phrases: list[tuple[float, list[str]]] = []
+    for offset, toks in sorted(pieces, key=lambda p: (p[0], -len(p[1]))):
+        for i, (o, ph) in enumerate(phrases):
+            joined = _stitch(ph, toks) or _stitch(toks, ph)
+            if joined is not None:
+                phrases[i] = (min(o, offset), joined)
+                break
+        else:
+            phrases.append((offset, toks))
+    best = sorted(phrases, key=lambda p: -len(p[1]))[:limit]
+    return " … ".join(detokenize(t) for _, t in sorted(best, key=lambda p: p[0]))
 
 
 def ngram_findings(counts: list[SlotCounts], ref_counts: list[SlotCounts] | None,
@@ -163,7 +178,7 @@ def ngram_findings(counts: list[SlotCounts], ref_counts: list[SlotCounts] | None
                                                                descending=[True, False])
         for members in merge_ngrams(c, rows, len(corpus), settings.merge_jaccard):
             findings.append(_finding(c, ref_counts[k] if ref_counts else None, rows[members],
-                                     corpus))
+                                     corpus, settings))
     return fold_duplicates(findings, len(corpus))
 
 
@@ -199,8 +214,8 @@ def fold_duplicates(findings: list[Finding], n_units: int, threshold: float = 0.
     return [findings[i] for i in kept]
 
 
-def _finding(c: SlotCounts, r: SlotCounts | None, rows: pl.DataFrame,
-             corpus: list[Unit]) -> Finding:
+def _finding(c: SlotCounts, r: SlotCounts | None, rows: pl.DataFrame, corpus: list[Unit],
+             settings: DiscoverySettings) -> Finding:
     toks = [ngram_tokens(c.tokens, p, n) for p, n in zip(rows["pos"], rows["n"])]
     label = label_of(list(zip(rows["offset"].to_list(), toks)))
     variants = sorted({detokenize(t) for t in toks}, key=lambda v: (-len(v), v))
@@ -220,7 +235,7 @@ def _finding(c: SlotCounts, r: SlotCounts | None, rows: pl.DataFrame,
     if r is not None:
         finding.ref_units = r.n_units
         finding.ref_flagged = r.pairs.filter(pl.col("key").is_in(rows["key"]))["unit"].n_unique()
-        finding.test()
+        finding.test(settings.test, settings.prior_strength)
         finding.q_value = float(rows["q"].min())
     return finding
 

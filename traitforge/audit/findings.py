@@ -7,7 +7,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from traitforge.audit.policy import SEVERITIES, Policy
-from traitforge.audit.stats import log_odds_z, upper_p, wilson
+from traitforge.audit.stats import over_representation_z, upper_p, wilson
+
+TEST_NAMES = {"z": "two-proportion z-test (pooled)",
+              "log-odds": "log-odds ratio, informative Beta prior (Monroe et al. 2008)"}
 from traitforge.audit.units import Unit
 
 
@@ -29,6 +32,7 @@ class Finding:
     z: float | None = None
     p_value: float | None = None
     q_value: float | None = None
+    test_name: str | None = None
     severity: str = "info"
 
     @property
@@ -54,10 +58,12 @@ class Finding:
         """How much the finding matters: prevalence times excess over the reference."""
         return self.prevalence * max(0.0, self.prevalence - (self.ref_prevalence or 0.0))
 
-    def test(self) -> None:
+    def test(self, test: str = "z", prior_strength: float = 100.0) -> None:
         """Fill z and the one-sided p-value of over-representation against the reference."""
         if self.ref_units:
-            _, z = log_odds_z(len(self.units), self.n_units, self.ref_flagged, self.ref_units)
+            z = over_representation_z(test, len(self.units), self.n_units, self.ref_flagged,
+                                      self.ref_units, prior_strength)
+            self.test_name = TEST_NAMES[test]
             self.z = float(z)
             self.p_value = float(upper_p(z))
 
@@ -81,7 +87,7 @@ class Finding:
             rlo, rhi = wilson(self.ref_flagged, self.ref_units)
             out.update(reference_prevalence=_r(self.ref_prevalence), reference_ci95=[_r(rlo), _r(rhi)],
                        lift=_r(self.lift), significance={
-                           "test": "log-odds ratio, informative Beta prior (Monroe et al. 2008)",
+                           "test": self.test_name,
                            "z": _r(self.z), "p_value": _sig(self.p_value),
                            "q_value_bh": _sig(self.q_value)})
         return out

@@ -50,11 +50,17 @@ def tokenize(texts: list[str]) -> Tokens:
     return Tokens(unit, tok, tok.hash(seed=_SEED).to_numpy(), content, offset)
 
 
-def iter_ngrams(tokens: Tokens, max_n: int):
-    """Yield (n, frame) with columns unit, key, pos, offset, content for every n-gram."""
+def iter_ngrams(tokens: Tokens, max_n: int, prune=None):
+    """Yield (n, frame) with columns unit, key, pos, offset, content for n-grams of 1..max_n.
+
+    With `prune`, a function from (n, keys of all (n)-gram windows) to a boolean array of the
+    windows worth extending, an (n+1)-gram is built only where both of its n-gram windows
+    survived (apriori pruning: a phrase is never more frequent than its parts).
+    """
     h = tokens.hash.copy()
     total = len(h)
     csum = np.r_[0, np.cumsum(tokens.content, dtype=np.int64)]
+    alive = None
     for n in range(1, max_n + 1):
         if n > 1:
             h = h[:-1] * _MULT + tokens.hash[n - 1:]
@@ -62,6 +68,8 @@ def iter_ngrams(tokens: Tokens, max_n: int):
         if m <= 0:
             return
         valid = tokens.unit[:m] == tokens.unit[n - 1:n - 1 + m]
+        if alive is not None:
+            valid &= alive[:m] & alive[1:m + 1]
         idx = np.flatnonzero(valid)
         yield n, pl.DataFrame({
             "unit": tokens.unit[idx],
@@ -70,6 +78,10 @@ def iter_ngrams(tokens: Tokens, max_n: int):
             "offset": tokens.offset[idx],
             "content": (csum[idx + n] - csum[idx]) > 0,
         })
+        if prune is not None:
+            alive = prune(n, h)
+            if not alive.any():
+                return
 
 
 def echo_keys(prompts: list[str], max_n: int) -> pl.DataFrame:
@@ -97,9 +109,18 @@ def count_slot(slot: str, texts: list[str], echoes: pl.DataFrame | None, max_n: 
     """Count n-grams of one slot. With `keep` (a frame of keys), count only those keys."""
     tokens = tokenize(texts)
     stats, pairs = [], []
-    for n, frame in iter_ngrams(tokens, max_n):
+    survivors: list[pl.Series] = []
+
+    def prune(n: int, keys: np.ndarray) -> np.ndarray:
+        wanted = survivors[-1] if keep is None else keep["key"]
+        return pl.Series(keys).is_in(wanted).to_numpy()
+
+    for n, frame in iter_ngrams(tokens, max_n, prune):
         if keep is not None:
             frame = frame.join(keep, on="key", how="semi")
+        else:  # a key seen fewer than min_df times cannot be in min_df units
+            often = frame.group_by("key").len().filter(pl.col("len") >= min_df).select("key")
+            frame = frame.join(often, on="key", how="semi")
         frame = frame.sort("pos").unique(["unit", "key"], keep="first")
         echo = pl.DataFrame(schema={"key": pl.UInt64, "echo": pl.UInt32})
         if echoes is not None and len(echoes):
@@ -113,6 +134,7 @@ def count_slot(slot: str, texts: list[str], echoes: pl.DataFrame | None, max_n: 
                .with_columns(pl.lit(n, pl.Int64).alias("n")))
         agg = agg.join(echo, on="key", how="left").with_columns(pl.col("echo").fill_null(0))
         stats.append(agg)
+        survivors.append(agg["key"])
         pairs.append(frame.join(agg.select("key"), on="key", how="semi").select("unit", "key"))
     stats_df = pl.concat(stats).sort("key") if stats else pl.DataFrame()
     pairs_df = pl.concat(pairs) if pairs else pl.DataFrame(schema={"unit": pl.UInt32, "key": pl.UInt64})

@@ -28,13 +28,36 @@ def log_odds_z(y_a, n_a, y_b, n_b, prior_strength: float = 100.0):
     """
     y_a, y_b = np.asarray(y_a, float), np.asarray(y_b, float)
     pooled = (y_a + y_b) / (n_a + n_b)
-    alpha = prior_strength * pooled
-    beta = prior_strength - alpha
+    # Floors keep the odds finite for a feature in no document or in every one.
+    alpha = np.maximum(prior_strength * pooled, 1e-3)
+    beta = np.maximum(prior_strength - alpha, 1e-3)
     a1, a0 = y_a + alpha, n_a - y_a + beta
     b1, b0 = y_b + alpha, n_b - y_b + beta
     delta = np.log(a1 / a0) - np.log(b1 / b0)
     var = 1 / a1 + 1 / a0 + 1 / b1 + 1 / b0
     return delta, delta / np.sqrt(var)
+
+
+def two_proportion_z(y_a, n_a, y_b, n_b):
+    """Two-proportion z statistic with the pooled standard error; z > 0 means higher in a."""
+    y_a, y_b = np.asarray(y_a, float), np.asarray(y_b, float)
+    pooled = (y_a + y_b) / (n_a + n_b)
+    se = np.sqrt(pooled * (1 - pooled) * (1 / n_a + 1 / n_b))
+    diff = y_a / n_a - y_b / n_b
+    return np.divide(diff, se, out=np.zeros_like(diff), where=se > 0)
+
+
+TESTS = ("z", "log-odds")
+
+
+def over_representation_z(test: str, y_a, n_a, y_b, n_b, prior_strength: float = 100.0):
+    """z of over-representation in a against b, by the two-proportion z-test (`z`) or the
+    log-odds ratio with an informative prior (`log-odds`)."""
+    if test == "z":
+        return two_proportion_z(y_a, n_a, y_b, n_b)
+    if test == "log-odds":
+        return log_odds_z(y_a, n_a, y_b, n_b, prior_strength)[1]
+    raise ValueError(f"unknown test {test!r}; choose one of {', '.join(TESTS)}")
 
 
 def upper_p(z):

@@ -41,9 +41,13 @@ def sentence_slots(text: str) -> tuple[tuple[int, int], tuple[int, int]]:
     first = _BOUNDARY.search(text, start, end)
     opening = (start, first.start() if first else end)
     close_start = start
-    for m in _BOUNDARY.finditer(text, max(start, end - 2000), end):
-        close_start = m.end()
-    return opening, (close_start, end)
+    window = max(start, end - 600)
+    while True:  # the last boundary, looked for in a growing window at the end
+        for m in _BOUNDARY.finditer(text, window, end):
+            close_start = m.end()
+        if close_start > start or window == start:
+            return opening, (close_start, end)
+        window = max(start, window - 4000)
 
 
 def make_unit(doc_id: str, turn: int, text: str, prompt: str) -> Unit:

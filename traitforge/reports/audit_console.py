@@ -43,32 +43,31 @@ def summary_panel(doc: dict, out_dir: str) -> Panel:
     return Panel("\n".join(lines), title=title, title_align="left", expand=False)
 
 
-def findings_table(doc: dict, limit: int = 25) -> Table:
+def findings_table(doc: dict, limit: int = 20) -> Table:
     has_ref = doc["stats"].get("reference") is not None
-    table = Table(title="Over-represented patterns, ranked", show_lines=False, expand=False)
+    table = Table(title="Over-represented patterns, ranked", expand=False)
     table.add_column("#", justify="right")
     table.add_column("sev")
-    table.add_column("finding", max_width=48)
-    table.add_column("method")
-    table.add_column("prevalence", justify="right")
-    table.add_column("", no_wrap=True)
+    table.add_column("pattern", ratio=1, min_width=24)
+    table.add_column("prevalence", no_wrap=True)
     if has_ref:
-        table.add_column("reference", justify="right")
-        table.add_column("lift", justify="right")
-        table.add_column("q (BH)", justify="right")
+        table.add_column("ref", justify="right", no_wrap=True)
+        table.add_column("lift", justify="right", no_wrap=True)
     for k, f in enumerate(doc["findings"][:limit], 1):
         lo, hi = f["prevalence_ci95"]
-        row = [str(k), Text(f["severity"], style=SEVERITY_STYLE[f["severity"]]),
-               f"{f['label']}\n[dim]{f['id']}[/]", f["method"],
-               f"{_pct(f['prevalence'])}\n[dim]{_pct(lo)}–{_pct(hi)}[/]", _bar(f["prevalence"])]
+        pattern = Text(f["label"], style="bold")
+        pattern.append(f"\n{f['method']} · {f['slot']} · {f['id']}", style="dim")
+        prevalence = Text(f"{_pct(f['prevalence']):>6} ") + _bar(f["prevalence"], 10)
+        prevalence.append(f"\n{_pct(lo)}–{_pct(hi)}", style="dim")
+        row = [str(k), Text(f["severity"], style=SEVERITY_STYLE[f["severity"]]), pattern,
+               prevalence]
         if has_ref:
-            sig = f["significance"] or {}
-            q = sig.get("q_value_bh")
-            row += [_pct(f["reference_prevalence"]), f"{f['lift']:.1f}×",
-                    "—" if q is None else f"{q:.1e}"]
+            row += [_pct(f["reference_prevalence"]), f"{f['lift']:.1f}×"]
         table.add_row(*row)
+    caption = "prevalence: share of audited units, 95% Wilson interval below"
     if len(doc["findings"]) > limit:
-        table.caption = f"{len(doc['findings']) - limit} more in audit.json"
+        caption += f"; {len(doc['findings']) - limit} more findings in audit.json"
+    table.caption = caption
     return table
 
 

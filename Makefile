@@ -1,0 +1,26 @@
+# Set-up and the two everyday commands. `make demo` and `make test` each install what they
+# need into .venv first, so either works on a fresh clone.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export HF_HUB_OFFLINE := 1
+
+.PHONY: demo test clean
+
+$(BIN)/traitforge: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+# The main job: audit the example SFT corpus against its reference.
+# Exit 1 means the audit's verdict is "fail", which is what the example data should get.
+demo: $(BIN)/traitforge
+	$(BIN)/traitforge audit examples/chats.jsonl --reference examples/reference.jsonl \
+		--patterns examples/patterns.toml --out out/demo || [ $$? -eq 1 ]
+
+test: $(BIN)/traitforge
+	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf $(VENV) out
