@@ -262,6 +262,29 @@ def read_corpus(path: str | Path, fmt: str | None = None, id_field: str = "id",
     return Corpus(records, rejected, fmt or "unknown", sha256_file(path), n_read)
 
 
+def load_config(path: str | Path, what: str) -> Any:
+    """Parse a TOML or YAML file (by its suffix); any problem is an InputError naming it."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such {what} file")
+    suffix = path.suffix.lower()
+    if suffix not in (".toml", ".yaml", ".yml"):
+        raise InputError(f"{path}: {what} file must be .toml, .yaml or .yml")
+    try:
+        text = path.read_text(encoding="utf-8")
+        if suffix == ".toml":
+            try:
+                import tomllib
+            except ModuleNotFoundError:  # Python 3.10
+                import tomli as tomllib
+            return tomllib.loads(text)
+        import yaml
+
+        return yaml.safe_load(text) or {}
+    except Exception as e:  # UnicodeDecodeError, and tomllib's and yaml's own parse errors
+        raise InputError(f"{path}: cannot parse ({str(e).splitlines()[0]})") from None
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     """Write to a temporary file beside `path`, then rename it into place."""
     path = Path(path)

@@ -50,7 +50,7 @@ class AuditResult:
     ref_units: list[Unit] | None
     detectors: list[Detector]
     findings: list[Finding]
-    n_tested: int
+    n_examined: int  # n-grams tested against the reference, or above the threshold without one
 
     @property
     def verdict(self) -> str:
@@ -127,18 +127,19 @@ def run_audit(config: AuditConfig, progress=None) -> AuditResult:
     tick = steps.task("pass 2: slot n-grams", 3)
     if ref_units is not None:
         counts, ref_counts, tests = candidate_tests(units, ref_units, settings, tick)
+        examined = len(tests)
         lift_ok = pl.col("df") / len(units) >= 1.2 * pl.col("ref_df") / len(ref_units)
         chosen = tests.filter((pl.col("q") < policy.alpha) & (pl.col("z") > 0) & lift_ok
                               & pl.col("reportable"))
     else:
-        counts, chosen = concentrated(units, settings, policy.warn_prevalence, tick)
-        ref_counts, tests = None, chosen
+        counts, chosen, examined = concentrated(units, settings, policy.warn_prevalence, tick)
+        ref_counts = None
     findings += ngram_findings(counts, ref_counts, chosen, units, settings)
     findings = [f for f in findings if f.id not in policy.ignore]
     for f in findings:
         f.grade(policy)
     return AuditResult(config, policy, corpus, reference, units, ref_units, detectors,
-                       rank(_unique_ids(findings)), len(tests))
+                       rank(_unique_ids(findings)), examined)
 
 
 def _unique_ids(findings: list[Finding]) -> list[Finding]:
@@ -164,7 +165,7 @@ def _corpus_stats(corpus: Corpus, units: list[Unit]) -> dict:
 def audit_document(result: AuditResult, created_at: str | None = None) -> dict:
     """Everything audit.json holds. Only `created_at` varies between identical runs."""
     config = asdict(result.config)
-    stats = {"corpus": _corpus_stats(result.corpus, result.units), "ngrams_tested": result.n_tested}
+    stats = {"corpus": _corpus_stats(result.corpus, result.units), "ngrams_examined": result.n_examined}
     if result.reference is not None:
         stats["reference"] = _corpus_stats(result.reference, result.ref_units)
     cfg = result.config

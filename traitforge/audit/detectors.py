@@ -15,7 +15,7 @@ import numpy as np
 import polars as pl
 
 from traitforge.audit.units import Unit
-from traitforge.io import InputError
+from traitforge.io import InputError, load_config
 
 POSITIONS = {"start": "opening", "end": "closing", "anywhere": "body"}
 
@@ -151,26 +151,7 @@ def load_patterns(path: str | Path) -> list[Detector]:
     A user pattern that reuses a built-in detector's id replaces that detector.
     """
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such patterns file")
-    text = path.read_text(encoding="utf-8")
-    try:
-        if path.suffix.lower() == ".toml":
-            try:
-                import tomllib
-            except ModuleNotFoundError:  # Python 3.10
-                import tomli as tomllib
-            data = tomllib.loads(text)
-        elif path.suffix.lower() in (".yaml", ".yml"):
-            import yaml
-
-            data = yaml.safe_load(text) or {}
-        else:
-            raise InputError(f"{path}: patterns file must be .toml, .yaml or .yml")
-    except InputError:
-        raise
-    except Exception as e:  # tomllib and yaml each raise their own parse errors
-        raise InputError(f"{path}: cannot parse ({str(e).splitlines()[0]})") from None
+    data = load_config(path, "patterns")
     items = data.get("pattern", data.get("patterns")) if isinstance(data, dict) else data
     if not isinstance(items, list) or not items:
         raise InputError(f"{path}: expected a list of patterns under 'pattern'")

@@ -82,8 +82,10 @@ def reportable(counts: SlotCounts, stats: pl.DataFrame) -> pl.Series:
 
 
 def concentrated(corpus: list[Unit], settings: DiscoverySettings, threshold: float,
-                 step=lambda: None) -> tuple[list[SlotCounts], pl.DataFrame]:
+                 step=lambda: None) -> tuple[list[SlotCounts], pl.DataFrame, int]:
     """Reference-free: slot n-grams in at least `threshold` of units that say something.
+
+    Returns the counts per slot, the chosen n-grams and how many n-grams reached the threshold.
 
     An n-gram must hold a content word and at least two tokens (three in the body), so that
     function words and punctuation, frequent everywhere, are not reported.
@@ -98,7 +100,7 @@ def concentrated(corpus: list[Unit], settings: DiscoverySettings, threshold: flo
                     .with_columns(pl.lit(slot).alias("slot")))
         counts.append(c)
         step()
-    return counts, pl.concat(keep)
+    return counts, pl.concat(keep), sum(len(c.stats) for c in counts)
 
 
 def merge_ngrams(counts: SlotCounts, chosen: pl.DataFrame, n_units: int,

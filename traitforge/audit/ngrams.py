@@ -116,17 +116,19 @@ def count_slot(slot: str, texts: list[str], echoes: pl.DataFrame | None, max_n: 
         return pl.Series(keys).is_in(wanted).to_numpy()
 
     for n, frame in iter_ngrams(tokens, max_n, prune):
+        # Frames arrive in token order and semi joins keep it, so "first" is deterministic.
         if keep is not None:
             frame = frame.join(keep, on="key", how="semi")
-        else:  # a key seen fewer than min_df times cannot be in min_df units
+        elif n > 1:  # a key seen fewer than min_df times cannot be in min_df units
             often = frame.group_by("key").len().filter(pl.col("len") >= min_df).select("key")
             frame = frame.join(often, on="key", how="semi")
-        frame = frame.sort("pos").unique(["unit", "key"], keep="first")
+        frame = frame.unique(["unit", "key"], keep="first", maintain_order=True)
         echo = pl.DataFrame(schema={"key": pl.UInt64, "echo": pl.UInt32})
         if echoes is not None and len(echoes):
-            hit = frame.join(echoes, on=["unit", "key"], how="semi")
+            # Only n-grams with a content word can echo the prompt (see echo_keys).
+            hit = frame.filter("content").join(echoes, on=["unit", "key"], how="semi")
             echo = hit.group_by("key").agg(pl.len().cast(pl.UInt32).alias("echo"))
-            frame = frame.join(echoes, on=["unit", "key"], how="anti")
+            frame = frame.join(hit.select("unit", "key"), on=["unit", "key"], how="anti")
         agg = (frame.group_by("key")
                .agg(pl.len().alias("df"), pl.col("pos").min(), pl.col("offset").mean(),
                     pl.col("content").any())

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from traitforge.io import InputError
+from traitforge.io import InputError, load_config
 
 SEVERITIES = ("fail", "warn", "info")
 
@@ -60,22 +60,7 @@ def load_policy(path: str | Path | None) -> Policy:
     if path is None:
         return Policy()
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such policy file")
-    try:
-        text = path.read_text(encoding="utf-8")
-        if path.suffix.lower() == ".toml":
-            try:
-                import tomllib
-            except ModuleNotFoundError:  # Python 3.10
-                import tomli as tomllib
-            data = tomllib.loads(text)
-        else:
-            import yaml
-
-            data = yaml.safe_load(text) or {}
-    except Exception as e:  # tomllib and yaml each raise their own parse errors
-        raise InputError(f"{path}: cannot parse ({str(e).splitlines()[0]})") from None
+    data = load_config(path, "policy")
     if not isinstance(data, dict):
         raise InputError(f"{path}: expected a table of policy settings")
     known = {f.name: f for f in fields(Policy)}

@@ -36,7 +36,7 @@ def summary_panel(doc: dict, out_dir: str) -> Panel:
     counts = doc["counts"]
     lines.append(f"[bold]findings[/]   [red]{counts['fail']} fail[/]  [yellow]{counts['warn']} "
                  f"warn[/]  [cyan]{counts['info']} info[/]   n-grams examined "
-                 f"{doc['stats']['ngrams_tested']}")
+                 f"{doc['stats']['ngrams_examined']}")
     lines.append(f"[bold]outputs[/]    {out_dir}/audit.json, flags.parquet, rejected.jsonl")
     verdict = doc["verdict"]
     title = Text(f" verdict: {verdict.upper()} ", style=VERDICT_STYLE[verdict])
