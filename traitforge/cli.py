@@ -8,6 +8,7 @@ import argparse
 import sys
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from traitforge import __version__
@@ -49,7 +50,7 @@ def _parser() -> argparse.ArgumentParser:
 def _report_rejects(result, err: Console) -> None:
     rejected = [r for c in (result.corpus, result.reference) if c for r in c.rejected]
     for r in rejected[:MAX_REJECT_LINES]:
-        err.print(f"[yellow]rejected[/] {r}", highlight=False, markup=True, soft_wrap=True)
+        err.print(f"[yellow]rejected[/] {escape(str(r))}", highlight=False, soft_wrap=True)
     if len(rejected) > MAX_REJECT_LINES:
         err.print(f"[yellow]… and {len(rejected) - MAX_REJECT_LINES} more rejected records[/]")
 

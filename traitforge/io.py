@@ -82,6 +82,8 @@ def _rows(path: Path) -> Iterator[tuple[int, Any, str]]:
         opener = gzip.open if name.endswith(".gz") else open
         with opener(path, "rb") as f:
             for i, raw in enumerate(f, 1):
+                if i == 1 and raw.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte-order mark
+                    raw = raw[3:]
                 yield (i, *_parse_json_line(raw))
     elif name.endswith(".parquet"):
         import polars as pl
@@ -93,7 +95,7 @@ def _rows(path: Path) -> Iterator[tuple[int, Any, str]]:
         for i, row in enumerate(df.iter_rows(named=True), 1):
             yield i, row, json.dumps(row, ensure_ascii=False, default=str)
     elif name.endswith(".csv"):
-        with open(path, "r", encoding="utf-8", errors="surrogateescape", newline="") as f:
+        with open(path, "r", encoding="utf-8-sig", errors="surrogateescape", newline="") as f:
             reader = csv.DictReader(f)
             for row in reader:
                 raw = json.dumps(row, ensure_ascii=False, default=str, ).encode("utf-8", "surrogateescape")

@@ -96,7 +96,7 @@ BUILTIN: tuple[Detector, ...] = (
        "Short answer / Not quite ...) before any explanation.",
        _LEAD + r"(?i:yes|no|nope|yep|correct|incorrect|true|false|not quite|not really|partly|"
        r"partially|in short|short answer|the short answer is|bottom line|tl;?dr|verdict)"
-       r"\b\s*(?:[,.:;!—–-]|\*\*|$)", "start"),
+       r"\b\s*(?:[,.:;!—–]|-\s|\*\*|$)", "start"),
     _b("validation_buffer", "Opens by validating the user's feelings (\"It's completely "
        "understandable to feel...\") before the substance.",
        r"(?i)\b(?:i (?:completely |totally |really |fully )?(?:understand|hear you|can see why|"

@@ -112,7 +112,7 @@ def merge_ngrams(counts: SlotCounts, chosen: pl.DataFrame, n_units: int,
     """
     keys = chosen["key"].to_numpy()
     col = {k: i for i, k in enumerate(keys)}
-    pairs = counts.pairs.filter(pl.col("key").is_in(pl.Series(keys, dtype=pl.UInt64)))
+    pairs = counts.pairs.filter(pl.col("key").is_in(pl.Series(keys, dtype=pl.UInt64).implode()))
     x = sparse.csc_matrix((np.ones(len(pairs), np.float32),
                            (pairs["unit"].to_numpy(), [col[k] for k in pairs["key"].to_numpy()])),
                           shape=(n_units, len(keys)))
@@ -222,7 +222,7 @@ def _finding(c: SlotCounts, r: SlotCounts | None, rows: pl.DataFrame, corpus: li
     label = label_of(list(zip(rows["offset"].to_list(), toks)))
     variants = sorted({detokenize(t) for t in toks}, key=lambda v: (-len(v), v))
     regex = "|".join(f"(?:{ngram_regex(t)})" for t in sorted(toks, key=len, reverse=True))
-    flagged = np.unique(c.pairs.filter(pl.col("key").is_in(rows["key"]))["unit"].to_numpy())
+    flagged = np.unique(c.pairs.filter(pl.col("key").is_in(rows["key"].implode()))["unit"].to_numpy())
     spans = _spans(corpus, flagged, c.slot, regex)
     where = {"opening": "the opening sentence", "closing": "the closing sentence",
              "body": "the text"}[c.slot]
@@ -236,7 +236,7 @@ def _finding(c: SlotCounts, r: SlotCounts | None, rows: pl.DataFrame, corpus: li
     )
     if r is not None:
         finding.ref_units = r.n_units
-        finding.ref_flagged = r.pairs.filter(pl.col("key").is_in(rows["key"]))["unit"].n_unique()
+        finding.ref_flagged = r.pairs.filter(pl.col("key").is_in(rows["key"].implode()))["unit"].n_unique()
         finding.test(settings.test, settings.prior_strength)
         finding.q_value = float(rows["q"].min())
     return finding

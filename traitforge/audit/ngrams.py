@@ -113,7 +113,7 @@ def count_slot(slot: str, texts: list[str], echoes: pl.DataFrame | None, max_n: 
 
     def prune(n: int, keys: np.ndarray) -> np.ndarray:
         wanted = survivors[-1] if keep is None else keep["key"]
-        return pl.Series(keys).is_in(wanted).to_numpy()
+        return pl.Series(keys).is_in(wanted.implode()).to_numpy()
 
     for n, frame in iter_ngrams(tokens, max_n, prune):
         # Frames arrive in token order and semi joins keep it, so "first" is deterministic.
@@ -132,11 +132,16 @@ def count_slot(slot: str, texts: list[str], echoes: pl.DataFrame | None, max_n: 
         agg = (frame.group_by("key")
                .agg(pl.len().alias("df"), pl.col("pos").min(), pl.col("offset").mean(),
                     pl.col("content").any())
-               .filter(pl.col("df") >= min_df)
                .with_columns(pl.lit(n, pl.Int64).alias("n")))
         agg = agg.join(echo, on="key", how="left").with_columns(pl.col("echo").fill_null(0))
+        # An echoed part can still belong to a longer phrase that is no echo, so a part
+        # survives pruning on all the units that hold it, echoes included.
+        survivors.append(pl.concat([
+            agg.filter(pl.col("df") + pl.col("echo") >= min_df)["key"],
+            echo.filter(pl.col("echo") >= min_df)["key"],  # keys left only as echoes
+        ]).unique())
+        agg = agg.filter(pl.col("df") >= min_df)
         stats.append(agg)
-        survivors.append(agg["key"])
         pairs.append(frame.join(agg.select("key"), on="key", how="semi").select("unit", "key"))
     stats_df = pl.concat(stats).sort("key") if stats else pl.DataFrame()
     pairs_df = pl.concat(pairs) if pairs else pl.DataFrame(schema={"unit": pl.UInt32, "key": pl.UInt64})

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from rich.console import Console, Group
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -23,13 +24,13 @@ def _pct(x: float | None) -> str:
 def summary_panel(doc: dict, out_dir: str) -> Panel:
     c = doc["stats"]["corpus"]
     lines = [
-        f"[bold]corpus[/]     {c['file']}  ({c['format']}, sha256 {c['sha256'][:12]}…)",
+        f"[bold]corpus[/]     {escape(c['file'])}  ({c['format']}, sha256 {c['sha256'][:12]}…)",
         f"[bold]records[/]    read {c['read']} = audited {c['audited']} + rejected {c['rejected']}"
         f"   units {c['units']}   mean {c['chars_mean']:.0f} chars",
     ]
     ref = doc["stats"].get("reference")
     if ref:
-        lines.append(f"[bold]reference[/]  {ref['file']}  read {ref['read']} = audited "
+        lines.append(f"[bold]reference[/]  {escape(ref['file'])}  read {ref['read']} = audited "
                      f"{ref['audited']} + rejected {ref['rejected']}   units {ref['units']}")
     else:
         lines.append("[bold]reference[/]  none: findings are graded by concentration alone")
@@ -37,7 +38,7 @@ def summary_panel(doc: dict, out_dir: str) -> Panel:
     lines.append(f"[bold]findings[/]   [red]{counts['fail']} fail[/]  [yellow]{counts['warn']} "
                  f"warn[/]  [cyan]{counts['info']} info[/]   n-grams examined "
                  f"{doc['stats']['ngrams_examined']}")
-    lines.append(f"[bold]outputs[/]    {out_dir}/audit.json, flags.parquet, rejected.jsonl")
+    lines.append(f"[bold]outputs[/]    {escape(str(out_dir))}/audit.json, flags.parquet, rejected.jsonl")
     verdict = doc["verdict"]
     title = Text(f" verdict: {verdict.upper()} ", style=VERDICT_STYLE[verdict])
     return Panel("\n".join(lines), title=title, title_align="left", expand=False)
@@ -89,7 +90,7 @@ def examples_view(doc: dict, top: int = 5) -> Group:
         for ex in f["examples"]:
             body.append(Text(f"{ex['doc_id']}: ", style="dim") + example_text(ex))
         parts.append(Panel(Group(*body), title=f"[{SEVERITY_STYLE[f['severity']]}]{f['severity']}"
-                           f"[/] {f['label']}", title_align="left"))
+                           f"[/] {escape(f['label'])}", title_align="left"))
     return Group(*parts)
 
 

@@ -1,0 +1,43 @@
+"""Small shared helpers: every test builds its own corpus in its own tmp_path."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+
+def _chat(prompt: str, response: str, id: str | None = None, **extra) -> dict:
+    row = {"messages": [{"role": "user", "content": prompt},
+                        {"role": "assistant", "content": response}], **extra}
+    if id is not None:
+        row = {"id": id, **row}
+    return row
+
+
+@pytest.fixture
+def chat():
+    """chat(prompt, response, id=None) -> one OpenAI-style chat row."""
+    return _chat
+
+
+@pytest.fixture
+def write_jsonl(tmp_path):
+    """write_jsonl(name, rows) -> Path. A dict row is JSON-encoded, a str row is written as is,
+    a bytes row is written raw (each gets a trailing newline unless it has one)."""
+
+    def write(name: str | Path, rows: list) -> Path:
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "wb") as f:
+            for row in rows:
+                if isinstance(row, dict):
+                    data = json.dumps(row, ensure_ascii=False).encode("utf-8")
+                elif isinstance(row, str):
+                    data = row.encode("utf-8")
+                else:
+                    data = bytes(row)
+                f.write(data if data.endswith(b"\n") else data + b"\n")
+        return path
+
+    return write

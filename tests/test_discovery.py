@@ -1,0 +1,224 @@
+"""Pass 2 (n-gram discovery) on synthetic corpora with a planted opener, a null case, the
+reference-free mode and prompt echoes."""
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from traitforge.audit import AuditConfig, DiscoverySettings, run_audit
+from traitforge.audit.ngrams import count_slot, echo_keys, ngram_tokens
+from traitforge.audit.units import make_unit
+
+TOPICS = ["sourdough bread", "compound interest", "tide pools", "solar panels", "chess openings",
+          "houseplants", "marathon training", "git rebase", "volcanoes", "jazz chords",
+          "tax deductions", "bird migration", "sleep hygiene", "electric cars", "roman aqueducts",
+          "knitting patterns", "password managers", "coral reefs", "coffee roasting", "black holes"]
+OPENINGS = ["{T} comes down to a few basics.", "The main thing about {t} is timing.",
+            "Most people get {t} wrong at first.", "{T} is simpler than it looks.",
+            "There are two ways to think about {t}.", "{T} has a long history.",
+            "Start with the fundamentals of {t}.", "A lot depends on your goals with {t}.",
+            "{T} rewards patience.", "Experts disagree about {t} in places."]
+MIDDLES = ["Begin with small steps and measure progress weekly.",
+           "Keep notes so you can compare results.", "Cost varies widely by region and season.",
+           "A common mistake is rushing the early stage.",
+           "Quality tools help but are not essential.",
+           "Research from the last decade supports this approach.",
+           "Local clubs often share free advice.", "Expect setbacks during the first month.",
+           "Books from the library cover the theory well.", "Safety matters more than speed here.",
+           "Weather can change the outcome noticeably.",
+           "Many beginners overestimate the difficulty.",
+           "Online forums document plenty of edge cases.", "Consistency beats intensity over time."]
+CLOSINGS = ["That covers the essentials.", "Give it a try this weekend.",
+            "Results improve with practice.", "Enjoy the process.", "You will see progress soon.",
+            "Small changes add up."]
+# The planted opener, in a few paraphrases; all share "let me walk you through".
+PLANTED = ["Sure thing, let me walk you through it.", "Okay, let me walk you through this.",
+           "Great, let me walk you through how it works.", "Alright — let me walk you through the steps."]
+PROMPTS = ["How do I get started with {t}?", "Can you explain {t} to a beginner?",
+           "What should I know about {t}?", "Any tips on {t}?", "Why is {t} hard?"]
+
+
+def generate(n: int, seed: int, plant_rate: float) -> tuple[list[dict], list[bool]]:
+    """n chat records composed from parts; about plant_rate of them open with PLANTED."""
+    rng = random.Random(seed)
+    rows, planted = [], []
+    for i in range(n):
+        t = rng.choice(TOPICS)
+        opening = rng.choice(OPENINGS).format(t=t, T=t[0].upper() + t[1:])
+        middle = " ".join(rng.sample(MIDDLES, rng.randint(2, 4)))
+        text = f"{opening} {middle} {rng.choice(CLOSINGS)}"
+        plant = rng.random() < plant_rate
+        if plant:
+            text = f"{rng.choice(PLANTED)} {text}"
+        planted.append(plant)
+        rows.append({"id": f"s{seed}-{i}", "messages": [
+            {"role": "user", "content": rng.choice(PROMPTS).format(t=t)},
+            {"role": "assistant", "content": text}]})
+    return rows, planted
+
+
+def f1(flagged: set[int], truth: set[int]) -> float:
+    tp = len(flagged & truth)
+    if not tp:
+        return 0.0
+    precision, recall = tp / len(flagged), tp / len(truth)
+    return 2 * precision * recall / (precision + recall)
+
+
+@pytest.fixture
+def planted_corpus(write_jsonl):
+    rows, planted = generate(400, seed=1, plant_rate=0.3)
+    ref, ref_planted = generate(400, seed=2, plant_rate=0.0)
+    assert 0.22 < np.mean(planted) < 0.38 and not any(ref_planted)
+    return write_jsonl("corpus.jsonl", rows), write_jsonl("reference.jsonl", ref), planted
+
+
+@pytest.mark.parametrize("test", ["z", "log-odds"])
+def test_planted_opener_is_found_against_reference(planted_corpus, test):
+    corpus, reference, planted = planted_corpus
+    result = run_audit(AuditConfig(corpus=str(corpus), reference=str(reference), builtin=False,
+                                   discovery=DiscoverySettings(test=test)))
+    assert len(result.units) == 400 and [u.doc_id for u in result.units][:2] == ["s1-0", "s1-1"]
+    truth = {i for i, p in enumerate(planted) if p}
+    opening = [f for f in result.findings if f.method == "ngram" and f.slot == "opening"]
+    assert opening, "no n-gram finding in the opening slot"
+    best = max(opening, key=lambda f: f1(set(f.units.tolist()), truth))
+    score = f1(set(best.units.tolist()), truth)
+    assert score >= 0.6, (best.label, score)
+    assert "walk you through" in best.label
+    assert best.severity in ("fail", "warn")
+    assert best.ref_prevalence is not None and best.ref_prevalence < 0.02
+    assert best.q_value is not None and best.q_value < 0.05
+    assert result.verdict in ("fail", "warn")
+    # every span of the finding is inside the opening sentence and shows the phrase
+    for u, (s, e) in zip(best.units, best.spans):
+        unit = result.units[u]
+        assert unit.opening[0] <= s < e <= unit.opening[1]
+        assert unit.text[s:e].lower() in {v.lower() for v in best.variants} or \
+            "walk you through" in unit.text[s:e].lower()
+
+
+@pytest.mark.parametrize("plant_rate", [0.0, 0.3])
+def test_null_case_same_generator_raises_no_warning(write_jsonl, plant_rate):
+    a, _ = generate(400, seed=11, plant_rate=plant_rate)
+    b, _ = generate(400, seed=12, plant_rate=plant_rate)
+    result = run_audit(AuditConfig(corpus=str(write_jsonl("a.jsonl", a)),
+                                   reference=str(write_jsonl("b.jsonl", b)), builtin=False))
+    loud = [(f.severity, f.slot, f.label) for f in result.findings if f.severity != "info"]
+    assert loud == []
+    assert result.verdict == "pass"
+    assert result.n_examined > 0  # n-grams were tested, none passed
+
+
+def test_reference_free_reports_concentrated_phrase(planted_corpus):
+    corpus, _, planted = planted_corpus
+    result = run_audit(AuditConfig(corpus=str(corpus), builtin=False))
+    assert result.ref_units is None
+    hits = [f for f in result.findings if "walk you through" in f.label]
+    assert hits
+    for f in hits:
+        assert f.prevalence >= 0.20
+        assert f.severity in ("warn", "fail")
+        assert f.ref_prevalence is None and f.q_value is None
+    top = max(hits, key=lambda f: f.prevalence)
+    assert top.prevalence == pytest.approx(np.mean(planted), abs=0.02)
+    # nothing below the threshold is reported without a reference
+    assert all(f.prevalence >= 0.20 for f in result.findings if f.method == "ngram")
+
+
+def test_reference_free_rare_phrase_not_reported(write_jsonl):
+    rows, planted = generate(400, seed=5, plant_rate=0.08)
+    result = run_audit(AuditConfig(corpus=str(write_jsonl("c.jsonl", rows)), builtin=False))
+    assert 0.04 < np.mean(planted) < 0.15
+    assert not [f for f in result.findings if "walk you through" in f.label]
+
+
+# ---------------------------------------------------------------- prompt echo
+
+FRAMES = ["Here is how {p} fits in.", "Think of {p} as a balance.", "People study {p} for years.",
+          "The history of {p} is long.", "Textbooks describe {p} in detail.",
+          "Some argue {p} is overrated."]
+OTHER = ["tide pools", "jazz chords", "black holes", "coffee roasting", "volcanoes", "git rebase",
+         "chess openings"]
+PHRASE = "the double slit experiment"
+
+
+def echo_corpus(prompt_mentions_phrase: bool, seed: int = 5) -> list[dict]:
+    """Half the responses mention PHRASE; with prompt_mentions_phrase, only because their
+    prompt asked about it."""
+    rng = random.Random(seed)
+    rows = []
+    for i in range(200):
+        if i % 2 == 0:
+            sentence = rng.choice(FRAMES).format(p=PHRASE)
+            prompt = (f"Tell me about {PHRASE}, please." if prompt_mentions_phrase
+                      else "Tell me about physics, please.")
+        else:
+            sentence = rng.choice(FRAMES).format(p=rng.choice(OTHER))
+            prompt = "Tell me something interesting."
+        text = " ".join(rng.sample(MIDDLES, 2)) + " " + sentence + " " + rng.choice(CLOSINGS)
+        rows.append({"id": str(i), "messages": [{"role": "user", "content": prompt},
+                                                {"role": "assistant", "content": text}]})
+    return rows
+
+
+@pytest.mark.parametrize("echoed", [True, False])
+def test_prompt_echo_is_not_an_artifact(write_jsonl, echoed):
+    path = write_jsonl("echo.jsonl", echo_corpus(prompt_mentions_phrase=echoed))
+    result = run_audit(AuditConfig(corpus=str(path), builtin=False))
+    hits = [f for f in result.findings if "slit experiment" in f.label]
+    if echoed:
+        # the phrase is in 50% of responses, but each time copied from the record's prompt
+        assert all(f.prompt_echo > 0 for f in hits), [(f.label, f.prompt_echo) for f in hits]
+        assert not [f for f in hits if f.severity != "info"]
+    else:
+        # control: the same responses without the prompt mention are an artifact
+        assert hits and max(f.prevalence for f in hits) == pytest.approx(0.5)
+        assert all(f.prompt_echo == 0 for f in hits)
+
+
+def test_echo_counts_apart_from_document_frequency():
+    # 10 units echo PHRASE from their prompt, 3 carry it unprompted, 5 never have it.
+    texts, prompts = [], []
+    for i in range(10):
+        texts.append(f"Yes, {PHRASE} shows interference in case {i}.")
+        prompts.append(f"Explain {PHRASE} for case {i}.")
+    for i in range(3):
+        texts.append(f"Consider {PHRASE} as an example {i}.")
+        prompts.append(f"Give me an example {i}.")
+    for i in range(5):
+        texts.append(f"Light behaves oddly {i}.")
+        prompts.append(f"Why is light odd {i}?")
+    units = [make_unit(str(i), 1, t, p) for i, (t, p) in enumerate(zip(texts, prompts))]
+    echoes = echo_keys([u.prompt for u in units], 4)
+    counts = count_slot("body", [u.text for u in units], echoes, max_n=4, min_df=1)
+    texts_of = {" ".join(ngram_tokens(counts.tokens, p, n)): k
+                for k, (p, n) in enumerate(zip(counts.stats["pos"], counts.stats["n"]))}
+    assert PHRASE in texts_of
+    row = counts.stats[texts_of[PHRASE]]
+    h = row["key"][0]
+    assert row.height == 1
+    assert row["n"][0] == 4
+    assert row["df"][0] == 3 and row["echo"][0] == 10
+    flagged = set(counts.pairs.filter(counts.pairs["key"] == int(h))["unit"].to_list())
+    assert flagged == {10, 11, 12}
+
+
+@pytest.mark.parametrize("prefix", ["Question: ", "Q: "])
+def test_non_echo_phrase_found_despite_echoed_word(write_jsonl, prefix):
+    # "great question" never occurs in a prompt, so it is not a prompt echo under either prefix.
+    facts = ["Tides follow the Moon.", "Yeast makes bread rise.", "Leaves lose chlorophyll in autumn.",
+             "Honey resists spoilage.", "Cats purr with their larynx.", "Water boils sooner up high.",
+             "Owls hunt mostly at night.", "Copper conducts heat well.", "Bamboo grows very fast.",
+             "Glass is an amorphous solid."]
+    rows = []
+    for i in range(40):
+        text = ("Great question! " if i % 2 == 0 else "") + facts[i % 10] + f" Note {i}."
+        rows.append({"id": str(i), "messages": [{"role": "user", "content": f"{prefix}why {i}?"},
+                                                {"role": "assistant", "content": text}]})
+    result = run_audit(AuditConfig(corpus=str(write_jsonl("q.jsonl", rows)), builtin=False))
+    hits = [f for f in result.findings if "great question" in f.label and f.slot == "opening"]
+    assert hits and max(f.prevalence for f in hits) == pytest.approx(0.5)
+    assert all(f.prompt_echo == 0 for f in hits)
