@@ -98,8 +98,9 @@ def _rows(path: Path) -> Iterator[tuple[int, Any, str]]:
         with open(path, "r", encoding="utf-8-sig", errors="surrogateescape", newline="") as f:
             reader = csv.DictReader(f)
             for row in reader:
-                raw = json.dumps(row, ensure_ascii=False, default=str, ).encode("utf-8", "surrogateescape")
-                raw = raw.decode("utf-8", "replace")
+                # Undecodable bytes were kept as surrogates; show them as U+FFFD in the raw text.
+                raw = json.dumps(row, ensure_ascii=False, default=str)
+                raw = raw.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
                 if any(isinstance(v, str) and _has_surrogates(v) for v in row.values()):
                     yield reader.line_num, "invalid UTF-8", raw
                 else:
