@@ -105,6 +105,8 @@ NEGATIVES = [
      "praise in the middle of the response"),
     ("praise_opener", "Rayleigh scattering explains the colour. Great question, by the way.",
      "praise at the end"),
+    ("as_an_ai", "As an AI researcher, you will know that benchmarks saturate quickly.",
+     "'as an AI researcher' describes the user, not the assistant"),
     ("as_an_ai", "The AI boom has driven demand for GPUs. Nvidia is the main supplier.",
      "talks about AI, not as one"),
     ("as_an_ai", "I'm an aircraft mechanic's daughter, so I grew up around engines.",

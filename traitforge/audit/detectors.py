@@ -117,8 +117,9 @@ BUILTIN: tuple[Detector, ...] = (
        r"your (?:question|thoughtful|great)))", "start"),
     _b("as_an_ai", "Refers to itself as an AI or language model.",
        r"(?i)\b(?:as an? (?:ai|artificial intelligence|(?:large )?language model|ai (?:language )?"
-       r"model|ai assistant|virtual assistant)|i(?:'|’)?m (?:just |only )?an? (?:ai|language model|"
-       r"ai (?:language )?model)|i am (?:just |only )?an? (?:ai|language model))\b", "anywhere"),
+       r"model|ai assistant|virtual assistant),? (?:i|my|i(?:'|’)?m|i(?:'|’)?ve|myself)\b|"
+       r"i(?:'|’)?m (?:just |only )?an? (?:ai|language model|ai (?:language )?model)\b|"
+       r"i am (?:just |only )?an? (?:ai|language model)\b)", "anywhere"),
     _b("disclaimer_caveat", "Adds a disclaimer or caveat (\"It's important to note\", \"I'm "
        "not a doctor\", \"consult a professional\").",
        r"(?i)\b(?:it(?:'|’)?s (?:important|worth) (?:to (?:note|remember|mention)|noting)|please "
