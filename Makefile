@@ -10,6 +10,8 @@ export HF_HUB_OFFLINE := 1
 $(BIN)/traitforge: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+	# torch first: this machine serves its CPU wheel; left to the resolver, pip fetches CUDA builds.
+	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 

@@ -3,9 +3,9 @@
     python benchmarks/planted.py [--set ../shared/bench/planted_dev] [--out out/planted]
 
 Runs four audits and scores each with the benchmark's own score_planted.py:
-  1. reference-free, built-in detectors on;
-  2. against reference.jsonl, built-in detectors on;
-  3. against reference.jsonl with --no-builtin (discovery alone: the figure that counts);
+  1. reference-free with --no-builtin (discovery alone);
+  2. against reference.jsonl with --no-builtin (discovery alone);
+  3. against reference.jsonl, built-in detectors on;
   4. the null run: null_a.jsonl against null_b.jsonl, counting fail/warn findings.
 """
 from __future__ import annotations
@@ -45,10 +45,10 @@ def main() -> None:
     null_out = out / "null"
     t = audit(data / "null_a.jsonl", null_out, "--reference", str(data / "null_b.jsonl"))
     print(f"null run (null_a vs null_b): {t:.1f} s")
-    runs = [("reference-free, built-ins on", "free", ()),
-            ("with reference, built-ins on", "ref", ("--reference", str(data / "reference.jsonl"))),
+    runs = [("reference-free, --no-builtin", "free_nobuiltin", ("--no-builtin",)),
             ("with reference, --no-builtin", "ref_nobuiltin",
-             ("--reference", str(data / "reference.jsonl"), "--no-builtin"))]
+             ("--reference", str(data / "reference.jsonl"), "--no-builtin")),
+            ("with reference, built-ins on", "ref", ("--reference", str(data / "reference.jsonl")))]
     for title, name, flags in runs:
         t = audit(data / "corpus.jsonl", out / name, *flags)
         print(f"\n== {title} ({t:.1f} s) ==")

@@ -126,7 +126,7 @@ def test_fail_verdict_exit_1_and_outputs(failing_corpus, tmp_path, capsys):
         for key in ("id", "method", "label", "description", "prevalence", "prevalence_ci95",
                     "severity", "examples"):
             assert key in f, (f["id"], key)
-        assert f["method"] in ("detector", "ngram")
+        assert set(f["methods"]) <= {"detector", "ngram", "template", "cluster"}
         assert f["severity"] in SEVERITY_ORDER
         assert 0 < len(f["examples"]) <= 3
         for ex in f["examples"]:

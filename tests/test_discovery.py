@@ -78,7 +78,7 @@ def planted_corpus(write_jsonl):
 @pytest.mark.parametrize("test", ["z", "log-odds"])
 def test_planted_opener_is_found_against_reference(planted_corpus, test):
     corpus, reference, planted = planted_corpus
-    result = run_audit(AuditConfig(corpus=str(corpus), reference=str(reference), builtin=False,
+    result = run_audit(AuditConfig(templates=False, clusters=False, corpus=str(corpus), reference=str(reference), builtin=False,
                                    discovery=DiscoverySettings(test=test)))
     assert len(result.units) == 400 and [u.doc_id for u in result.units][:2] == ["s1-0", "s1-1"]
     truth = {i for i, p in enumerate(planted) if p}
@@ -104,7 +104,7 @@ def test_planted_opener_is_found_against_reference(planted_corpus, test):
 def test_null_case_same_generator_raises_no_warning(write_jsonl, plant_rate):
     a, _ = generate(400, seed=11, plant_rate=plant_rate)
     b, _ = generate(400, seed=12, plant_rate=plant_rate)
-    result = run_audit(AuditConfig(corpus=str(write_jsonl("a.jsonl", a)),
+    result = run_audit(AuditConfig(templates=False, clusters=False, corpus=str(write_jsonl("a.jsonl", a)),
                                    reference=str(write_jsonl("b.jsonl", b)), builtin=False))
     loud = [(f.severity, f.slot, f.label) for f in result.findings if f.severity != "info"]
     assert loud == []
@@ -114,7 +114,7 @@ def test_null_case_same_generator_raises_no_warning(write_jsonl, plant_rate):
 
 def test_reference_free_reports_concentrated_phrase(planted_corpus):
     corpus, _, planted = planted_corpus
-    result = run_audit(AuditConfig(corpus=str(corpus), builtin=False))
+    result = run_audit(AuditConfig(templates=False, clusters=False, corpus=str(corpus), builtin=False))
     assert result.ref_units is None
     hits = [f for f in result.findings if "walk you through" in f.label]
     assert hits
@@ -130,7 +130,7 @@ def test_reference_free_reports_concentrated_phrase(planted_corpus):
 
 def test_reference_free_rare_phrase_not_reported(write_jsonl):
     rows, planted = generate(400, seed=5, plant_rate=0.08)
-    result = run_audit(AuditConfig(corpus=str(write_jsonl("c.jsonl", rows)), builtin=False))
+    result = run_audit(AuditConfig(templates=False, clusters=False, corpus=str(write_jsonl("c.jsonl", rows)), builtin=False))
     assert 0.04 < np.mean(planted) < 0.15
     assert not [f for f in result.findings if "walk you through" in f.label]
 
@@ -167,7 +167,7 @@ def echo_corpus(prompt_mentions_phrase: bool, seed: int = 5) -> list[dict]:
 @pytest.mark.parametrize("echoed", [True, False])
 def test_prompt_echo_is_not_an_artifact(write_jsonl, echoed):
     path = write_jsonl("echo.jsonl", echo_corpus(prompt_mentions_phrase=echoed))
-    result = run_audit(AuditConfig(corpus=str(path), builtin=False))
+    result = run_audit(AuditConfig(templates=False, clusters=False, corpus=str(path), builtin=False))
     hits = [f for f in result.findings if "slit experiment" in f.label]
     if echoed:
         # the phrase is in 50% of responses, but each time copied from the record's prompt
@@ -218,7 +218,7 @@ def test_non_echo_phrase_found_despite_echoed_word(write_jsonl, prefix):
         text = ("Great question! " if i % 2 == 0 else "") + facts[i % 10] + f" Note {i}."
         rows.append({"id": str(i), "messages": [{"role": "user", "content": f"{prefix}why {i}?"},
                                                 {"role": "assistant", "content": text}]})
-    result = run_audit(AuditConfig(corpus=str(write_jsonl("q.jsonl", rows)), builtin=False))
+    result = run_audit(AuditConfig(templates=False, clusters=False, corpus=str(write_jsonl("q.jsonl", rows)), builtin=False))
     hits = [f for f in result.findings if "great question" in f.label and f.slot == "opening"]
     assert hits and max(f.prevalence for f in hits) == pytest.approx(0.5)
     assert all(f.prompt_echo == 0 for f in hits)

@@ -14,7 +14,12 @@ from traitforge import __version__
 from traitforge.audit.detectors import Detector, active_detectors, load_patterns
 from traitforge.audit.discovery import (DiscoverySettings, candidate_tests, concentrated,
                                         ngram_findings)
+from traitforge.audit.clusters import ClusterSettings
+from traitforge.audit.families import cluster_findings, enriched, template_findings
 from traitforge.audit.findings import Finding, rank, verdict
+from traitforge.audit.reconcile import reconcile
+from traitforge.audit.sentences import edge_sentences
+from traitforge.audit.templates import skeletons
 from traitforge.audit.policy import Policy, load_policy
 from traitforge.audit.stats import benjamini_hochberg
 from traitforge.audit.units import TURNS, Unit, units_of
@@ -37,7 +42,10 @@ class AuditConfig:
     strict: bool = False
     seed: int = 0
     n_examples: int = 3
+    templates: bool = True
+    clusters: bool = True
     discovery: DiscoverySettings = field(default_factory=DiscoverySettings)
+    clustering: ClusterSettings = field(default_factory=ClusterSettings)
 
 
 @dataclass
@@ -51,6 +59,9 @@ class AuditResult:
     detectors: list[Detector]
     findings: list[Finding]
     n_examined: int  # n-grams tested against the reference, or above the threshold without one
+    sentences: pl.DataFrame | None = None  # leading and trailing corpus sentences, with skeletons
+    map: dict | None = None  # the opening-sentence clustering, for the report
+    merged_into: dict[str, str] = field(default_factory=dict)
 
     @property
     def verdict(self) -> str:
@@ -97,7 +108,8 @@ def detector_findings(detectors: list[Detector], units: list[Unit], ref: list[Un
                     spans=np.array([s for _, s in hits], np.int64).reshape(-1, 2),
                     n_units=len(units))
         if ref is not None:
-            f.ref_units, f.ref_flagged = len(ref), len(d.find_all(ref))
+            f.ref_index = np.array([i for i, _ in d.find_all(ref)], np.int64)
+            f.ref_units, f.ref_flagged = len(ref), len(f.ref_index)
             f.test(settings.test, settings.prior_strength)
         findings.append(f)
     if ref is not None and findings:
@@ -135,11 +147,49 @@ def run_audit(config: AuditConfig, progress=None) -> AuditResult:
         counts, chosen, examined = concentrated(units, settings, policy.warn_prevalence, tick)
         ref_counts = None
     findings += ngram_findings(counts, ref_counts, chosen, units, settings)
+    sc, maps = None, None
+    if config.templates or config.clusters:
+        sc, sr = _sentences(units, settings), _sentences(ref_units, settings) if ref_units else None
+        n_ref = len(ref_units) if ref_units is not None else None
+
+        def select(tests):  # reference-free, groups a third of the family bar may join one
+            return enriched(tests, policy.alpha, max(settings.min_df, 2), settings.family_lift,
+                            settings.family_prevalence / 3)
+
+        found = []
+        if config.templates:
+            tick = steps.task("pass 3: sentence templates", 1)
+            found += template_findings(sc, sr, len(units), n_ref, select,
+                                       settings.template_similarity, settings.test,
+                                       settings.prior_strength)
+            tick()
+        if config.clusters:
+            from traitforge.audit.embed import Embedder
+
+            cs = config.clustering
+            both = pl.concat([sc.select("slot"), sr.select("slot")]) if sr is not None else sc
+            sizes = both["slot"].value_counts()["count"].to_list()
+            tick = steps.task("pass 4: embedding clusters",
+                              sum(1 + -(-max(0, n - cs.fit_sample) // cs.chunk) for n in sizes))
+            clustered, maps = cluster_findings(sc, sr, len(units), n_ref, select,
+                                               Embedder(cs.accurate), cs, settings.test,
+                                               settings.prior_strength, config.seed, tick)
+            found += clustered
+        findings += [f for f in found if sr is not None or f.prevalence >= settings.family_prevalence]
     findings = [f for f in findings if f.id not in policy.ignore]
+    findings, merged_into = reconcile(_unique_ids(findings), settings.reconcile_jaccard,
+                                      test=settings.test, prior_strength=settings.prior_strength)
     for f in findings:
         f.grade(policy)
     return AuditResult(config, policy, corpus, reference, units, ref_units, detectors,
-                       rank(_unique_ids(findings)), examined)
+                       rank(findings), examined, sc, maps, merged_into)
+
+
+def _sentences(units: list[Unit], settings: DiscoverySettings) -> pl.DataFrame:
+    sents = edge_sentences(units, settings.lead, settings.tail)
+    sents = pl.concat([sents, skeletons(sents, [u.prompt for u in units])], how="horizontal")
+    stock = pl.col("unit").n_unique().over("slot", "skeleton") >= 2
+    return sents.with_columns(stock.alias("stock"))
 
 
 def _unique_ids(findings: list[Finding]) -> list[Finding]:

@@ -29,6 +29,12 @@ class DiscoverySettings:
     test: str = "z"
     prior_strength: float = 100.0
     merge_jaccard: float = 0.5
+    lead: int = 3  # leading sentences per unit read by the template and cluster passes
+    tail: int = 2  # trailing sentences
+    template_similarity: float = 0.75  # token edit similarity that joins two skeletons
+    family_prevalence: float = 0.03  # reference-free: the least prevalence of a reported family
+    family_lift: float = 1.5  # with a reference: the least lift of a reported family
+    reconcile_jaccard: float = 0.5
 
 
 def _texts(units: list[Unit], slot: str) -> list[str]:
@@ -236,7 +242,9 @@ def _finding(c: SlotCounts, r: SlotCounts | None, rows: pl.DataFrame, corpus: li
     )
     if r is not None:
         finding.ref_units = r.n_units
-        finding.ref_flagged = r.pairs.filter(pl.col("key").is_in(rows["key"].implode()))["unit"].n_unique()
+        finding.ref_index = np.unique(
+            r.pairs.filter(pl.col("key").is_in(rows["key"].implode()))["unit"].to_numpy()).astype(np.int64)
+        finding.ref_flagged = len(finding.ref_index)
         finding.test(settings.test, settings.prior_strength)
         finding.q_value = float(rows["q"].min())
     return finding

@@ -9,15 +9,16 @@ import numpy as np
 from traitforge.audit.policy import SEVERITIES, Policy
 from traitforge.audit.stats import over_representation_z, upper_p, wilson
 
+from traitforge.audit.units import Unit
+
 TEST_NAMES = {"z": "two-proportion z-test (pooled)",
               "log-odds": "log-odds ratio, informative Beta prior (Monroe et al. 2008)"}
-from traitforge.audit.units import Unit
 
 
 @dataclass
 class Finding:
     id: str
-    method: str  # "detector" or "ngram"
+    method: str  # "detector", "ngram", "template", "cluster" or several joined by "+"
     label: str
     description: str
     slot: str
@@ -34,6 +35,10 @@ class Finding:
     q_value: float | None = None
     test_name: str | None = None
     severity: str = "info"
+    skeleton: str | None = None
+    evidence: list[dict] = field(default_factory=list)
+    merge_rule: str | None = None
+    ref_index: np.ndarray | None = None  # flagged reference units, where known
 
     @property
     def prevalence(self) -> float:
@@ -80,7 +85,9 @@ class Finding:
             "prevalence": _r(self.prevalence), "prevalence_ci95": [_r(lo), _r(hi)],
             "reference_prevalence": None, "reference_ci95": None, "lift": None,
             "significance": None, "score": _r(self.score), "prompt_echo": self.prompt_echo,
-            "variants": self.variants, "matcher": self.matcher,
+            "variants": self.variants, "matcher": self.matcher, "skeleton": self.skeleton,
+            "methods": self.method.split("+"), "evidence": self.evidence,
+            "merge_rule": self.merge_rule,
             "examples": self.examples(units, n_examples, seed),
         }
         if self.ref_units is not None:
@@ -129,3 +136,19 @@ def _r(x: float | None) -> float | None:
 
 def _sig(x: float | None) -> float | None:
     return None if x is None else float(f"{x:.4g}")
+
+
+def from_sentences(method: str, fid: str, label: str, description: str, slot: str,
+                   rows, n_units: int, ref_flagged: int | None, n_ref: int | None,
+                   test: str, prior_strength: float) -> Finding:
+    """A finding flagging the units of `rows` (a polars frame of sentences with columns unit,
+    pos, start, end), each at its earliest flagged sentence."""
+    first = rows.sort("unit", "pos").unique("unit", keep="first", maintain_order=True)
+    f = Finding(id=fid, method=method, label=label, description=description, slot=slot,
+                matcher={"type": method, "slot": slot}, n_units=n_units,
+                units=first["unit"].to_numpy().astype(np.int64),
+                spans=first.select("start", "end").to_numpy().astype(np.int64).reshape(-1, 2))
+    if n_ref is not None:
+        f.ref_units, f.ref_flagged = n_ref, int(ref_flagged)
+        f.test(test, prior_strength)
+    return f

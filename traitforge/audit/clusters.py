@@ -1,0 +1,95 @@
+"""Pass 4: embedding clusters of leading and trailing sentences.
+
+Sentences (prompt echoes and numbers masked) are embedded, reduced with PCA, and clustered with
+HDBSCAN on a sample of at most `fit_sample` sentences of the corpus and reference together.
+Every sentence, in the sample or not, then joins the cluster with the nearest centroid if it lies
+within that cluster's own radius (the `radius_quantile` of its members' similarities); others
+stay noise. Memory stays flat: only the PCA coordinates are kept.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.decomposition import PCA
+from sklearn.feature_extraction.text import CountVectorizer
+
+
+@dataclass(frozen=True)
+class ClusterSettings:
+    dims: int = 16
+    min_cluster_size: int = 0  # 0: 0.2% of the fitted sentences, at least 10
+    min_samples: int = 5
+    fit_sample: int = 20000
+    radius_quantile: float = 0.05
+    merge_cos: float = 0.9
+    accurate: bool = False
+    chunk: int = 16384
+
+
+@dataclass
+class Clustering:
+    labels: np.ndarray  # per sentence, corpus then reference; -1 noise
+    points: np.ndarray  # (n, dims) unit-normalised PCA coordinates
+    centroids: np.ndarray  # (k, dims), unit-normalised
+
+
+def _normalise(x: np.ndarray) -> np.ndarray:
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+
+def cluster_texts(texts: list[str], embedder, settings: ClusterSettings, seed: int = 0,
+                  step=lambda advance=1: None) -> Clustering:
+    """Embed, reduce and cluster `texts`; `step` advances once per embedded chunk."""
+    import hdbscan
+
+    n = len(texts)
+    rng = np.random.default_rng(seed)
+    fit = np.sort(rng.choice(n, size=min(n, settings.fit_sample), replace=False))
+    sample = embedder.encode([texts[i] for i in fit])
+    dims = min(settings.dims, sample.shape[1], max(1, len(fit) - 1))
+    pca = PCA(dims, random_state=seed).fit(sample)
+    fit_points = _normalise(pca.transform(sample)).astype(np.float32)
+    size = settings.min_cluster_size or max(10, round(0.002 * len(fit)))
+    model = hdbscan.HDBSCAN(min_cluster_size=size, min_samples=min(settings.min_samples, size),
+                            core_dist_n_jobs=1).fit(fit_points) if len(fit) > size else None
+    fit_labels = model.labels_ if model is not None else np.full(len(fit), -1)
+    k = int(fit_labels.max()) + 1
+    centroids = _normalise(np.stack([fit_points[fit_labels == c].mean(0) for c in range(k)])) \
+        if k else np.zeros((0, dims), np.float32)
+    radius = np.array([np.quantile(fit_points[fit_labels == c] @ centroids[c],
+                                   settings.radius_quantile) for c in range(k)])
+    points = np.zeros((n, dims), np.float32)
+    labels = np.full(n, -1, np.int64)
+    points[fit] = fit_points
+    step()
+    rest = np.setdiff1d(np.arange(n), fit)
+    for lo in range(0, len(rest), settings.chunk):
+        idx = rest[lo:lo + settings.chunk]
+        points[idx] = _normalise(pca.transform(embedder.encode([texts[i] for i in idx])))
+        step()
+    for lo in range(0, n, settings.chunk):
+        if k:
+            sim = points[lo:lo + settings.chunk] @ centroids.T
+            best = sim.argmax(1)
+            ok = sim[np.arange(len(best)), best] >= radius[best]
+            labels[lo:lo + settings.chunk] = np.where(ok, best, -1)
+    return Clustering(labels, points, centroids.astype(np.float32))
+
+
+def distinctive_terms(docs: list[str], background: str, top: int = 3) -> list[list[str]]:
+    """Class-based TF-IDF (as in BERTopic): the `top` 1-3-grams of each class document that
+    are frequent in it and rare across classes, with `background` as one more class."""
+    vec = CountVectorizer(ngram_range=(1, 3), token_pattern=r"(?u)\b\w[\w']*\b", min_df=1)
+    tf = vec.fit_transform(docs + [background]).astype(np.float64)
+    tf = tf.multiply(1 / np.maximum(tf.sum(1), 1)).tocsr()
+    avg = np.asarray(tf.sum(0)).ravel() / tf.shape[0]
+    idf = np.log(1 + 1 / np.maximum(avg, 1e-12))
+    scores = tf.multiply(idf).tocsr()
+    names = vec.get_feature_names_out()
+    out = []
+    for i in range(len(docs)):
+        row = scores.getrow(i)
+        order = row.indices[np.argsort(-row.data)]
+        out.append([names[j] for j in order[:top]])
+    return out

