@@ -14,10 +14,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from traitforge import __version__
 from traitforge.audit import AuditConfig, DiscoverySettings, run_audit, write_outputs
 from traitforge.audit.auditor import check_outputs
+from traitforge.audit.clusters import ClusterSettings
 from traitforge.audit.stats import TESTS
 from traitforge.audit.units import TURNS
 from traitforge.io import FORMATS, InputError
 from traitforge.reports.audit_console import render_audit
+from traitforge.reports.html import write_report
 
 MAX_REJECT_LINES = 20
 
@@ -43,7 +45,14 @@ def _parser() -> argparse.ArgumentParser:
                    help="smallest share of units an n-gram needs to be tested (default 0.005)")
     a.add_argument("--test", choices=TESTS, default="z",
                    help="over-representation test against the reference (default: z)")
+    a.add_argument("--no-templates", action="store_true", help="skip the sentence-template pass")
+    a.add_argument("--no-clusters", action="store_true", help="skip the embedding-cluster pass")
+    a.add_argument("--accurate", action="store_true",
+                   help="embed with all-MiniLM-L6-v2 itself, not the fast static model")
     a.add_argument("--quiet", action="store_true", help="print only the verdict line")
+    r = sub.add_parser("report", help="write report.html, a self-contained page, for an audit")
+    r.add_argument("dir", help="an audit's output directory (holding audit.json)")
+    r.add_argument("--quiet", action="store_true", help="print nothing")
     return p
 
 
@@ -59,7 +68,8 @@ def cmd_audit(args, out: Console, err: Console) -> int:
     config = AuditConfig(
         corpus=args.corpus, reference=args.reference, patterns=args.patterns, policy=args.policy,
         format=args.format, id_field=args.id_field, turns=args.turns, builtin=not args.no_builtin,
-        strict=args.strict, seed=args.seed,
+        strict=args.strict, seed=args.seed, templates=not args.no_templates,
+        clusters=not args.no_clusters, clustering=ClusterSettings(accurate=args.accurate),
         discovery=DiscoverySettings(max_n=args.max_n, min_prevalence=args.min_prevalence,
                                     test=args.test))
     check_outputs(config, args.out)
@@ -67,6 +77,7 @@ def cmd_audit(args, out: Console, err: Console) -> int:
                   TimeElapsedColumn(), console=err, transient=True, disable=args.quiet) as progress:
         result = run_audit(config, progress)
         doc = write_outputs(result, args.out)
+        write_report(args.out)
     _report_rejects(result, err)
     if args.quiet:
         out.print(f"verdict: {doc['verdict']}  ({doc['counts']['fail']} fail, "
@@ -76,11 +87,18 @@ def cmd_audit(args, out: Console, err: Console) -> int:
     return 1 if doc["verdict"] == "fail" else 0
 
 
+def cmd_report(args, out: Console, err: Console) -> int:
+    path = write_report(args.dir)
+    if not args.quiet:
+        out.print(f"wrote {path}", highlight=False, markup=False, soft_wrap=True)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     out, err = Console(), Console(stderr=True)
     try:
-        return {"audit": cmd_audit}[args.command](args, out, err)
+        return {"audit": cmd_audit, "report": cmd_report}[args.command](args, out, err)
     except InputError as e:
         err.print(f"traitforge: error: {e}", highlight=False, markup=False, soft_wrap=True)
         return 2

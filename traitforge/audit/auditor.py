@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import io
 import json
+import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 import polars as pl
+from sklearn.decomposition import PCA
 
 from traitforge import __version__
 from traitforge.audit.detectors import Detector, active_detectors, load_patterns
@@ -21,6 +23,7 @@ from traitforge.audit.reconcile import reconcile
 from traitforge.audit.sentences import edge_sentences
 from traitforge.audit.templates import skeletons
 from traitforge.audit.policy import Policy, load_policy
+from traitforge.audit.profile import distributions
 from traitforge.audit.stats import benjamini_hochberg
 from traitforge.audit.units import TURNS, Unit, units_of
 from traitforge.io import (Corpus, InputError, atomic_write_bytes, atomic_write_text, read_corpus,
@@ -62,6 +65,7 @@ class AuditResult:
     sentences: pl.DataFrame | None = None  # leading and trailing corpus sentences, with skeletons
     map: dict | None = None  # the opening-sentence clustering, for the report
     merged_into: dict[str, str] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)  # wall time of each step
 
     @property
     def verdict(self) -> str:
@@ -69,12 +73,25 @@ class AuditResult:
 
 
 class _Steps:
-    """Rich progress when given a Progress, silence otherwise."""
+    """Rich progress when given a Progress, silence otherwise; records each step's seconds."""
 
     def __init__(self, progress=None):
         self.progress = progress
+        self.seconds: dict[str, float] = {}
+        self._open: tuple[str, float] | None = None
 
     def task(self, description: str, total: int):
+        self.close()
+        self._open = (description, time.perf_counter())
+        return self._task(description, total)
+
+    def close(self) -> None:
+        if self._open:
+            name, start = self._open
+            self.seconds[name] = round(self.seconds.get(name, 0.0) + time.perf_counter() - start, 3)
+            self._open = None
+
+    def _task(self, description: str, total: int):
         if self.progress is None:
             return lambda advance=1: None
         tid = self.progress.add_task(description, total=total)
@@ -149,6 +166,7 @@ def run_audit(config: AuditConfig, progress=None) -> AuditResult:
     findings += ngram_findings(counts, ref_counts, chosen, units, settings)
     sc, maps = None, None
     if config.templates or config.clusters:
+        steps.task("sentences and skeletons", 1)
         sc, sr = _sentences(units, settings), _sentences(ref_units, settings) if ref_units else None
         n_ref = len(ref_units) if ref_units is not None else None
 
@@ -177,12 +195,14 @@ def run_audit(config: AuditConfig, progress=None) -> AuditResult:
             found += clustered
         findings += [f for f in found if sr is not None or f.prevalence >= settings.family_prevalence]
     findings = [f for f in findings if f.id not in policy.ignore]
+    steps.task("reconciling findings", 1)
     findings, merged_into = reconcile(_unique_ids(findings), settings.reconcile_jaccard,
                                       test=settings.test, prior_strength=settings.prior_strength)
     for f in findings:
         f.grade(policy)
+    steps.close()
     return AuditResult(config, policy, corpus, reference, units, ref_units, detectors,
-                       rank(findings), examined, sc, maps, merged_into)
+                       rank(findings), examined, sc, maps, merged_into, steps.seconds)
 
 
 def _sentences(units: list[Unit], settings: DiscoverySettings) -> pl.DataFrame:
@@ -215,7 +235,8 @@ def _corpus_stats(corpus: Corpus, units: list[Unit]) -> dict:
 def audit_document(result: AuditResult, created_at: str | None = None) -> dict:
     """Everything audit.json holds. Only `created_at` varies between identical runs."""
     config = asdict(result.config)
-    stats = {"corpus": _corpus_stats(result.corpus, result.units), "ngrams_examined": result.n_examined}
+    stats = {"corpus": _corpus_stats(result.corpus, result.units), "ngrams_examined": result.n_examined,
+             "seconds": result.seconds}
     if result.reference is not None:
         stats["reference"] = _corpus_stats(result.reference, result.ref_units)
     cfg = result.config
@@ -230,7 +251,31 @@ def audit_document(result: AuditResult, created_at: str | None = None) -> dict:
         "verdict": result.verdict,
         "counts": {s: sum(f.severity == s for f in result.findings) for s in ("fail", "warn", "info")},
         "findings": [f.as_dict(result.units, cfg.n_examples, cfg.seed) for f in result.findings],
+        "distributions": distributions([u.text for u in result.units],
+                                       [u.text for u in result.ref_units] if result.ref_units else None),
+        "map": opening_map(result),
     }
+
+
+def opening_map(result: AuditResult, max_points: int = 2500) -> dict | None:
+    """A 2-D PCA view of a sample of the clustered opening sentences, each point tagged with
+    the finding its cluster ended up in."""
+    if not result.map:
+        return None
+    clustering, n_corpus = result.map["clustering"], result.map["n_corpus"]
+    n = len(clustering.labels)
+    rng = np.random.default_rng(result.config.seed)
+    pick = np.sort(rng.choice(n, size=min(n, max_points), replace=False))
+    xy = PCA(2, random_state=0).fit_transform(clustering.points[pick]) if len(pick) > 2 \
+        else np.zeros((len(pick), 2))
+    owner = {k: result.merged_into.get(f.id, f.id) for k, f in result.map["owner"].items()}
+    labels = clustering.labels[pick]
+    return {"slot": "opening", "method": "PCA of the clustered sentence embeddings",
+            "points": {"x": np.round(xy[:, 0], 4).tolist(), "y": np.round(xy[:, 1], 4).tolist(),
+                       "source": ["corpus" if i < n_corpus else "reference" for i in pick],
+                       "cluster": labels.tolist(),
+                       "finding_id": [owner.get(int(c)) for c in labels],
+                       "text": [result.map["texts"][i][:160] for i in pick]}}
 
 
 def flags_frame(result: AuditResult) -> pl.DataFrame:

@@ -6,7 +6,7 @@ import numpy as np
 import polars as pl
 
 from traitforge.audit.clusters import ClusterSettings, Clustering, cluster_texts, distinctive_terms
-from traitforge.audit.findings import Finding, from_sentences, slug
+from traitforge.audit.findings import Finding, family_label, from_sentences, slug
 from traitforge.audit.stats import benjamini_hochberg, over_representation_z, upper_p
 from traitforge.audit.templates import family_table
 
@@ -144,6 +144,7 @@ def template_findings(sc: pl.DataFrame, sr: pl.DataFrame | None, n_units: int, n
                                 n_units, n_ref, min((q[x] for x in g if x in q), default=None), test,
                                 prior_strength)
             f.variants = skels
+            f.label = family_label(skels[0], _most_common(rows, "text", 2))
             findings.append(f)
     return findings
 
@@ -181,14 +182,15 @@ def cluster_findings(sc: pl.DataFrame, sr: pl.DataFrame | None, n_units: int, n_
         for g, words in zip(groups, terms):
             rows = lc.filter(pl.col("group").is_in(g))
             medoid = _medoid(rows, result, [int(x) for x in g], len(c))
-            label = f"{' · '.join(words)} — “{medoid}”"
+            label = f"{' · '.join(words)} — {medoid}"
             f = _family_finding(
                 "cluster", slot, label,
-                f"Over-represented cluster of {len(g)} embedding cluster{'s' * (len(g) > 1)} among "
-                f"the {slot} sentences; medoid {medoid!r}.", rows,
+                f"Over-represented family of {len(g)} embedding cluster{'s' * (len(g) > 1)} among "
+                f"the {slot} sentences; distinctive terms {', '.join(words)}; medoid {medoid!r}.", rows,
                 lr.filter(pl.col("group").is_in(g)) if lr is not None else None, n_units, n_ref,
                 min((q[x] for x in g if x in q), default=None), test, prior_strength)
             f.variants = _most_common(rows, "text", 12)
+            f.label = family_label(f.skeleton, f.variants)
             findings.append(f)
             owner.update({int(x): f for x in g})
         if slot == "opening":

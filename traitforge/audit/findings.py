@@ -115,6 +115,12 @@ class Finding:
         return out
 
 
+def family_label(skeleton: str, examples: list[str], width: int = 60) -> str:
+    """A family's name: its common skeleton and two real examples."""
+    shown = [e if len(e) <= width else e[:width - 1] + "…" for e in examples[:2]]
+    return skeleton + (" — e.g. " + " / ".join(f"“{e}”" for e in shown) if shown else "")
+
+
 def rank(findings: list[Finding]) -> list[Finding]:
     """Severity first, then prevalence times excess, then id for a stable order."""
     order = {s: i for i, s in enumerate(SEVERITIES)}
