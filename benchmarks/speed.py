@@ -64,7 +64,7 @@ def main() -> None:
           f"{' + reference ' + str(doc['stats']['reference']['units']) if a.reference else ''}")
     print(f"findings: {len(doc['findings'])}  verdict: {doc['verdict']}")
     print(f"wall: {wall:.1f} s   throughput: {units / wall:.0f} docs/s   peak RSS: {peak:.2f} GiB")
-    for step, sec in doc["stats"]["seconds"].items():
+    for step, sec in doc["seconds"].items():
         print(f"  {step:30} {sec:7.1f} s  {units / max(sec, 1e-9):9.0f} docs/s")
     if a.bertopic:
         bertopic(df[: a.n], wall)

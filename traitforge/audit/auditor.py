@@ -29,7 +29,7 @@ from traitforge.audit.units import TURNS, Unit, units_of
 from traitforge.io import (Corpus, InputError, atomic_write_bytes, atomic_write_text, read_corpus,
                            write_jsonl)
 
-OUTPUTS = ("audit.json", "flags.parquet", "rejected.jsonl")
+OUTPUTS = ("audit.json", "flags.parquet", "rejected.jsonl", "report.html")
 
 
 @dataclass(frozen=True)
@@ -233,16 +233,17 @@ def _corpus_stats(corpus: Corpus, units: list[Unit]) -> dict:
 
 
 def audit_document(result: AuditResult, created_at: str | None = None) -> dict:
-    """Everything audit.json holds. Only `created_at` varies between identical runs."""
+    """Everything audit.json holds. Only `created_at` and `seconds` (per step) vary between
+    identical runs."""
     config = asdict(result.config)
-    stats = {"corpus": _corpus_stats(result.corpus, result.units), "ngrams_examined": result.n_examined,
-             "seconds": result.seconds}
+    stats = {"corpus": _corpus_stats(result.corpus, result.units), "ngrams_examined": result.n_examined}
     if result.reference is not None:
         stats["reference"] = _corpus_stats(result.reference, result.ref_units)
     cfg = result.config
     return {
         "traitforge_version": __version__,
         "created_at": created_at or datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "seconds": result.seconds,
         "config": config,
         "policy": result.policy.as_dict(),
         "detectors": [d.as_dict() for d in result.detectors],
