@@ -53,7 +53,7 @@ def _profile(texts: pl.Series, edge: pl.Expr) -> dict[str, float]:
     counts = (texts.to_frame("t").select(edge.alias("v")).drop_nulls()["v"].value_counts())
     p = counts["count"].to_numpy() / max(1, counts["count"].sum())
     entropy = float(-(p * np.log(p)).sum()) if len(p) else 0.0
-    return dict(zip(counts["v"], p)) if entropy >= np.log(3) else {}
+    return dict(zip(counts["v"], p)) if entropy >= np.log(3) - 1e-9 else {}
 
 
 def _cosine(a: dict[str, float], b: dict[str, float]) -> float:
@@ -124,7 +124,11 @@ def template_findings(sc: pl.DataFrame, sr: pl.DataFrame | None, n_units: int, n
                       select, similarity: float, test: str, prior_strength: float) -> list[Finding]:
     """Findings for the over-represented skeleton families of the sentences `sc` (against `sr`).
     `select` filters a frame of group tests down to the reportable groups."""
-    table = family_table(sc, similarity)
+    # Skeletons are chosen on both corpora together, so that neither side is picked for being frequent.
+    pooled = sc if sr is None else pl.concat([
+        sc.select("unit", "slot", "skeleton"),
+        sr.select(pl.col("unit") + (sc["unit"].max() or 0) + 1, "slot", "skeleton")])
+    table = family_table(pooled, similarity)
     lc = sc.join(table, on=["slot", "skeleton"])
     lr = sr.join(table, on=["slot", "skeleton"]) if sr is not None else None
     chosen = select(group_tests(lc, lr, n_units, n_ref, test, prior_strength))

@@ -1,0 +1,138 @@
+"""Pass 3 building blocks: sentence skeletons, skeleton families, and the edge sentences they
+are read from."""
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+
+from traitforge.audit.sentences import edge_sentences
+from traitforge.audit.templates import family_table, skeleton_families, skeletons
+from traitforge.audit.units import make_unit
+
+
+def _skel(texts: list[str], prompts: list[str], units: list[int] | None = None) -> pl.DataFrame:
+    units = list(range(len(texts))) if units is None else units
+    return skeletons(pl.DataFrame({"unit": units, "text": texts},
+                                  schema={"unit": pl.UInt32, "text": pl.String}), prompts)
+
+
+# --- skeletons -------------------------------------------------------------------------------
+
+def test_skeleton_of_the_docstring_example():
+    out = _skel(["Before I dive in, could you clarify Python decorators?"],
+                ["How do Python decorators work?"])
+    # function words and punctuation kept; "dive", "clarify" -> W; "Python decorators" are echoed
+    # from the prompt and collapse into one ECHO slot.
+    assert out["skeleton"].to_list() == ["before i W in , could you W ECHO ?"]
+    assert out["masked"].to_list() == ["Before I dive in , could you clarify this this ?"]
+
+
+@pytest.mark.parametrize("text, prompt, skeleton, masked", [
+    # numbers -> NUM (each one masked to 0); a run of content words collapses to one W
+    ("It costs 42 dollars and 7 cents.", "What is the price?",
+     "it W NUM W and NUM W .", "It costs 0 dollars and 0 cents ."),
+    # capitalised words after the first token -> NAME (runs collapse); kept words stay lowercased
+    ("Sure, Alice and Bob met in New York last week.", "Tell me a story.",
+     "sure , NAME and NAME W in NAME last W .", "Sure , Alice and Bob met in New York last week ."),
+    # a capitalised first word is not a name; a run of numbers is one NUM; repeated kept words
+    # and punctuation are not collapsed (only slots are)
+    ("Gardening takes 2 3 4 weeks, no no no!!", "",
+     "W NUM W , no no no ! !", "Gardening takes 0 0 0 weeks , no no no ! !"),
+    # an echo wins over NAME and is matched case-insensitively; discourse markers and stop
+    # words ("often") are kept
+    ("Honestly, Kubernetes pods restart often.", "why do my kubernetes PODS restart?",
+     "honestly , ECHO often .", "Honestly , this this this often ."),
+])
+def test_skeleton_slots(text, prompt, skeleton, masked):
+    out = _skel([text], [prompt])
+    assert out.row(0) == (skeleton, masked)
+
+
+def test_echo_is_per_unit_prompt_and_rows_keep_their_order():
+    texts = ["Sourdough needs a starter.", "Sourdough needs a starter.", "Tides follow the moon.",
+             ""]
+    prompts = ["Tell me about sourdough", "Tell me about tides"]
+    out = _skel(texts, prompts, units=[0, 1, 1, 0])
+    assert out["skeleton"].to_list() == ["ECHO W a W .", "W a W .", "ECHO W the W .", ""]
+    assert out["masked"].to_list() == ["this needs a starter .", "Sourdough needs a starter .",
+                                       "this follow the moon .", ""]
+    assert out.columns == ["skeleton", "masked"] and len(out) == len(texts)
+
+
+# --- skeleton families -------------------------------------------------------------------------
+
+A = "before i W in , could you W ECHO ?"
+A1 = "before we W in , could you W ECHO ?"  # one token from A
+A2 = "before we W in , can you W ECHO more ?"  # two tokens from A1, three from A
+B = "W is W than it W ."
+
+
+def test_paraphrase_skeletons_form_one_family_and_an_unrelated_one_stays_apart():
+    fam = skeleton_families([A, B, A1, A2])
+    assert fam[0] == fam[2] == fam[3]  # A2 joins through A1 (single linkage)
+    assert fam[1] != fam[0]
+    assert len(set(fam.tolist())) == 2
+
+
+def test_family_threshold_matters():
+    assert len(set(skeleton_families([A, A1, A2, B], similarity=0.99).tolist())) == 4
+    # A-A1 share 9 of 10 tokens: joined at 0.9, not above
+    assert len(set(skeleton_families([A, A1], similarity=0.9).tolist())) == 1
+    assert len(set(skeleton_families([A, A1], similarity=0.91).tolist())) == 2
+
+
+def test_families_do_not_depend_on_chunking():
+    skels = [A, B, A1, A2, "W , W ?", "W , W !", B + " W"]
+    whole = skeleton_families(skels)
+    chunked = skeleton_families(skels, chunk=2)
+    same = lambda f: [[f[i] == f[j] for j in range(len(f))] for i in range(len(f))]  # noqa: E731
+    assert same(whole) == same(chunked)
+    assert len(skeleton_families([])) == 0
+
+
+def test_family_table_keeps_informative_skeletons_seen_in_two_units():
+    sc = pl.DataFrame({
+        "unit": [0, 1, 2, 0, 3, 4, 5, 5],
+        "slot": ["opening"] * 6 + ["closing"] * 2,
+        "skeleton": [A, A1, A, "W .", "W .", B, "hope this W !", "hope this W !"],
+    })
+    table = family_table(sc, similarity=0.75)
+    opening = table.filter(pl.col("slot") == "opening")
+    # A (2 units) and A1 (1 unit, dropped); "W ." has no kept words; B in one unit only;
+    # the closing skeleton recurs only inside one unit.
+    assert opening["skeleton"].to_list() == [A]
+    assert opening["group"].to_list()[0].startswith("opening-")
+    assert table.filter(pl.col("slot") == "closing").is_empty()
+
+
+# --- edge sentences ----------------------------------------------------------------------------
+
+def test_edge_sentences_slots_and_spans():
+    texts = ["  One here. Two there! Three? Four now.\nFive end.  ", "Only one sentence",
+             "", "First bit. Second bit."]
+    units = [make_unit(str(i), 1, t, "") for i, t in enumerate(texts)]
+    df = edge_sentences(units, lead=3, tail=2)
+    assert df.schema["unit"] == pl.UInt32
+    for row in df.iter_rows(named=True):
+        text = units[row["unit"]].text
+        assert text[row["start"]:row["end"]] == row["text"]
+    got = {(r["unit"], r["slot"]): [] for r in df.iter_rows(named=True)}
+    for r in df.iter_rows(named=True):
+        got[(r["unit"], r["slot"])].append((r["pos"], r["text"]))
+    assert got[(0, "opening")] == [(0, "One here."), (1, "Two there!"), (2, "Three?")]
+    assert got[(0, "closing")] == [(0, "Four now."), (1, "Five end.")]
+    # too short to have both: the sentences sit in both slots
+    assert got[(1, "opening")] == got[(1, "closing")] == [(0, "Only one sentence")]
+    assert got[(3, "opening")] == got[(3, "closing")] == [(0, "First bit."), (1, "Second bit.")]
+    assert 2 not in df["unit"].to_list()  # an empty unit has no sentences
+
+
+def test_edge_sentences_lead_tail_and_max_chars():
+    unit = make_unit("a", 1, "Alpha one. Beta two. Gamma three. Delta four.", "")
+    df = edge_sentences([unit], lead=1, tail=1, max_chars=5)
+    assert df.select("slot", "pos", "start", "end", "text").rows() == [
+        ("opening", 0, 0, 10, "Alpha"), ("closing", 0, 34, 45, "Delta")]
+    assert edge_sentences([unit], lead=2, tail=0)["slot"].to_list() == ["opening", "opening"]
+    assert np.array_equal(edge_sentences([unit], lead=0, tail=3)["start"].to_numpy(),
+                          [11, 21, 34])
