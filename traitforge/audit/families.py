@@ -166,7 +166,7 @@ def cluster_findings(sc: pl.DataFrame, sr: pl.DataFrame | None, n_units: int, n_
         if len(texts) < 20:
             continue
         result = cluster_texts(texts, embedder, settings, seed, step)
-        lc = c.with_columns(pl.Series("group", result.labels[:len(c)]).cast(pl.String))
+        lc = c.with_columns(pl.Series("group", result.labels[:len(c)]).cast(pl.String)).with_row_index("row")
         lr = r.with_columns(pl.Series("group", result.labels[len(c):]).cast(pl.String)) \
             if r is not None else None
         keep = pl.col("group") != "-1"
@@ -185,7 +185,7 @@ def cluster_findings(sc: pl.DataFrame, sr: pl.DataFrame | None, n_units: int, n_
         owner = {}
         for g, words in zip(groups, terms):
             rows = lc.filter(pl.col("group").is_in(g))
-            medoid = _medoid(rows, result, [int(x) for x in g], len(c))
+            medoid = _medoid(rows, result)
             label = f"{' · '.join(words)} — {medoid}"
             f = _family_finding(
                 "cluster", slot, label,
@@ -203,7 +203,7 @@ def cluster_findings(sc: pl.DataFrame, sr: pl.DataFrame | None, n_units: int, n_
     return findings, maps
 
 
-def _medoid(rows: pl.DataFrame, result: Clustering, groups: list[int], n_corpus: int) -> str:
-    idx = np.flatnonzero(np.isin(result.labels[:n_corpus], groups))
-    centre = result.points[idx].mean(0)
-    return rows["text"][int(np.argmax(result.points[idx] @ centre))]
+def _medoid(rows: pl.DataFrame, result: Clustering) -> str:
+    """The sentence of `rows` nearest their mean embedding."""
+    points = result.points[rows["row"].to_numpy()]
+    return rows["text"][int(np.argmax(points @ points.mean(0)))]

@@ -9,7 +9,8 @@ whole families, then phrases) and importance. Each one joins the earlier leader 
   (or those of all the leaders it overlaps) set aside in both corpora (z < `explained_z` or lift < 1.5 outside the leader), the leader
   explains it and it is recorded as evidence only ("explained" rule).
 Anything else leads a finding of its own, and so does every detector: named patterns stay apart,
-and their units stay what their regex matches (members join them as evidence only). The merged finding lists every member as evidence.
+and their units stay what their regex matches (members join them as evidence only). N-grams
+widen only n-gram findings; joining a family they are evidence. The merged finding lists every member as evidence.
 """
 from __future__ import annotations
 
@@ -65,7 +66,7 @@ def reconcile(findings: list[Finding], jaccard: float = 0.5, containment: float 
         best_j, best_c = overlap.get(best, (0.0, 0.0))
         if best is not None:
             lead = leaders[best]
-            if best_j >= jaccard and lead.method.split("+")[0] != "detector":
+            if best_j >= jaccard and _widens(lead, f):
                 _union(lead, f)
             lead.evidence.append(_evidence(f, best_j, best_c))
             if f.method not in lead.method.split("+"):
@@ -84,6 +85,14 @@ def reconcile(findings: list[Finding], jaccard: float = 0.5, containment: float 
                         f"outside it, kept as evidence") if len(f.evidence) > 1 else None
         _retest(f, test, prior_strength)
     return leaders, home
+
+
+def _widens(lead: Finding, f: Finding) -> bool:
+    """Whether `f` may add its units to `lead`: never to a detector (its units are its regex's
+    matches), and an n-gram only to an n-gram (a phrase shared by a family's sentences also
+    turns up elsewhere, and would inflate the family's prevalence)."""
+    base = lead.method.split("+")[0]
+    return base != "detector" and (f.method != "ngram" or base == "ngram")
 
 
 def _union(lead: Finding, f: Finding) -> None:
