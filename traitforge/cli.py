@@ -14,11 +14,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from traitforge import __version__
 from traitforge.audit import AuditConfig, DiscoverySettings, run_audit, write_outputs
 from traitforge.audit.auditor import check_outputs
+from traitforge.audit.clean import STRATEGIES, CleanSettings
+from traitforge.audit.clean_files import clean_files
 from traitforge.audit.clusters import ClusterSettings
 from traitforge.audit.stats import TESTS
 from traitforge.audit.units import TURNS
 from traitforge.io import FORMATS, InputError
 from traitforge.reports.audit_console import render_audit
+from traitforge.reports.clean_console import render_clean
 from traitforge.reports.html import write_report
 
 MAX_REJECT_LINES = 20
@@ -50,6 +53,21 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--accurate", action="store_true",
                    help="embed with all-MiniLM-L6-v2 itself, not the fast static model")
     a.add_argument("--quiet", action="store_true", help="print only the verdict line")
+    c = sub.add_parser("clean", help="rebalance a corpus by its audit, then audit the result")
+    c.add_argument("corpus", help="the corpus that was audited")
+    c.add_argument("--audit", required=True, help="its audit directory")
+    c.add_argument("--out", required=True, help="the cleaned corpus (JSONL); beside it go "
+                   "NAME.removed.jsonl and the re-audit in NAME.audit/")
+    c.add_argument("--finding", action="append", default=[],
+                   help="a finding id to bring down (repeatable; default: every fail and warn)")
+    c.add_argument("--strategy", choices=STRATEGIES, default="drop",
+                   help="drop flagged documents, or strip a detachable opener or closer")
+    c.add_argument("--stratify", action="append", default=[],
+                   help="a field whose values are balanced separately, e.g. trait (repeatable)")
+    c.add_argument("--cap", type=float, help="target prevalence for findings with no reference "
+                   "(default: the policy's clean_cap, 0.05)")
+    c.add_argument("--seed", type=int, default=0, help="seed for ties between documents")
+    c.add_argument("--quiet", action="store_true", help="print only the re-audit verdict")
     r = sub.add_parser("report", help="write report.html, a self-contained page, for an audit")
     r.add_argument("dir", help="an audit's output directory (holding audit.json)")
     r.add_argument("--quiet", action="store_true", help="print nothing")
@@ -73,8 +91,7 @@ def cmd_audit(args, out: Console, err: Console) -> int:
         discovery=DiscoverySettings(max_n=args.max_n, min_prevalence=args.min_prevalence,
                                     test=args.test))
     check_outputs(config, args.out)
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=err, transient=True, disable=args.quiet) as progress:
+    with _progress(err, args.quiet) as progress:
         result = run_audit(config, progress)
         doc = write_outputs(result, args.out)
         write_report(args.out)
@@ -85,6 +102,23 @@ def cmd_audit(args, out: Console, err: Console) -> int:
     else:
         render_audit(doc, args.out, out)
     return 1 if doc["verdict"] == "fail" else 0
+
+
+def cmd_clean(args, out: Console, err: Console) -> int:
+    settings = CleanSettings(tuple(args.finding), args.strategy, tuple(args.stratify), args.seed)
+    with _progress(err, args.quiet) as progress:
+        summary = clean_files(args.corpus, args.audit, args.out, settings, args.cap, progress)
+        write_report(summary["reaudit"])
+    if args.quiet:
+        out.print(f"re-audit verdict: {summary['reaudit_verdict']}")
+    else:
+        render_clean(summary, out)
+    return 1 if summary["reaudit_verdict"] == "fail" else 0
+
+
+def _progress(err: Console, quiet: bool) -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=err, transient=True, disable=quiet)
 
 
 def cmd_report(args, out: Console, err: Console) -> int:
@@ -98,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     out, err = Console(), Console(stderr=True)
     try:
-        return {"audit": cmd_audit, "report": cmd_report}[args.command](args, out, err)
+        return {"audit": cmd_audit, "clean": cmd_clean, "report": cmd_report}[args.command](args, out, err)
     except InputError as e:
         err.print(f"traitforge: error: {e}", highlight=False, markup=False, soft_wrap=True)
         return 2

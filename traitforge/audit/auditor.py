@@ -18,6 +18,7 @@ from traitforge.audit.discovery import (DiscoverySettings, candidate_tests, conc
                                         ngram_findings)
 from traitforge.audit.clusters import ClusterSettings
 from traitforge.audit.families import cluster_findings, enriched, template_findings
+from traitforge.audit.manifest import MANIFEST, write_manifest
 from traitforge.audit.findings import Finding, rank, verdict
 from traitforge.audit.reconcile import reconcile
 from traitforge.audit.sentences import edge_sentences
@@ -29,7 +30,7 @@ from traitforge.audit.units import TURNS, Unit, units_of
 from traitforge.io import (Corpus, InputError, atomic_write_bytes, atomic_write_text, read_corpus,
                            write_jsonl)
 
-OUTPUTS = ("audit.json", "flags.parquet", "rejected.jsonl", "report.html")
+OUTPUTS = ("audit.json", "flags.parquet", "rejected.jsonl", "report.html", MANIFEST)
 
 
 @dataclass(frozen=True)
@@ -313,4 +314,5 @@ def write_outputs(result: AuditResult, out_dir: str | Path) -> dict:
     flags_frame(result).write_parquet(buf)
     atomic_write_bytes(out / "flags.parquet", buf.getvalue())
     atomic_write_text(out / "audit.json", json.dumps(doc, indent=1, ensure_ascii=False) + "\n")
+    write_manifest(out, doc)
     return doc

@@ -10,6 +10,7 @@ Without a reference, prevalence alone decides:
   - `fail` at >= `fail_prevalence`, `warn` at >= `warn_prevalence`, else `info`.
 `severity` maps a finding id to a fixed severity, and `ignore` lists finding ids to drop.
 The verdict is `fail` if any finding fails, `warn` if any warns, else `pass`.
+`clean` brings a finding down to its reference prevalence, or to `clean_cap` without one.
 """
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ class Policy:
     fail_lift: float = 2.0
     warn_prevalence: float = 0.20
     fail_prevalence: float = 0.40
+    clean_cap: float = 0.05  # clean's target prevalence for a finding with no reference
     severity: dict = field(default_factory=dict)
     ignore: tuple = ()
 

@@ -1,0 +1,89 @@
+"""`traitforge clean`: read a corpus and its audit, rebalance, write, and audit the result."""
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import polars as pl
+
+from traitforge.audit.auditor import AuditConfig, run_audit, write_outputs
+from traitforge.audit.clean import CleanResult, CleanSettings, clean, record_row
+from traitforge.audit.clusters import ClusterSettings
+from traitforge.audit.discovery import DiscoverySettings
+from traitforge.io import InputError, atomic_write_text, read_corpus, write_jsonl
+
+
+def audit_paths(out: str | Path) -> tuple[Path, Path]:
+    """Where clean writes the removed records and the re-audit of its output."""
+    out = Path(out)
+    stem = out.name[:-len(".jsonl")] if out.name.endswith(".jsonl") else out.stem
+    return out.with_name(f"{stem}.removed.jsonl"), out.with_name(f"{stem}.audit")
+
+
+def load_audit(audit_dir: str | Path) -> tuple[dict, pl.DataFrame]:
+    d = Path(audit_dir)
+    for name in ("audit.json", "flags.parquet"):
+        if not (d / name).is_file():
+            raise InputError(f"{d / name}: not found; is {d} an audit directory?")
+    try:
+        doc = json.loads((d / "audit.json").read_text(encoding="utf-8"))
+    except ValueError as e:
+        raise InputError(f"{d / 'audit.json'}: not valid JSON ({e})") from None
+    return doc, pl.read_parquet(d / "flags.parquet")
+
+
+def config_of(audit: dict, corpus: str) -> AuditConfig:
+    """The audit's own configuration, pointed at another corpus."""
+    cfg = dict(audit["config"])
+    cfg["discovery"] = DiscoverySettings(**cfg["discovery"])
+    cfg["clustering"] = ClusterSettings(**cfg["clustering"])
+    return replace(AuditConfig(**cfg), corpus=corpus)
+
+
+def clean_files(corpus: str, audit_dir: str, out: str, settings: CleanSettings,
+                cap: float | None = None, progress=None) -> dict:
+    """Rebalance `corpus` by its audit into `out`, then audit `out` with the same settings.
+    Returns the summary also written to the new audit directory as clean.json."""
+    audit, flags = load_audit(audit_dir)
+    removed_path, new_audit = audit_paths(out)
+    inputs = {Path(p).resolve() for p in (corpus, audit_dir)}
+    for p in (out, removed_path, new_audit):
+        if Path(p).resolve() in inputs:
+            raise InputError(f"{p}: would overwrite an input; choose another --out")
+    config = config_of(audit, corpus)
+    data = read_corpus(corpus, config.format, config.id_field)
+    if data.sha256 != audit["input_sha256"]:
+        raise InputError(f"{corpus}: not the bytes {audit_dir} audited (sha256 differs); "
+                         f"audit it again or pass the matching file")
+    cap = audit["policy"].get("clean_cap", 0.05) if cap is None else cap
+    result = clean(data.records, audit, flags, cap, settings, corpus)
+    write_jsonl(out, [record_row(r) for r in result.kept])
+    write_jsonl(removed_path, _removed_rows(result, data.rejected, corpus))
+    after = run_audit(replace(config, corpus=str(out)), progress)
+    doc = write_outputs(after, new_audit)
+    summary = {
+        "corpus": corpus, "audit": str(audit_dir), "out": str(out), "removed": str(removed_path),
+        "reaudit": str(new_audit), "strategy": settings.strategy, "cap": cap,
+        "stratify": list(settings.stratify),
+        "counts": {"read": data.n_read, "kept": len(result.kept), "dropped": len(result.dropped),
+                   "rejected": len(data.rejected), "stripped": len(result.stripped)},
+        "findings": [{"id": fid, "target": t, "before": result.before[fid],
+                      "after": result.after[fid]} for fid, t in result.targets.items()],
+        "strata": {k: {"before": a, "after": b} for k, (a, b) in result.strata.items()},
+        "reaudit_verdict": doc["verdict"], "reaudit_counts": doc["counts"],
+    }
+    atomic_write_text(Path(new_audit) / "clean.json", json.dumps(summary, indent=1) + "\n")
+    return summary
+
+
+def _removed_rows(result: CleanResult, rejected, source: str) -> list[dict]:
+    rows = [{"id": r.id, "file": source, "line": r.line, "action": "dropped",
+             "reason": "carries " + ", ".join(fids) + " (over target)", "findings": fids,
+             "record": record_row(r)} for r, fids in result.dropped]
+    rows += [{"id": r.id, "file": source, "line": r.line, "action": "stripped",
+              "reason": "cut " + ", ".join(fids), "findings": fids, "removed_text": cut}
+             for r, fids, cut in result.stripped]
+    rows += [{"id": None, "file": b.source, "line": b.line, "action": "rejected",
+              "reason": b.reason, "raw": b.raw} for b in rejected]
+    return rows
