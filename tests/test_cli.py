@@ -97,8 +97,8 @@ def test_fail_verdict_exit_1_and_outputs(failing_corpus, tmp_path, capsys):
     captured = capsys.readouterr()
     assert code == 1
     assert _sha(failing_corpus) == before  # the input is never touched
-    assert sorted(p.name for p in out.iterdir()) == ["audit.json", "flags.parquet", "rejected.jsonl",
-                                                     "report.html"]
+    assert sorted(p.name for p in out.iterdir()) == ["audit.json", "flags.parquet", "manifest.json",
+                                                     "rejected.jsonl", "report.html"]
 
     doc = json.loads((out / "audit.json").read_text(encoding="utf-8"))
     for key in ("config", "input_sha256", "stats", "findings", "verdict"):
