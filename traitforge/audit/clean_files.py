@@ -8,7 +8,7 @@ from pathlib import Path
 import polars as pl
 
 from traitforge.audit.auditor import AuditConfig, run_audit, write_outputs
-from traitforge.audit.clean import CleanResult, CleanSettings, clean, record_row
+from traitforge.audit.clean import CleanResult, CleanSettings, clean
 from traitforge.audit.clusters import ClusterSettings
 from traitforge.audit.discovery import DiscoverySettings
 from traitforge.io import InputError, atomic_write_text, read_corpus, write_jsonl
@@ -58,7 +58,7 @@ def clean_files(corpus: str, audit_dir: str, out: str, settings: CleanSettings,
                          f"audit it again or pass the matching file")
     cap = audit["policy"].get("clean_cap", 0.05) if cap is None else cap
     result = clean(data.records, audit, flags, cap, settings, corpus)
-    write_jsonl(out, [record_row(r) for r in result.kept])
+    write_jsonl(out, [r.as_row() for r in result.kept])
     write_jsonl(removed_path, _removed_rows(result, data.rejected, corpus))
     after = run_audit(replace(config, corpus=str(out)), progress)
     doc = write_outputs(after, new_audit)
@@ -80,7 +80,7 @@ def clean_files(corpus: str, audit_dir: str, out: str, settings: CleanSettings,
 def _removed_rows(result: CleanResult, rejected, source: str) -> list[dict]:
     rows = [{"id": r.id, "file": source, "line": r.line, "action": "dropped",
              "reason": "carries " + ", ".join(fids) + " (over target)", "findings": fids,
-             "record": record_row(r)} for r, fids in result.dropped]
+             "record": r.as_row()} for r, fids in result.dropped]
     rows += [{"id": r.id, "file": source, "line": r.line, "action": "stripped",
               "reason": "cut " + ", ".join(fids), "findings": fids, "removed_text": cut}
              for r, fids, cut in result.stripped]

@@ -1,0 +1,138 @@
+"""`traitforge clean`: rebalancing to targets, strip, strata, reconciliation, manifest."""
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from traitforge.audit.manifest import check_gate
+from traitforge.cli import main
+from traitforge.io import sha256_file
+
+OPENER = "Great question, and thanks for asking it!"
+CLOSER = "Let me know if you need anything else."
+TOPICS = ["soil pH", "tide tables", "bread starters", "bike gears", "tax brackets", "owl calls",
+          "jazz chords", "rust lifetimes", "glacier melt", "chess openings", "moss growth"]
+
+
+SENTENCES = ["{T} depend on {u} in ways that surprise people.",
+             "The details vary by region and season.",
+             "Check local data before acting on {t}.",
+             "Most guides on {t} skip the hard part.",
+             "An expert on {u} would start with the basics.",
+             "Measurements of {t} drift over a year.",
+             "Small changes in {u} can matter more than expected.",
+             "Case {i} shows that the usual advice holds up."]
+
+
+def _corpus(n: int, p_open: float, p_close: float, seed: int, prefix: str) -> list[dict]:
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        t, u = rng.sample(TOPICS, 2)
+        body = [x.format(T=t.capitalize(), t=t, u=u, i=i) for x in rng.sample(SENTENCES, 4)]
+        text = " ".join(([OPENER] if rng.random() < p_open else []) + body
+                        + ([CLOSER] if rng.random() < p_close else []))
+        rows.append({"id": f"{prefix}{i}", "trait": "calibrated" if i % 3 else "honest",
+                     "messages": [{"role": "user", "content": f"Tell me about {t}."},
+                                  {"role": "assistant", "content": text}]})
+    return rows
+
+
+@pytest.fixture
+def audited(write_jsonl, tmp_path):
+    corpus = write_jsonl("corpus.jsonl", _corpus(400, 0.4, 0.3, 1, "c") + ["{not json"])
+    reference = write_jsonl("reference.jsonl", _corpus(400, 0.05, 0.04, 2, "r"))
+    code = main(["audit", str(corpus), "--reference", str(reference), "--no-clusters",
+                 "--out", str(tmp_path / "audit"), "--quiet"])
+    assert code == 1  # the planted opener and closer fail
+    audit = json.loads((tmp_path / "audit" / "audit.json").read_text())
+    # The planted opener and closer, as the built-in detectors name them.
+    chosen = [f["id"] for f in audit["findings"] if f["method"].startswith("detector")]
+    assert len(chosen) == 2
+    return corpus, tmp_path / "audit", [a for fid in chosen for a in ("--finding", fid)]
+
+
+def _rows(path):
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def _share(rows, phrase):
+    return sum(phrase in r["messages"][-1]["content"] for r in rows) / len(rows)
+
+
+def test_drop_reaches_targets_and_counts_reconcile(audited, tmp_path):
+    corpus, audit_dir, chosen = audited
+    before = sha256_file(corpus)
+    out = tmp_path / "clean.jsonl"
+    assert main(["clean", str(corpus), "--audit", str(audit_dir), "--out", str(out),
+                 "--quiet", *chosen]) == 0
+    assert sha256_file(corpus) == before
+    summary = json.loads((tmp_path / "clean.audit" / "clean.json").read_text())
+    c = summary["counts"]
+    assert c["read"] == c["kept"] + c["dropped"] + c["rejected"] == 401 and c["rejected"] == 1
+    kept, removed = _rows(out), _rows(tmp_path / "clean.removed.jsonl")
+    assert len(kept) == c["kept"] and len(removed) == c["dropped"] + c["rejected"]
+    assert {r["action"] for r in removed} == {"dropped", "rejected"}
+    assert all(r["reason"] for r in removed)
+    for f in summary["findings"]:
+        assert f["before"] > f["target"] and f["after"] <= f["target"] + 1e-9
+    # Checked on the text itself: both planted phrases are down to about their reference rates.
+    assert _share(kept, OPENER) <= 0.08 and _share(kept, CLOSER) <= 0.07
+    assert len(summary["findings"]) == 2
+    # The cleaned corpus is re-audited, and its manifest clears the training gate.
+    gate = check_gate(out)
+    assert gate.passed and gate.manifest_path.endswith("clean.audit/manifest.json")
+    assert not check_gate(corpus).passed
+
+
+def test_strip_cuts_detachable_openers_and_closers(audited, tmp_path):
+    corpus, audit_dir, chosen = audited
+    out = tmp_path / "stripped.jsonl"
+    main(["clean", str(corpus), "--audit", str(audit_dir), "--out", str(out), "--strategy",
+          "strip", "--quiet", *chosen])
+    summary = json.loads((tmp_path / "stripped.audit" / "clean.json").read_text())
+    kept = _rows(out)
+    assert summary["counts"]["stripped"] > 100 and summary["counts"]["dropped"] == 0
+    assert len(kept) == 400
+    originals = {r["id"]: r for r in map(json.loads, corpus.read_text().splitlines()[:-1])}
+    for r in kept:
+        text, before = r["messages"][-1]["content"], originals[r["id"]]["messages"][-1]["content"]
+        if text != before:  # what remains is the original minus the cut sentences, untouched
+            assert text in before and len(text) > 100
+            assert not text.startswith(OPENER) and not text.endswith(CLOSER)
+    assert _share(kept, OPENER) <= 0.08 and _share(kept, CLOSER) <= 0.07
+    removed = [r for r in _rows(tmp_path / "stripped.removed.jsonl") if r["action"] == "stripped"]
+    assert len(removed) == summary["counts"]["stripped"]
+    assert all(set(r["removed_text"]) <= {OPENER, CLOSER} for r in removed)
+
+
+def test_stratified_clean_keeps_the_trait_mix(audited, tmp_path):
+    corpus, audit_dir, chosen = audited
+    out = tmp_path / "strat.jsonl"
+    main(["clean", str(corpus), "--audit", str(audit_dir), "--out", str(out), "--stratify",
+          "trait", "--quiet", *chosen])
+    summary = json.loads((tmp_path / "strat.audit" / "clean.json").read_text())
+    assert set(summary["strata"]) == {"calibrated", "honest"}
+    kept = _rows(out)
+    for trait in ("calibrated", "honest"):
+        rows = [r for r in kept if r["trait"] == trait]
+        assert len(rows) == summary["strata"][trait]["after"] > 0
+        assert _share(rows, OPENER) <= 0.09
+    share = lambda rows: sum(r["trait"] == "honest" for r in rows) / len(rows)  # noqa: E731
+    assert abs(share(kept) - 1 / 3) < 0.08
+
+
+def test_clean_errors_are_one_line(audited, tmp_path, capsys):
+    corpus, audit_dir, chosen = audited
+    assert main(["clean", str(corpus), "--audit", str(audit_dir), "--out", str(corpus)]) == 2
+    assert "would overwrite an input" in capsys.readouterr().err
+    other = tmp_path / "other.jsonl"
+    other.write_text(corpus.read_text() + "\n")
+    assert main(["clean", str(other), "--audit", str(audit_dir), "--out",
+                 str(tmp_path / "x.jsonl")]) == 2
+    assert "not the bytes" in capsys.readouterr().err
+    assert main(["clean", str(corpus), "--audit", str(audit_dir), "--out",
+                 str(tmp_path / "y.jsonl"), "--stratify", "nope"]) == 2
+    assert "no field 'nope'" in capsys.readouterr().err
