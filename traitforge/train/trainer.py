@@ -120,24 +120,18 @@ def train(kind: str, data: str, out: str, cfg: TrainConfig, manifest: str | None
 
 
 class LossCurve(TrainerCallback):
-    """Keeps the loss curve and measures tokens per second."""
+    """Keeps the loss curve and the count of tokens trained on."""
 
     def __init__(self):
         self.points: list[dict] = []
-        self._start: tuple[float, int] | None = None
-        self.tokens_per_s: float | None = None
+        self.tokens = 0
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         logs = logs or {}
         if "loss" in logs:
             self.points.append({"step": state.global_step, "loss": round(float(logs["loss"]), 5),
                                 "learning_rate": logs.get("learning_rate")})
-        if "num_tokens" in logs:
-            now, tokens = time.perf_counter(), int(logs["num_tokens"])
-            if self._start is None:
-                self._start = (now, tokens)
-            elif now > self._start[0]:
-                self.tokens_per_s = (tokens - self._start[1]) / (now - self._start[0])
+        self.tokens = int(logs.get("num_tokens", self.tokens))
 
 
 def _record(kind, data, cfg, base, outcome, allow_unaudited, examples: Examples, curve, steps,
@@ -152,7 +146,9 @@ def _record(kind, data, cfg, base, outcome, allow_unaudited, examples: Examples,
         "gate": {**outcome.as_dict(), "allow_unaudited": allow_unaudited,
                  "unaudited": not outcome.passed},
         "steps": steps, "train_loss": round(float(result.training_loss), 5),
-        "loss_curve": curve.points, "tokens_per_s": curve.tokens_per_s and round(curve.tokens_per_s, 1),
+        "loss_curve": curve.points, "tokens_trained": curve.tokens,
+        "train_s": round(result.metrics["train_runtime"], 2),
+        "tokens_per_s": round(curve.tokens / max(result.metrics["train_runtime"], 1e-9), 1),
         "wall_s": round(seconds, 1), "resumed_from": str(checkpoint) if checkpoint else None,
     }
 
