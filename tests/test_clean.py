@@ -136,3 +136,20 @@ def test_clean_errors_are_one_line(audited, tmp_path, capsys):
     assert main(["clean", str(corpus), "--audit", str(audit_dir), "--out",
                  str(tmp_path / "y.jsonl"), "--stratify", "nope"]) == 2
     assert "no field 'nope'" in capsys.readouterr().err
+
+
+def test_overlapping_spans_of_two_findings_cut_once():
+    from traitforge.audit.clean import strip_record
+    from traitforge.io import Record
+
+    reply = ("Great question, and thanks for asking it! Soil pH drifts over a season, so test "
+             "it twice a year and lime it when it drops. Let me know if you need anything else.")
+    rec = Record("x", "chat", messages=({"role": "user", "content": "pH?"},
+                                        {"role": "assistant", "content": reply}))
+    # A detector flags "Great question", a cluster the whole first sentence, and one the closer.
+    spans = [(1, 0, 14, "opening"), (1, 0, 41, "opening"), (1, reply.index("Let me"), len(reply),
+                                                               "closing")]
+    new, removed = strip_record(rec, spans)
+    assert new.messages[1]["content"] == ("Soil pH drifts over a season, so test it twice a year "
+                                          "and lime it when it drops.")
+    assert removed == ["Great question, and thanks for asking it!", CLOSER]

@@ -134,15 +134,24 @@ def _cuts(record: Record, flags: pl.DataFrame, slot: str) -> list[tuple[int, int
 
 
 def strip_record(record: Record, spans: list[tuple[int, int, int, str]]) -> tuple[Record, list[str]]:
-    """The record with each (turn, start, end, slot) span cut, later spans first."""
+    """The record with each (turn, start, end, slot) span cut. Spans are widened to sentences
+    and merged where they overlap (two findings may flag one opener), then cut from the end."""
     texts = {0: record.text} if record.kind == "document" else \
         {k: m["content"] for k, m in enumerate(record.messages)}
+    merged: list[list] = []
+    for turn, start, end, slot in sorted((t, *sentence_bounds(texts[t], a, b), s)
+                                         for t, a, b, s in spans):
+        if merged and merged[-1][0] == turn and start < merged[-1][2]:
+            merged[-1][2] = max(merged[-1][2], end)
+        else:
+            merged.append([turn, start, end, slot])
     removed = []
-    for turn, start, end, slot in sorted(spans, key=lambda s: (s[0], -s[1])):
+    for turn, start, end, slot in reversed(merged):
         cut = cut_span(texts[turn], start, end, slot)
         if cut is not None:
             texts[turn] = cut[0]
             removed.append(cut[1])
+    removed.reverse()
     if record.kind == "document":
         return Record(record.id, "document", text=texts[0], source=record.source,
                       line=record.line, meta=record.meta), removed
