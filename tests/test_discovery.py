@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from traitforge.audit import AuditConfig, DiscoverySettings, run_audit
-from traitforge.audit.ngrams import count_slot, echo_keys, ngram_tokens
+from traitforge.audit.ngrams import count_slot, ngram_tokens, unit_pairs
 from traitforge.audit.units import make_unit
 
 TOPICS = ["sourdough bread", "compound interest", "tide pools", "solar panels", "chess openings",
@@ -192,18 +192,16 @@ def test_echo_counts_apart_from_document_frequency():
         texts.append(f"Light behaves oddly {i}.")
         prompts.append(f"Why is light odd {i}?")
     units = [make_unit(str(i), 1, t, p) for i, (t, p) in enumerate(zip(texts, prompts))]
-    echoes = echo_keys([u.prompt for u in units], 4)
-    counts = count_slot("body", [u.text for u in units], echoes, max_n=4, min_df=1)
-    texts_of = {" ".join(ngram_tokens(counts.tokens, p, n)): k
-                for k, (p, n) in enumerate(zip(counts.stats["pos"], counts.stats["n"]))}
+    counts = count_slot("body", [u.text for u in units], [u.prompt for u in units], max_n=4,
+                        min_df=1)
+    texts_of = {" ".join(t): k for k, t in
+                enumerate(ngram_tokens(counts.texts, counts.stats["pos"], counts.stats["n"]))}
     assert PHRASE in texts_of
     row = counts.stats[texts_of[PHRASE]]
-    h = row["key"][0]
     assert row.height == 1
     assert row["n"][0] == 4
     assert row["df"][0] == 3 and row["echo"][0] == 10
-    flagged = set(counts.pairs.filter(counts.pairs["key"] == int(h))["unit"].to_list())
-    assert flagged == {10, 11, 12}
+    assert set(unit_pairs(counts, row)["unit"].to_list()) == {10, 11, 12}
 
 
 @pytest.mark.parametrize("prefix", ["Question: ", "Q: "])
@@ -222,3 +220,20 @@ def test_non_echo_phrase_found_despite_echoed_word(write_jsonl, prefix):
     hits = [f for f in result.findings if "great question" in f.label and f.slot == "opening"]
     assert hits and max(f.prevalence for f in hits) == pytest.approx(0.5)
     assert all(f.prompt_echo == 0 for f in hits)
+
+
+@pytest.mark.parametrize("slot", ["opening", "body"])
+def test_counts_do_not_depend_on_block_size(slot):
+    rows, _ = generate(60, seed=3, plant_rate=0.3)
+    units = [make_unit(r["id"], 1, r["messages"][1]["content"], r["messages"][0]["content"])
+             for r in rows]
+    texts, prompts = [u.slot_text(slot) for u in units], [u.prompt for u in units]
+    one = count_slot(slot, texts, prompts, max_n=5, min_df=3, block=10_000)
+    many = count_slot(slot, texts, prompts, max_n=5, min_df=3, block=7)
+    assert one.stats.height > 20 and one.stats.equals(many.stats)
+    keep = one.stats.select("key")
+    ref_one = count_slot(slot, texts[::-1], prompts[::-1], 5, 1, keep=keep, block=10_000)
+    ref_many = count_slot(slot, texts[::-1], prompts[::-1], 5, 1, keep=keep, block=7)
+    assert ref_one.stats.equals(ref_many.stats)
+    pairs = [unit_pairs(c, one.stats).sort("unit", "key") for c in (one, many)]
+    assert pairs[0].equals(pairs[1]) and pairs[0].height == one.stats["df"].sum()

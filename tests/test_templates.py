@@ -136,3 +136,20 @@ def test_edge_sentences_lead_tail_and_max_chars():
     assert edge_sentences([unit], lead=2, tail=0)["slot"].to_list() == ["opening", "opening"]
     assert np.array_equal(edge_sentences([unit], lead=0, tail=3)["start"].to_numpy(),
                           [11, 21, 34])
+
+
+def test_sentence_frames_do_not_depend_on_block_size():
+    import random
+
+    from traitforge.audit.auditor import _sentences
+    from traitforge.audit.discovery import DiscoverySettings
+    from traitforge.audit.units import make_unit
+
+    rng = random.Random(0)
+    words = "alpha beta gamma delta epsilon zeta eta theta".split()
+    units = [make_unit(str(i), 0, ". ".join(" ".join(rng.choices(words, k=5)).capitalize()
+                                            for _ in range(6)) + ".", " ".join(rng.choices(words, k=3)))
+             for i in range(300)]
+    whole = _sentences(units, DiscoverySettings())
+    assert whole.height == 1500 and whole["stock"].any()
+    assert whole.equals(_sentences(units, DiscoverySettings(), block=37))

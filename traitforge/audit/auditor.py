@@ -206,9 +206,16 @@ def run_audit(config: AuditConfig, progress=None) -> AuditResult:
                        rank(findings), examined, sc, maps, merged_into, steps.seconds)
 
 
-def _sentences(units: list[Unit], settings: DiscoverySettings) -> pl.DataFrame:
-    sents = edge_sentences(units, settings.lead, settings.tail)
-    sents = pl.concat([sents, skeletons(sents, [u.prompt for u in units])], how="horizontal")
+def _sentences(units: list[Unit], settings: DiscoverySettings, block: int = 20_000) -> pl.DataFrame:
+    """Leading and trailing sentences with their skeletons, built a block of units at a time
+    so that memory does not grow with the corpus."""
+    parts = []
+    for lo in range(0, len(units), block):
+        sents = edge_sentences(units[lo:lo + block], settings.lead, settings.tail)
+        sents = pl.concat([sents, skeletons(sents, [u.prompt for u in units[lo:lo + block]])],
+                          how="horizontal")
+        parts.append(sents.with_columns(pl.col("unit") + lo))
+    sents = pl.concat(parts)
     stock = pl.col("unit").n_unique().over("slot", "skeleton") >= 2
     return sents.with_columns(stock.alias("stock"))
 

@@ -15,8 +15,8 @@ import polars as pl
 from scipy import sparse
 
 from traitforge.audit.findings import Finding, slug
-from traitforge.audit.ngrams import (SlotCounts, count_slot, detokenize, echo_keys, ngram_regex,
-                                     ngram_tokens)
+from traitforge.audit.ngrams import (SlotCounts, count_slot, detokenize, ngram_regex, ngram_tokens,
+                                     unit_pairs)
 from traitforge.audit.stats import benjamini_hochberg, over_representation_z, upper_p
 from traitforge.audit.units import SLOTS, Unit
 
@@ -49,12 +49,11 @@ def candidate_tests(corpus: list[Unit], reference: list[Unit], settings: Discove
     slot, key, n, df, ref_df, echo, z, p, q.
     """
     min_df = max(settings.min_df, math.ceil(settings.min_prevalence * len(corpus)))
-    echo_c = echo_keys([u.prompt for u in corpus], settings.max_n)
-    echo_r = echo_keys([u.prompt for u in reference], settings.max_n)
+    prompts_c, prompts_r = [u.prompt for u in corpus], [u.prompt for u in reference]
     counts, ref_counts, tests = [], [], []
     for slot in SLOTS:
-        c = count_slot(slot, _texts(corpus, slot), echo_c, settings.max_n, min_df)
-        r = count_slot(slot, _texts(reference, slot), echo_r, settings.max_n, 1,
+        c = count_slot(slot, _texts(corpus, slot), prompts_c, settings.max_n, min_df)
+        r = count_slot(slot, _texts(reference, slot), prompts_r, settings.max_n, 1,
                        keep=c.stats.select("key"))
         joined = c.stats.join(r.stats.select("key", pl.col("df").alias("ref_df")), on="key",
                               how="left").with_columns(pl.col("ref_df").fill_null(0))
@@ -82,8 +81,10 @@ def reportable(counts: SlotCounts, stats: pl.DataFrame) -> pl.Series:
     content = stats["content"].to_numpy()
     if counts.slot == "body":
         return pl.Series(content | (n >= 3))
-    first = counts.tokens.text.gather(stats["pos"].to_numpy().astype(np.int64))
-    punct = first.str.contains(r"^[^\w\s]$").to_numpy() & (n == 1)
+    ones = np.flatnonzero(n == 1)
+    firsts = [t[0] for t in ngram_tokens(counts.texts, stats["pos"].to_numpy()[ones], n[ones])]
+    punct = np.zeros(len(n), bool)
+    punct[ones] = pl.Series(firsts, dtype=pl.String).str.contains(r"^[^\w\s]$").to_numpy()
     return pl.Series(content | (n >= 2) | punct)
 
 
@@ -97,10 +98,10 @@ def concentrated(corpus: list[Unit], settings: DiscoverySettings, threshold: flo
     function words and punctuation, frequent everywhere, are not reported.
     """
     min_df = max(settings.min_df, math.ceil(threshold * len(corpus)))
-    echo = echo_keys([u.prompt for u in corpus], settings.max_n)
+    prompts = [u.prompt for u in corpus]
     counts, keep = [], []
     for slot in SLOTS:
-        c = count_slot(slot, _texts(corpus, slot), echo, settings.max_n, min_df)
+        c = count_slot(slot, _texts(corpus, slot), prompts, settings.max_n, min_df)
         min_n = 3 if slot == "body" else 2
         keep.append(c.stats.filter(pl.col("content") & (pl.col("n") >= min_n))
                     .with_columns(pl.lit(slot).alias("slot")))
@@ -109,16 +110,16 @@ def concentrated(corpus: list[Unit], settings: DiscoverySettings, threshold: flo
     return counts, pl.concat(keep), sum(len(c.stats) for c in counts)
 
 
-def merge_ngrams(counts: SlotCounts, chosen: pl.DataFrame, n_units: int,
+def merge_ngrams(pairs: pl.DataFrame, chosen: pl.DataFrame, n_units: int,
                  threshold: float) -> list[list[int]]:
-    """Group chosen n-grams (rows of `chosen`) whose unit sets overlap with Jaccard >= threshold.
+    """Group chosen n-grams (rows of `chosen`) whose unit sets (in `pairs`, columns unit and
+    key) overlap with Jaccard >= threshold.
 
     Greedy leader clustering in order of excess documents: each n-gram joins the most similar
     existing group leader, or leads a new group.
     """
     keys = chosen["key"].to_numpy()
     col = {k: i for i, k in enumerate(keys)}
-    pairs = counts.pairs.filter(pl.col("key").is_in(pl.Series(keys, dtype=pl.UInt64).implode()))
     x = sparse.csc_matrix((np.ones(len(pairs), np.float32),
                            (pairs["unit"].to_numpy(), [col[k] for k in pairs["key"].to_numpy()])),
                           shape=(n_units, len(keys)))
@@ -184,9 +185,11 @@ def ngram_findings(counts: list[SlotCounts], ref_counts: list[SlotCounts] | None
             excess = excess - rows[ref_col].cast(pl.Float64)
         rows = rows.with_columns(excess.alias("excess")).sort(["excess", "key"],
                                                                descending=[True, False])
-        for members in merge_ngrams(c, rows, len(corpus), settings.merge_jaccard):
-            findings.append(_finding(c, ref_counts[k] if ref_counts else None, rows[members],
-                                     corpus, settings))
+        pairs = unit_pairs(c, rows)
+        ref_pairs = unit_pairs(ref_counts[k], rows) if ref_counts else None
+        for members in merge_ngrams(pairs, rows, len(corpus), settings.merge_jaccard):
+            findings.append(_finding(c, pairs, ref_counts[k] if ref_counts else None, ref_pairs,
+                                     rows[members], corpus, settings))
     return fold_duplicates(findings, len(corpus))
 
 
@@ -222,13 +225,19 @@ def fold_duplicates(findings: list[Finding], n_units: int, threshold: float = 0.
     return [findings[i] for i in kept]
 
 
-def _finding(c: SlotCounts, r: SlotCounts | None, rows: pl.DataFrame, corpus: list[Unit],
+def _units_of(pairs: pl.DataFrame, rows: pl.DataFrame) -> np.ndarray:
+    return np.unique(pairs.filter(pl.col("key").is_in(rows["key"].implode()))["unit"].to_numpy())
+
+
+def _finding(c: SlotCounts, pairs: pl.DataFrame, r: SlotCounts | None,
+             ref_pairs: pl.DataFrame | None, rows: pl.DataFrame, corpus: list[Unit],
              settings: DiscoverySettings) -> Finding:
-    toks = [ngram_tokens(c.tokens, p, n) for p, n in zip(rows["pos"], rows["n"])]
+    """One merged finding; `pairs` and `ref_pairs` (unit, key) say which units carry `rows`."""
+    toks = ngram_tokens(c.texts, rows["pos"], rows["n"])
     label = label_of(list(zip(rows["offset"].to_list(), toks)))
     variants = sorted({detokenize(t) for t in toks}, key=lambda v: (-len(v), v))
     regex = "|".join(f"(?:{ngram_regex(t)})" for t in sorted(toks, key=len, reverse=True))
-    flagged = np.unique(c.pairs.filter(pl.col("key").is_in(rows["key"].implode()))["unit"].to_numpy())
+    flagged = _units_of(pairs, rows)
     spans = _spans(corpus, flagged, c.slot, regex)
     where = {"opening": "the opening sentence", "closing": "the closing sentence",
              "body": "the text"}[c.slot]
@@ -242,8 +251,7 @@ def _finding(c: SlotCounts, r: SlotCounts | None, rows: pl.DataFrame, corpus: li
     )
     if r is not None:
         finding.ref_units = r.n_units
-        finding.ref_index = np.unique(
-            r.pairs.filter(pl.col("key").is_in(rows["key"].implode()))["unit"].to_numpy()).astype(np.int64)
+        finding.ref_index = _units_of(ref_pairs, rows).astype(np.int64)
         finding.ref_flagged = len(finding.ref_index)
         finding.test(settings.test, settings.prior_strength)
         finding.q_value = float(rows["q"].min())

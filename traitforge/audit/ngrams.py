@@ -1,10 +1,15 @@
 """Slot-aware n-gram document frequencies, with prompt echoes counted apart.
 
 Texts are lower-cased and split into word and punctuation tokens. Every word n-gram
-(1..max_n tokens) is hashed to 64 bits with a rolling polynomial hash computed over the whole
-corpus at once in numpy, and counted once per unit (document frequency). An n-gram with a
-content word that also occurs in the unit's own prompt is a prompt echo: it is counted in
-`echo`, not in `df`, so that patterns induced by the prompts are not mistaken for artifacts.
+(1..max_n tokens) is hashed to 64 bits with a rolling polynomial hash computed in numpy, and
+counted once per unit (document frequency). An n-gram with a content word that also occurs in
+the unit's own prompt is a prompt echo: it is counted in `echo`, not in `df`, so that patterns
+induced by the prompts are not mistaken for artifacts.
+
+Units are read in blocks, tokenized afresh for each pass, so that memory holds one block's
+tokens and the running counts per n-gram, never the tokens of the whole corpus. An n-gram is
+located by its first occurrence, `pos` = unit << 32 | token offset, and its tokens are
+recovered by tokenizing that one text again.
 """
 from __future__ import annotations
 
@@ -16,80 +21,114 @@ import polars as pl
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 TOKEN_PATTERN = r"\w+(?:['’]\w+)*|[^\w\s]"
+BLOCK = 20_000  # units per block
 _MULT = np.uint64(0x9E3779B97F4A7C15)
 _SEED = 20260
 _STOP = sorted(ENGLISH_STOP_WORDS | {"i'm", "it's", "don't", "i'd", "i'll", "you're", "that's",
                                       "let's", "here's", "there's", "can't", "won't", "you'll"})
+_COUNTS = {"key": pl.UInt64, "df": pl.UInt32, "echo": pl.UInt32, "pos": pl.Int64,
+           "offset": pl.Int64, "content": pl.Boolean}  # offset: the sum, until the mean is taken
+_PAIRS = {"unit": pl.UInt32, "key": pl.UInt64}
 
 
 @dataclass
 class Tokens:
-    """All tokens of a list of texts, flattened: unit index, token, hash and content flag."""
+    """The tokens of a block of texts, flattened: unit index, hash, content flag, offset."""
 
     unit: np.ndarray  # uint32, non-decreasing
-    text: pl.Series  # the token strings
     hash: np.ndarray  # uint64
     content: np.ndarray  # bool: a word that is not a stop word
     offset: np.ndarray  # int64: index of the token within its unit
 
 
-def tokenize(texts: list[str]) -> Tokens:
-    frame = (
-        pl.DataFrame({"t": texts}, schema={"t": pl.String})
-        .with_row_index("unit")
-        .select("unit", pl.col("t").str.to_lowercase().str.extract_all(TOKEN_PATTERN).alias("tok"))
-        .explode("tok")
-        .drop_nulls("tok")
-    )
+def _split(texts: list[str]) -> pl.Series:
+    """The lower-cased tokens of each text."""
+    return pl.Series(texts, dtype=pl.String).str.to_lowercase().str.extract_all(TOKEN_PATTERN)
+
+
+def tokenize(texts: list[str], base: int = 0) -> Tokens:
+    """The tokens of `texts`, numbered as units base, base + 1, ..."""
+    frame = (pl.DataFrame({"tok": _split(texts)}).with_row_index("unit", offset=base)
+             .explode("tok").drop_nulls("tok"))
     tok = frame["tok"]
     unit = frame["unit"].to_numpy().astype(np.uint32)
     content = (tok.str.contains(r"^[^\W\d_]") & ~tok.is_in(_STOP)).to_numpy()
     starts = np.r_[0, np.flatnonzero(np.diff(unit)) + 1] if len(unit) else np.zeros(0, np.int64)
     first = np.repeat(starts, np.diff(np.r_[starts, len(unit)]))
     offset = np.arange(len(unit)) - first
-    return Tokens(unit, tok, tok.hash(seed=_SEED).to_numpy(), content, offset)
+    return Tokens(unit, tok.hash(seed=_SEED).to_numpy(), content, offset)
 
 
-def iter_ngrams(tokens: Tokens, max_n: int, prune=None):
-    """Yield (n, frame) with columns unit, key, pos, offset, content for n-grams of 1..max_n.
+def _isin(keys: np.ndarray, among: pl.Series) -> np.ndarray:
+    return pl.Series(keys).is_in(among.implode()).to_numpy()
 
-    With `prune`, a function from (n, keys of all (n)-gram windows) to a boolean array of the
-    windows worth extending, an (n+1)-gram is built only where both of its n-gram windows
-    survived (apriori pruning: a phrase is never more frequent than its parts).
+
+def _windows(tokens: Tokens, n: int, parts: pl.Series | None = None,
+            wanted: pl.Series | None = None) -> pl.DataFrame:
+    """unit, key, pos, offset, content of every n-gram inside a unit, in token order.
+
+    With `parts` (keys of (n-1)-grams), only n-grams whose two (n-1)-grams are both in it
+    (apriori pruning: a phrase is never more frequent than its parts); with `wanted`, only
+    n-grams in it.
     """
-    h = tokens.hash.copy()
-    total = len(h)
+    h = prev = tokens.hash
+    for k in range(1, n):
+        prev, h = h, h[:-1] * _MULT + tokens.hash[k:]
+    valid = tokens.unit[:len(h)] == tokens.unit[n - 1:]
+    if parts is not None and n > 1:
+        alive = _isin(prev, parts)
+        valid &= alive[:-1] & alive[1:]
+    if wanted is not None:
+        valid &= _isin(h, wanted)
+    idx = np.flatnonzero(valid)
     csum = np.r_[0, np.cumsum(tokens.content, dtype=np.int64)]
-    alive = None
-    for n in range(1, max_n + 1):
-        if n > 1:
-            h = h[:-1] * _MULT + tokens.hash[n - 1:]
-        m = total - n + 1
-        if m <= 0:
-            return
-        valid = tokens.unit[:m] == tokens.unit[n - 1:n - 1 + m]
-        if alive is not None:
-            valid &= alive[:m] & alive[1:m + 1]
-        idx = np.flatnonzero(valid)
-        yield n, pl.DataFrame({
-            "unit": tokens.unit[idx],
-            "key": h[idx],
-            "pos": idx.astype(np.int64),
-            "offset": tokens.offset[idx],
-            "content": (csum[idx + n] - csum[idx]) > 0,
-        })
-        if prune is not None:
-            alive = prune(n, h)
-            if not alive.any():
-                return
+    unit, offset = tokens.unit[idx], tokens.offset[idx]
+    return pl.DataFrame({"unit": unit, "key": h[idx],
+                         "pos": (unit.astype(np.int64) << 32) | offset, "offset": offset,
+                         "content": (csum[idx + n] - csum[idx]) > 0})
 
 
-def echo_keys(prompts: list[str], max_n: int) -> pl.DataFrame:
-    """(unit, key) of every n-gram with a content word in each unit's prompt."""
-    toks = tokenize(prompts)
-    parts = [f.filter("content").select("unit", "key") for _, f in iter_ngrams(toks, max_n)]
-    return pl.concat(parts).unique() if parts else pl.DataFrame(schema={"unit": pl.UInt32,
-                                                                        "key": pl.UInt64})
+def _blocks(texts: list[str], prompts: list[str] | None, block: int):
+    """(tokens, prompt tokens or None) of each block of units."""
+    for lo in range(0, len(texts), block):
+        yield (tokenize(texts[lo:lo + block], lo),
+               None if prompts is None else tokenize(prompts[lo:lo + block], lo))
+
+
+def _occurrences(tokens: Tokens, prompt: Tokens | None, n: int, parts: pl.Series | None = None,
+                wanted: pl.Series | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The first occurrence in each unit of each n-gram (see `_windows`), split into those
+    that are not prompt echoes and those that are."""
+    frame = _windows(tokens, n, parts, wanted).unique(["unit", "key"], keep="first",
+                                                      maintain_order=True)
+    if prompt is None:
+        return frame, frame.clear()
+    # Only n-grams with a content word can echo the prompt.
+    echo = _windows(prompt, n).filter("content").select("unit", "key")
+    hit = frame.filter("content").join(echo, on=["unit", "key"], how="semi")
+    return frame.join(hit, on=["unit", "key"], how="anti"), hit
+
+
+def _scan(texts: list[str], prompts: list[str] | None, block: int,
+          wanted: dict[int, pl.Series]):
+    """(n, occurrences) per block and n of the n-grams in wanted[n], one tokenization a block."""
+    for tokens, prompt in _blocks(texts, prompts, block):
+        for n, keys in wanted.items():
+            yield n, *_occurrences(tokens, prompt, n, wanted=keys)
+
+
+def _block_counts(frame: pl.DataFrame, hit: pl.DataFrame) -> pl.DataFrame:
+    agg = frame.group_by("key").agg(pl.len().alias("df"), pl.col("pos").min(),
+                                    pl.col("offset").sum(), pl.col("content").any())
+    echo = hit.group_by("key").agg(pl.len().alias("echo"))
+    return (agg.join(echo, on="key", how="full", coalesce=True)
+            .with_columns(pl.col("df", "echo").fill_null(0)).select(list(_COUNTS)))
+
+
+def _merge(total: pl.DataFrame, part: pl.DataFrame) -> pl.DataFrame:
+    return (pl.concat([total, part]).group_by("key")
+            .agg(pl.col("df", "echo", "offset").sum(), pl.col("pos").min(), pl.col("content").any())
+            .select(pl.col(k).cast(t) for k, t in _COUNTS.items()))
 
 
 @dataclass
@@ -98,58 +137,63 @@ class SlotCounts:
 
     slot: str
     n_units: int
-    # key, n, df, echo, pos (first token), offset (mean token offset in the slot), content
+    # key, n, df, echo, pos (first occurrence), offset (mean token offset in the slot), content
     stats: pl.DataFrame
-    pairs: pl.DataFrame  # unit, key: which units carry each counted n-gram
-    tokens: Tokens
+    texts: list[str]  # the slot's texts, to find the n-grams in again
+    prompts: list[str] | None
+    block: int
 
 
-def count_slot(slot: str, texts: list[str], echoes: pl.DataFrame | None, max_n: int,
-               min_df: int, keep: pl.DataFrame | None = None) -> SlotCounts:
-    """Count n-grams of one slot. With `keep` (a frame of keys), count only those keys."""
-    tokens = tokenize(texts)
-    stats, pairs = [], []
-    survivors: list[pl.Series] = []
-
-    def prune(n: int, keys: np.ndarray) -> np.ndarray:
-        wanted = survivors[-1] if keep is None else keep["key"]
-        return pl.Series(keys).is_in(wanted.implode()).to_numpy()
-
-    for n, frame in iter_ngrams(tokens, max_n, prune):
-        # Frames arrive in token order and semi joins keep it, so "first" is deterministic.
-        if keep is not None:
-            frame = frame.join(keep, on="key", how="semi")
-        elif n > 1:  # a key seen fewer than min_df times cannot be in min_df units
-            often = frame.group_by("key").len().filter(pl.col("len") >= min_df).select("key")
-            frame = frame.join(often, on="key", how="semi")
-        frame = frame.unique(["unit", "key"], keep="first", maintain_order=True)
-        echo = pl.DataFrame(schema={"key": pl.UInt64, "echo": pl.UInt32})
-        if echoes is not None and len(echoes):
-            # Only n-grams with a content word can echo the prompt (see echo_keys).
-            hit = frame.filter("content").join(echoes, on=["unit", "key"], how="semi")
-            echo = hit.group_by("key").agg(pl.len().cast(pl.UInt32).alias("echo"))
-            frame = frame.join(hit.select("unit", "key"), on=["unit", "key"], how="anti")
-        agg = (frame.group_by("key")
-               .agg(pl.len().alias("df"), pl.col("pos").min(), pl.col("offset").mean(),
-                    pl.col("content").any())
-               .with_columns(pl.lit(n, pl.Int64).alias("n")))
-        agg = agg.join(echo, on="key", how="left").with_columns(pl.col("echo").fill_null(0))
-        # An echoed part can still belong to a longer phrase that is no echo, so a part
-        # survives pruning on all the units that hold it, echoes included.
-        survivors.append(pl.concat([
-            agg.filter(pl.col("df") + pl.col("echo") >= min_df)["key"],
-            echo.filter(pl.col("echo") >= min_df)["key"],  # keys left only as echoes
-        ]).unique())
-        agg = agg.filter(pl.col("df") >= min_df)
-        stats.append(agg)
-        pairs.append(frame.join(agg.select("key"), on="key", how="semi").select("unit", "key"))
-    stats_df = pl.concat(stats).sort("key") if stats else pl.DataFrame()
-    pairs_df = pl.concat(pairs) if pairs else pl.DataFrame(schema={"unit": pl.UInt32, "key": pl.UInt64})
-    return SlotCounts(slot, len(texts), stats_df, pairs_df, tokens)
+def count_slot(slot: str, texts: list[str], prompts: list[str] | None, max_n: int, min_df: int,
+               keep: pl.DataFrame | None = None, block: int = BLOCK) -> SlotCounts:
+    """Count n-grams of one slot, in blocks of `block` units. With `keep` (a frame of keys),
+    count those keys wherever they occur, whatever the counts of their parts."""
+    totals = (_count_levels(texts, prompts, max_n, min_df, block) if keep is None
+              else _count_kept(texts, prompts, max_n, keep["key"], block))
+    stats = pl.concat([t.filter(pl.col("df") >= min_df).with_columns(pl.lit(n, pl.Int64).alias("n"))
+                       for n, t in totals.items()])
+    stats = stats.with_columns(pl.col("offset") / pl.col("df")).sort("key")
+    return SlotCounts(slot, len(texts), stats, texts, prompts, block)
 
 
-def ngram_tokens(tokens: Tokens, pos: int, n: int) -> list[str]:
-    return tokens.text.slice(pos, n).to_list()
+def _count_levels(texts: list[str], prompts: list[str] | None, max_n: int, min_df: int,
+                  block: int) -> dict[int, pl.DataFrame]:
+    """Counts per n, level by level: an n-gram is counted only where both of its parts were in
+    min_df units, echoes included (an echoed part can belong to a phrase that is no echo)."""
+    totals, parts = {}, None
+    for n in range(1, max_n + 1):
+        totals[n] = pl.DataFrame(schema=_COUNTS)
+        for tokens, prompt in _blocks(texts, prompts, block):
+            totals[n] = _merge(totals[n], _block_counts(*_occurrences(tokens, prompt, n, parts)))
+        parts = totals[n].filter(pl.col("df") + pl.col("echo") >= min_df)["key"]
+        if parts.is_empty():
+            break
+    return totals
+
+
+def _count_kept(texts: list[str], prompts: list[str] | None, max_n: int, keys: pl.Series,
+                block: int) -> dict[int, pl.DataFrame]:
+    """Counts per n of the n-grams in `keys`, in one pass over the blocks."""
+    totals = dict.fromkeys(range(1, max_n + 1), pl.DataFrame(schema=_COUNTS))
+    for n, frame, hit in _scan(texts, prompts, block, dict.fromkeys(totals, keys)):
+        totals[n] = _merge(totals[n], _block_counts(frame, hit))
+    return totals
+
+
+def unit_pairs(counts: SlotCounts, rows: pl.DataFrame) -> pl.DataFrame:
+    """unit, key: the units that carry each n-gram of `rows` (columns key, n), echoes apart."""
+    wanted = {n: rows.filter(pl.col("n") == n)["key"] for n in sorted(set(rows["n"].to_list()))}
+    parts = [frame.select("unit", "key")
+             for _, frame, _ in _scan(counts.texts, counts.prompts, counts.block, wanted)]
+    return pl.concat(parts) if parts else pl.DataFrame(schema=_PAIRS)
+
+
+def ngram_tokens(texts: list[str], pos, n) -> list[list[str]]:
+    """The tokens of the n-grams whose first occurrences are `pos` (unit << 32 | token)."""
+    pos = np.asarray(pos, np.int64)
+    units = np.unique(pos >> 32).tolist()
+    toks = dict(zip(units, _split([texts[u] for u in units]).to_list()))
+    return [toks[p >> 32][(p & 0xFFFFFFFF):(p & 0xFFFFFFFF) + k] for p, k in zip(pos.tolist(), n)]
 
 
 def detokenize(toks: list[str]) -> str:
