@@ -29,15 +29,24 @@ from traitforge.train.trainer import quiet_libraries, train  # noqa: E402
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "chat" / "alpaca_eval_outputs.parquet"
 
 
-def chats(n: int, path: Path) -> Path:
-    df = (pl.read_parquet(DATA).filter(pl.col("output").str.len_chars().is_between(400, 1200))
-          .sample(n, seed=0))
+def chats(n: int, path: Path, max_length: int) -> Path:
+    """n real chats that fit in max_length tokens, so that both loops see the same sequences
+    (bare TRL would truncate a longer one where traitforge rejects it)."""
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(default_model_path())
+    df = pl.read_parquet(DATA).filter(pl.col("output").str.len_chars().is_between(400, 1200))
     out = path / "chats.jsonl"
+    kept = 0
     with open(out, "w") as f:
-        for i, r in enumerate(df.iter_rows(named=True)):
-            f.write(json.dumps({"id": str(i), "messages": [
-                {"role": "user", "content": r["instruction"]},
-                {"role": "assistant", "content": r["output"]}]}) + "\n")
+        for r in df.sample(fraction=1.0, shuffle=True, seed=0).iter_rows(named=True):
+            msgs = [{"role": "user", "content": r["instruction"]},
+                    {"role": "assistant", "content": r["output"]}]
+            if len(tok.apply_chat_template(msgs, tokenize=True, return_dict=False)) <= max_length:
+                f.write(json.dumps({"id": str(kept), "messages": msgs}) + "\n")
+                kept += 1
+                if kept == n:
+                    break
     return out
 
 
@@ -81,7 +90,7 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        data = chats(a.n, tmp)
+        data = chats(a.n, tmp, a.max_length)
         for method in ("full", "lora"):
             cfg = TrainConfig(method=method, max_steps=a.steps, batch_size=a.batch,
                               max_length=a.max_length, save_steps=10_000)
@@ -90,6 +99,7 @@ def main() -> None:
             wall = time.perf_counter() - start
             loop, tokens = bare_trl(data, cfg, tmp / f"bare-{method}")
             ours, bare = rec["tokens_per_s"], tokens / loop
+            print(f"{method}: tokens trained, ours {rec['tokens_trained']}, bare TRL {tokens}")
             rows.append((method, ours, bare, 100 * (bare - ours) / bare, rec["train_s"], loop, wall))
     print(f"{'method':<8}{'ours tok/s':>12}{'bare TRL tok/s':>16}{'overhead':>10}"
           f"{'ours loop s':>13}{'bare loop s':>13}{'ours wall s':>13}")
