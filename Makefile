@@ -27,7 +27,7 @@ demo: $(BIN)/traitforge
 		--patterns examples/patterns.toml --out out/demo/audit || [ $$? -eq 1 ]
 	$(BIN)/traitforge clean examples/chats.jsonl --audit out/demo/audit --strategy strip \
 		--out out/demo/clean.jsonl
-	$(BIN)/traitforge train sft out/demo/clean.jsonl --out out/demo/sft --max-steps 12
+	$(BIN)/traitforge train sft out/demo/clean.jsonl --out out/demo/sft --max-steps 8
 
 test: $(BIN)/traitforge
 	$(BIN)/python -m pytest -q

@@ -90,6 +90,8 @@ def _parser() -> argparse.ArgumentParser:
         k.add_argument("--lora-r", type=int)
         k.add_argument("--save-steps", type=int, help="checkpoint every N steps")
         k.add_argument("--seed", type=int)
+        k.add_argument("--fp32", dest="bf16", action="store_false", default=None,
+                       help="train in fp32 instead of bf16 mixed precision")
         if kind == "sft":
             k.add_argument("--keep-system", action="store_true", default=None,
                            help="keep system prompts (the recipe drops them)")
@@ -153,7 +155,7 @@ def cmd_train(args, out: Console, err: Console) -> int:
     from traitforge.train.trainer import train
 
     keys = ("model", "method", "learning_rate", "epochs", "max_steps", "batch_size", "grad_accum",
-            "max_length", "lora_r", "save_steps", "seed", "keep_system")
+            "max_length", "lora_r", "save_steps", "seed", "keep_system", "bf16")
     cfg = load_train_config(args.config, {k: getattr(args, k, None) for k in keys})
     record = train(args.kind, args.data, args.out, cfg, args.manifest, args.allow_unaudited,
                    args.resume, [RichProgress(err, disable=args.quiet)], args.format)

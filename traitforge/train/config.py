@@ -25,6 +25,7 @@ class TrainConfig:
     save_steps: int = 50
     keep_system: bool = False
     warmup_steps: int = 0
+    bf16: bool = True  # bf16 mixed precision (TRL's default); false trains in fp32
 
     @property
     def lr(self) -> float:

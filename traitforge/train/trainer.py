@@ -52,8 +52,7 @@ def _sft_config(kind: str, cfg: TrainConfig, out: Path, use_cpu: bool):
         lr_scheduler_type="cosine", logging_steps=1, save_steps=cfg.save_steps,
         save_total_limit=2, seed=cfg.seed, data_seed=cfg.seed, report_to=[], disable_tqdm=True,
         max_length=cfg.max_length, packing=kind == "midtrain", packing_strategy="wrapped",
-        use_cpu=use_cpu, dataset_num_proc=None, bf16=False, fp16=False,
-        dataloader_num_workers=0, save_only_model=False)
+        use_cpu=use_cpu, bf16=cfg.bf16)
 
 
 def make_trainer(kind: str, examples: Examples, model, tok, cfg: TrainConfig, run: Path,
