@@ -31,7 +31,7 @@ class DiscoverySettings:
     merge_jaccard: float = 0.5
     lead: int = 3  # leading sentences per unit read by the template and cluster passes
     tail: int = 2  # trailing sentences
-    template_similarity: float = 0.75  # token edit similarity that joins two skeletons
+    template_similarity: float = 0.65  # token edit similarity that joins two skeletons
     family_prevalence: float = 0.03  # reference-free: the least prevalence of a reported family
     family_lift: float = 1.5  # with a reference: the least lift of a reported family
     reconcile_jaccard: float = 0.5
