@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from traitforge.audit import AuditConfig, DiscoverySettings, run_audit
-from traitforge.audit.auditor import _sentences
+from traitforge.audit.auditor import sentence_frame
 from traitforge.audit.families import enriched, group_tests, merge_groups, template_findings
 from traitforge.audit.units import make_unit
 
@@ -248,7 +248,7 @@ def test_null_same_generator_raises_no_warning(write_jsonl, seed):
 def _edge(rows: list[dict]):
     units = [make_unit(r["id"], 1, r["messages"][1]["content"], r["messages"][0]["content"])
              for r in rows]
-    return units, _sentences(units, DiscoverySettings())
+    return units, sentence_frame(units, DiscoverySettings())
 
 
 def test_template_pass_finds_nothing_under_the_null():

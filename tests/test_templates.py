@@ -141,7 +141,7 @@ def test_edge_sentences_lead_tail_and_max_chars():
 def test_sentence_frames_do_not_depend_on_block_size():
     import random
 
-    from traitforge.audit.auditor import _sentences
+    from traitforge.audit.auditor import sentence_frame
     from traitforge.audit.discovery import DiscoverySettings
     from traitforge.audit.units import make_unit
 
@@ -150,6 +150,6 @@ def test_sentence_frames_do_not_depend_on_block_size():
     units = [make_unit(str(i), 0, ". ".join(" ".join(rng.choices(words, k=5)).capitalize()
                                             for _ in range(6)) + ".", " ".join(rng.choices(words, k=3)))
              for i in range(300)]
-    whole = _sentences(units, DiscoverySettings())
+    whole = sentence_frame(units, DiscoverySettings())
     assert whole.height == 1500 and whole["stock"].any()
-    assert whole.equals(_sentences(units, DiscoverySettings(), block=37))
+    assert whole.equals(sentence_frame(units, DiscoverySettings(), block=37))

@@ -168,7 +168,7 @@ def run_audit(config: AuditConfig, progress=None) -> AuditResult:
     sc, maps = None, None
     if config.templates or config.clusters:
         steps.task("sentences and skeletons", 1)
-        sc, sr = _sentences(units, settings), _sentences(ref_units, settings) if ref_units else None
+        sc, sr = sentence_frame(units, settings), sentence_frame(ref_units, settings) if ref_units else None
         n_ref = len(ref_units) if ref_units is not None else None
 
         def select(tests):  # reference-free, groups a third of the family bar may join one
@@ -206,7 +206,7 @@ def run_audit(config: AuditConfig, progress=None) -> AuditResult:
                        rank(findings), examined, sc, maps, merged_into, steps.seconds)
 
 
-def _sentences(units: list[Unit], settings: DiscoverySettings, block: int = 20_000) -> pl.DataFrame:
+def sentence_frame(units: list[Unit], settings: DiscoverySettings, block: int = 20_000) -> pl.DataFrame:
     """Leading and trailing sentences with their skeletons, built a block of units at a time
     so that memory does not grow with the corpus."""
     parts = []

@@ -32,6 +32,14 @@ class Clustering:
     labels: np.ndarray  # per sentence, corpus then reference; -1 noise
     points: np.ndarray  # (n, dims) unit-normalised PCA coordinates
     centroids: np.ndarray  # (k, dims), unit-normalised
+    mean: np.ndarray  # PCA mean, (embedding dims,)
+    components: np.ndarray  # PCA axes, (dims, embedding dims)
+    radius: np.ndarray  # (k,) least cosine to its centroid a member may have
+
+    def space(self) -> dict:
+        """What a matcher needs to place new sentences in this clustering (exact float32s)."""
+        return {"mean": self.mean.tolist(), "components": self.components.tolist(),
+                "centroids": self.centroids.tolist(), "radius": self.radius.tolist()}
 
 
 def _normalise(x: np.ndarray) -> np.ndarray:
@@ -49,7 +57,8 @@ def cluster_texts(texts: list[str], embedder, settings: ClusterSettings, seed: i
     sample = embedder.encode([texts[i] for i in fit])
     dims = min(settings.dims, sample.shape[1], max(1, len(fit) - 1))
     pca = PCA(dims, random_state=seed).fit(sample)
-    fit_points = _normalise(pca.transform(sample)).astype(np.float32)
+    mean, axes = pca.mean_.astype(np.float32), pca.components_.astype(np.float32)
+    fit_points = project(sample, mean, axes)
     size = settings.min_cluster_size or max(10, round(0.002 * len(fit)))
     model = hdbscan.HDBSCAN(min_cluster_size=size, min_samples=min(settings.min_samples, size),
                             core_dist_n_jobs=1).fit(fit_points) if len(fit) > size else None
@@ -58,23 +67,42 @@ def cluster_texts(texts: list[str], embedder, settings: ClusterSettings, seed: i
     centroids = _normalise(np.stack([fit_points[fit_labels == c].mean(0) for c in range(k)])) \
         if k else np.zeros((0, dims), np.float32)
     radius = np.array([np.quantile(fit_points[fit_labels == c] @ centroids[c],
-                                   settings.radius_quantile) for c in range(k)])
-    points = np.zeros((n, dims), np.float32)
-    labels = np.full(n, -1, np.int64)
-    points[fit] = fit_points
+                                   settings.radius_quantile) for c in range(k)], np.float32)
+    result = Clustering(np.full(n, -1, np.int64), np.zeros((n, dims), np.float32),
+                        centroids.astype(np.float32), mean, axes, radius)
+    result.points[fit] = fit_points
     step()
     rest = np.setdiff1d(np.arange(n), fit)
     for lo in range(0, len(rest), settings.chunk):
         idx = rest[lo:lo + settings.chunk]
-        points[idx] = _normalise(pca.transform(embedder.encode([texts[i] for i in idx])))
+        result.points[idx] = project(embedder.encode([texts[i] for i in idx]), mean, axes)
         step()
     for lo in range(0, n, settings.chunk):
-        if k:
-            sim = points[lo:lo + settings.chunk] @ centroids.T
-            best = sim.argmax(1)
-            ok = sim[np.arange(len(best)), best] >= radius[best]
-            labels[lo:lo + settings.chunk] = np.where(ok, best, -1)
-    return Clustering(labels, points, centroids.astype(np.float32))
+        result.labels[lo:lo + settings.chunk] = nearest(result.points[lo:lo + settings.chunk],
+                                                        result.centroids, radius)
+    return result
+
+
+def project(vectors: np.ndarray, mean: np.ndarray, axes: np.ndarray) -> np.ndarray:
+    """Unit-normalised PCA coordinates."""
+    return _normalise((vectors.astype(np.float32) - mean) @ axes.T).astype(np.float32)
+
+
+def nearest(points: np.ndarray, centroids: np.ndarray, radius: np.ndarray) -> np.ndarray:
+    """The nearest centroid of each point if the point lies within its radius, else -1."""
+    if not len(centroids) or not len(points):
+        return np.full(len(points), -1, np.int64)
+    sim = points @ centroids.T
+    best = sim.argmax(1)
+    return np.where(sim[np.arange(len(best)), best] >= radius[best], best, -1)
+
+
+def assign(vectors: np.ndarray, space: dict) -> np.ndarray:
+    """The cluster of each embedding in a saved `space` (Clustering.space), or -1."""
+    arr = {k: np.asarray(v, np.float32) for k, v in space.items()}
+    dims = arr["components"].shape[0]
+    return nearest(project(vectors, arr["mean"], arr["components"]),
+                   arr["centroids"].reshape(-1, dims), arr["radius"])
 
 
 def distinctive_terms(docs: list[str], background: str, top: int = 3) -> list[list[str]]:

@@ -149,6 +149,8 @@ def template_findings(sc: pl.DataFrame, sr: pl.DataFrame | None, n_units: int, n
                                 prior_strength)
             f.variants = skels
             f.label = family_label(skels[0], _most_common(rows, "text", 2))
+            f.matcher = {"type": "template", "slot": slot, "skeletons": sorted(
+                table.filter((pl.col("slot") == slot) & pl.col("group").is_in(g))["skeleton"])}
             findings.append(f)
     return findings
 
@@ -166,6 +168,7 @@ def cluster_findings(sc: pl.DataFrame, sr: pl.DataFrame | None, n_units: int, n_
         if len(texts) < 20:
             continue
         result = cluster_texts(texts, embedder, settings, seed, step)
+        space = result.space()
         lc = c.with_columns(pl.Series("group", result.labels[:len(c)]).cast(pl.String)).with_row_index("row")
         lr = r.with_columns(pl.Series("group", result.labels[len(c):]).cast(pl.String)) \
             if r is not None else None
@@ -195,6 +198,8 @@ def cluster_findings(sc: pl.DataFrame, sr: pl.DataFrame | None, n_units: int, n_
                 min((q[x] for x in g if x in q), default=None), test, prior_strength)
             f.variants = _most_common(rows, "text", 12)
             f.label = family_label(f.skeleton, f.variants)
+            f.matcher = {"type": "cluster", "slot": slot, "accurate": settings.accurate,
+                         "clusters": sorted(int(x) for x in g), "space": space}
             findings.append(f)
             owner.update({int(x): f for x in g})
         if slot == "opening":

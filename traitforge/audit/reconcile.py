@@ -104,6 +104,8 @@ def _union(lead: Finding, f: Finding) -> None:
     if lead.ref_index is not None and f.ref_index is not None:
         lead.ref_index = np.union1d(lead.ref_index, f.ref_index)
     lead.variants = (lead.variants + [v for v in f.variants if v not in lead.variants])[:12]
+    parts = lead.matcher["matchers"] if lead.matcher.get("type") == "any" else [lead.matcher]
+    lead.matcher = {"type": "any", "slot": lead.slot, "matchers": parts + [f.matcher]}
 
 
 def _retest(f: Finding, test: str, prior_strength: float) -> None:
