@@ -21,7 +21,7 @@ from traitforge.audit.stats import TESTS
 from traitforge.audit.units import TURNS
 from traitforge.io import FORMATS, InputError
 from traitforge.reports.audit_console import render_audit
-from traitforge.reports.clean_console import render_clean
+from traitforge.reports.clean_console import render_apply, render_clean
 from traitforge.train.config import METHODS
 from traitforge.reports.html import write_report
 
@@ -101,8 +101,36 @@ def _parser() -> argparse.ArgumentParser:
                        help="train without a passing audit (recorded in run.json and the card)")
         k.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
         k.add_argument("--quiet", action="store_true", help="no progress display")
-    r = sub.add_parser("report", help="write report.html, a self-contained page, for an audit")
-    r.add_argument("dir", help="an audit's output directory (holding audit.json)")
+    ap = sub.add_parser("audit-apply", prog="traitforge audit apply",
+                        help="flag a new corpus with an earlier audit's findings "
+                             "(`traitforge audit apply AUDIT_DIR NEW_CORPUS`)")
+    ap.add_argument("audit_dir", help="the audit directory (holding audit.json)")
+    ap.add_argument("corpus", help="the new corpus")
+    ap.add_argument("--out", required=True, help="output directory: flags.parquet, apply.json")
+    ap.add_argument("--format", choices=FORMATS, help="record shape (detected when omitted)")
+    ap.add_argument("--strict", action="store_true", help="stop at the first bad record (exit 2)")
+    ap.add_argument("--quiet", action="store_true", help="print nothing")
+    e = sub.add_parser("eval", help="evaluate a model (or a train run) on an eval suite")
+    e.add_argument("model", help="'default', a checkpoint, a train run directory, or with "
+                   "--base-url the served model's name")
+    e.add_argument("--suite", required=True, help="TOML or YAML eval suite")
+    e.add_argument("--out", required=True, help="output directory for results.json")
+    e.add_argument("--name", help="the run's name in reports (default: the --out folder's name)")
+    e.add_argument("--task", action="append", default=[], help="run only this task (repeatable)")
+    e.add_argument("--limit", type=int, help="at most N items per task")
+    e.add_argument("--seed", type=int, default=0, help="seed for sampling items and generation")
+    e.add_argument("--batch-size", type=int, default=8, help="sequences per forward pass")
+    e.add_argument("--device", help="cpu or cuda (default: cuda when available)")
+    e.add_argument("--max-new-tokens", type=int, default=256, help="longest generated reply")
+    e.add_argument("--base-url", help="an OpenAI-compatible server for the model under test "
+                   "(or TRAITFORGE_BASE_URL)")
+    e.add_argument("--api-key", help="its key (or TRAITFORGE_API_KEY / OPENAI_API_KEY)")
+    e.add_argument("--cache-dir", help="cache HTTP responses here, so a rerun costs nothing")
+    e.add_argument("--quiet", action="store_true", help="print only the summary table")
+    r = sub.add_parser("report", help="render report.html: for an audit, or comparing eval runs")
+    r.add_argument("dir", nargs="+", help="an audit directory (holding audit.json), or one or "
+                   "more eval directories (holding results.json)")
+    r.add_argument("--out", help="the page to write (default: report.html in the first DIR)")
     r.add_argument("--quiet", action="store_true", help="print nothing")
     return p
 
@@ -175,18 +203,60 @@ def _progress(err: Console, quiet: bool) -> Progress:
                     TimeElapsedColumn(), console=err, transient=True, disable=quiet)
 
 
+def cmd_audit_apply(args, out: Console, err: Console) -> int:
+    from traitforge.audit.apply import apply_audit
+
+    result = apply_audit(args.audit_dir, args.corpus, args.out, args.format, args.strict)
+    if not args.quiet:
+        render_apply(result, out)
+    return 0
+
+
+def cmd_eval(args, out: Console, err: Console) -> int:
+    from traitforge.evaluate.runner import EvalConfig, run_eval
+    from traitforge.reports.eval_console import comparison_table
+
+    config = EvalConfig(args.model, args.suite, args.out, args.name, args.task, args.limit,
+                        args.seed, args.batch_size, args.device, args.max_new_tokens,
+                        args.base_url, args.api_key, args.cache_dir)
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed} seq"),
+                  TimeElapsedColumn(), console=err, transient=True,
+                  disable=args.quiet) as progress:
+        doc = run_eval(config, progress)
+    out.print(comparison_table([doc | {"_name": doc["name"]}]))
+    out.print(f"wrote {args.out}/results.json", highlight=False, markup=False, soft_wrap=True)
+    return 0
+
+
 def cmd_report(args, out: Console, err: Console) -> int:
-    path = write_report(args.dir)
+    from pathlib import Path
+
+    if all((Path(d) / "results.json").is_file() for d in args.dir):
+        from traitforge.reports.eval_console import comparison_table, load_results
+        from traitforge.reports.eval_html import write_eval_report
+
+        path = write_eval_report(args.dir, args.out)
+        if not args.quiet:
+            out.print(comparison_table(load_results(args.dir)))
+    elif len(args.dir) == 1:
+        path = write_report(args.dir[0], args.out)
+    else:
+        raise InputError("report takes one audit directory, or eval directories that each "
+                         "hold results.json")
     if not args.quiet:
         out.print(f"wrote {path}", highlight=False, markup=False, soft_wrap=True)
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:2] == ["audit", "apply"]:
+        argv = ["audit-apply"] + argv[2:]
     args = _parser().parse_args(argv)
     out, err = Console(), Console(stderr=True)
     try:
         return {"audit": cmd_audit, "clean": cmd_clean, "train": cmd_train,
+                "audit-apply": cmd_audit_apply, "eval": cmd_eval,
                 "report": cmd_report}[args.command](args, out, err)
     except InputError as e:
         err.print(f"traitforge: error: {e}", highlight=False, markup=False, soft_wrap=True)

@@ -1,4 +1,4 @@
-"""The terminal summary of `traitforge clean`, rendered from its clean.json."""
+"""The terminal summaries of `traitforge clean` (from clean.json) and `audit apply`."""
 from __future__ import annotations
 
 from rich.console import Console
@@ -33,3 +33,18 @@ def render_clean(summary: dict, console: Console) -> None:
     console.print(f"re-audit: [{VERDICT_STYLE[verdict]}] {verdict.upper()} [/] "
                   f"({counts['fail']} fail, {counts['warn']} warn, {counts['info']} info) → "
                   f"{escape(summary['reaudit'])}   removed records → {escape(summary['removed'])}")
+
+
+def render_apply(result: dict, console: Console) -> None:
+    console.print(f"[bold]audit apply[/] {escape(result['audit'])} → {escape(result['corpus'])}: "
+                  f"read {result['read']} = used {result['used']} + rejected {result['rejected']}; "
+                  f"{result['units']} units")
+    table = Table(title="findings in the new corpus (share of units)")
+    for col, just in (("finding", "left"), ("severity", "left"), ("audited", "right"),
+                      ("new", "right"), ("95% CI", "right")):
+        table.add_column(col, justify=just)
+    for f in result["findings"]:
+        lo, hi = f["ci95"]
+        table.add_row(escape(f["label"][:60]), f["severity"], _pct(f["training_prevalence"]),
+                      _pct(f["prevalence"]), f"{_pct(lo)}–{_pct(hi)}")
+    console.print(table)

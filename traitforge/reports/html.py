@@ -100,6 +100,15 @@ def _nice_max(value: float) -> tuple[float, float]:
 
 # --- charts -----------------------------------------------------------------------------------
 
+def gridlines(sx, xmax: float, step: float, top: float, height: float, tick) -> list[str]:
+    """Vertical gridlines at every `step` up to `xmax`, each labelled by `tick` above the plot."""
+    out = []
+    for k in range(int(round(xmax / step)) + 1):
+        x = sx(k * step)
+        out.append(f'<line x1="{x:.1f}" y1="{top - 6}" x2="{x:.1f}" y2="{height - 6}" '
+                   'stroke="#e4e4e4"/>' + _text(x, top - 10, tick(k * step), "middle"))
+    return out
+
 def prevalence_chart(findings: list[dict]) -> str:
     """Horizontal bars per finding: corpus prevalence (severity colour) over the reference's
     (grey), each with its 95% interval as a whisker."""
@@ -116,11 +125,7 @@ def prevalence_chart(findings: list[dict]) -> str:
     def sx(v: float) -> float:
         return left + plot_w * min(max(v, 0.0), xmax) / xmax
 
-    body = []
-    for k in range(int(round(xmax / step)) + 1):
-        x = sx(k * step)
-        body.append(f'<line x1="{x:.1f}" y1="{top - 6}" x2="{x:.1f}" y2="{height - 6}" '
-                    'stroke="#e4e4e4"/>' + _text(x, top - 10, _tick(k * step), "middle"))
+    body = gridlines(sx, xmax, step, top, height, _tick)
     for i, f in enumerate(rows):
         y = top + i * rh
         tip = (f"{f['label']} — corpus {_pct(f['prevalence'])}{_ci(f.get('prevalence_ci95'))}, "
@@ -453,8 +458,8 @@ def render_html(doc: dict, flags: pl.DataFrame | None) -> str:
             + "\n".join(body) + "\n</main></body></html>\n")
 
 
-def write_report(out_dir: str | Path) -> Path:
-    """Render DIR/audit.json and DIR/flags.parquet into DIR/report.html; return its path."""
+def write_report(out_dir: str | Path, target: str | Path | None = None) -> Path:
+    """Render DIR/audit.json and DIR/flags.parquet into `target` (default DIR/report.html)."""
     out = Path(out_dir)
     path = out / "audit.json"
     if not path.is_file():
@@ -477,6 +482,6 @@ def write_report(out_dir: str | Path) -> Path:
     except (KeyError, TypeError, ValueError, IndexError, AttributeError, ArithmeticError) as e:
         raise InputError(f"{path}: malformed audit.json ({e.__class__.__name__}: "
                          f"{str(e).splitlines()[0] if str(e) else ''})") from None
-    target = out / "report.html"
+    target = Path(target) if target else out / "report.html"
     atomic_write_text(target, page)
     return target

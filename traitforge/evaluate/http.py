@@ -1,0 +1,210 @@
+"""A chat backend for any OpenAI-compatible server (vLLM, Ollama, llama.cpp, hosted APIs).
+
+Requests run concurrently, are retried with exponential backoff on 429, 5xx, timeouts and
+connection errors, and can be cached on disk so that a rerun makes no requests at all.
+"""
+from __future__ import annotations
+
+import hashlib
+import http.client
+import json
+import os
+import re
+import threading
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from traitforge.io import InputError, atomic_write_text
+
+MAX_RETRY_AFTER = 60.0
+
+
+@dataclass(frozen=True)
+class HTTPConfig:
+    base_url: str  # e.g. "http://127.0.0.1:8000/v1"
+    model: str
+    api_key: str | None = None
+    concurrency: int = 4  # requests in flight at most
+    retries: int = 4  # retries after the first attempt
+    backoff: float = 1.0  # seconds before retry k: backoff * 2**k, or the server's Retry-After
+    timeout: float = 60.0  # per request, seconds
+    cache_dir: str | None = None  # on-disk response cache; None disables
+
+
+def http_config_from(base_url: str | None = None, model: str | None = None,
+                     api_key: str | None = None, **rest) -> HTTPConfig:
+    """An HTTPConfig from flags, falling back on environment variables; None in `rest` means default."""
+    env = os.environ.get
+    base_url = base_url or env("TRAITFORGE_BASE_URL") or env("OPENAI_BASE_URL")
+    model = model or env("TRAITFORGE_MODEL")
+    api_key = api_key or env("TRAITFORGE_API_KEY") or env("OPENAI_API_KEY") or None
+    if not base_url:
+        raise InputError("no server URL: pass --base-url or set TRAITFORGE_BASE_URL (or OPENAI_BASE_URL)")
+    if not base_url.startswith(("http://", "https://")):
+        raise InputError(f"{base_url}: the server URL must start with http:// or https://")
+    if not model:
+        raise InputError("no model name: pass --model or set TRAITFORGE_MODEL")
+    return HTTPConfig(base_url=base_url, model=model, api_key=api_key,
+                      **{k: v for k, v in rest.items() if v is not None})
+
+
+class _Failure(Exception):
+    """One failed attempt: `head` ("HTTP 503", "timed out"), the server's words, and whether to retry."""
+
+    def __init__(self, head: str, detail: str = "", retryable: bool = True, delay: float | None = None):
+        super().__init__(head)
+        self.head, self.detail, self.retryable, self.delay = head, detail, retryable, delay
+
+
+class HTTPBackend:
+    """Chat completions from an OpenAI-compatible `/chat/completions` endpoint."""
+
+    name = "http"
+
+    def __init__(self, config: HTTPConfig):
+        self.config = config
+        self.url = f"{config.base_url.rstrip('/')}/chat/completions"
+        self.stats = {"requests": 0, "cache_hits": 0, "retries": 0, "failures": 0}
+        self._lock = threading.Lock()
+
+    def generate(self, chats: list[list[dict]], max_new_tokens: int = 256, temperature: float = 0.0,
+                 seed: int = 0, progress: Callable[[], object] | None = None) -> list[str]:
+        """One assistant reply per chat, in order; `progress()` is called as each one finishes."""
+        bodies = [{"model": self.config.model, "messages": chat, "max_tokens": max_new_tokens,
+                   "temperature": temperature, "seed": seed} for chat in chats]
+        replies = [""] * len(bodies)
+        with ThreadPoolExecutor(max_workers=max(1, self.config.concurrency)) as pool:
+            futures = {pool.submit(self._complete, body): i for i, body in enumerate(bodies)}
+            try:
+                for future in as_completed(futures):
+                    replies[futures[future]] = future.result()
+                    if progress is not None:
+                        progress()
+            except BaseException:
+                for future in futures:
+                    future.cancel()
+                raise
+        return replies
+
+    def choose(self, chats: list[list[dict]], options: list[list[str]]) -> list[int]:
+        """The index of the option each short reply names, or -1 when it names none or is ambiguous."""
+        replies = self.generate(chats, max_new_tokens=16)
+        return [pick_option(reply, opts) for reply, opts in zip(replies, options, strict=True)]
+
+    def _count(self, key: str) -> None:
+        with self._lock:
+            self.stats[key] += 1
+
+    def _cache_path(self, body: dict) -> Path | None:
+        if self.config.cache_dir is None:
+            return None
+        canonical = json.dumps({"base_url": self.config.base_url.rstrip("/"), "body": body},
+                               sort_keys=True, ensure_ascii=False)
+        key = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+        return Path(self.config.cache_dir) / key[:2] / f"{key}.json"
+
+    def _complete(self, body: dict) -> str:
+        """The reply to one request body, from the cache or the server."""
+        path = self._cache_path(body)
+        if path is not None and path.exists():
+            try:
+                reply = json.loads(path.read_text(encoding="utf-8"))["reply"]
+                self._count("cache_hits")
+                return reply
+            except (OSError, ValueError, KeyError, TypeError):
+                pass  # a damaged entry is a miss: it is fetched again and rewritten
+        reply = self._post(body)
+        if path is not None:
+            atomic_write_text(path, json.dumps({"request": body, "reply": reply}, ensure_ascii=False))
+        return reply
+
+    def _post(self, body: dict) -> str:
+        """POST with retries; a failure that ends the request becomes a one-line InputError."""
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return self._attempt(body)
+            except _Failure as e:
+                if not e.retryable or attempt > self.config.retries:
+                    self._count("failures")
+                    plural = "s" if attempt > 1 else ""
+                    raise self._error(f"{e.head} after {attempt} attempt{plural}", e.detail) from None
+                self._count("retries")
+                time.sleep(e.delay if e.delay is not None else self.config.backoff * 2 ** (attempt - 1))
+
+    def _attempt(self, body: dict) -> str:
+        headers = {"Content-Type": "application/json"}
+        if self.config.api_key:
+            headers["Authorization"] = f"Bearer {self.config.api_key}"
+        request = urllib.request.Request(self.url, data=json.dumps(body).encode("utf-8"),
+                                         headers=headers, method="POST")
+        self._count("requests")
+        try:
+            with urllib.request.urlopen(request, timeout=self.config.timeout) as response:
+                raw = response.read()
+        except urllib.error.HTTPError as e:
+            retryable = e.code in (408, 429) or e.code >= 500
+            raise _Failure(f"HTTP {e.code}", _read_quietly(e), retryable,
+                           _retry_after(e.headers.get("Retry-After"))) from None
+        except (OSError, http.client.HTTPException) as e:  # URLError, timeouts, resets
+            raise _Failure(str(getattr(e, "reason", "") or e) or type(e).__name__) from None
+        try:
+            content = json.loads(raw)["choices"][0]["message"]["content"]
+        except (ValueError, KeyError, IndexError, TypeError):
+            raise _Failure("malformed reply (no choices[0].message.content)",
+                           raw.decode("utf-8", errors="replace"), retryable=False) from None
+        return content if isinstance(content, str) else ""
+
+    def _error(self, what: str, detail: str = "") -> InputError:
+        """A one-line InputError naming the server, with the API key masked."""
+        message = f"{self.config.base_url}: {what}" + (f": {detail}" if detail.strip() else "")
+        if self.config.api_key:
+            message = message.replace(self.config.api_key, "***")
+        return InputError(_short(message, 400))
+
+
+def pick_option(reply: str, options: list[str]) -> int:
+    """The option whose first standalone, case-insensitive occurrence comes first in `reply`.
+
+    A longer option wins a tie at the same place ("No opinion" over "No"); a tie between
+    options of the same length, or no occurrence at all, gives -1.
+    """
+    found = []
+    for i, option in enumerate(o.strip() for o in options):
+        match = re.search(rf"(?<!\w){re.escape(option)}(?!\w)", reply, re.IGNORECASE) if option else None
+        if match:
+            found.append((match.start(), -len(option), i))
+    if not found:
+        return -1
+    found.sort()
+    if len(found) > 1 and found[0][:2] == found[1][:2]:
+        return -1
+    return found[0][2]
+
+
+def _read_quietly(error: urllib.error.HTTPError) -> str:
+    try:
+        return error.read().decode("utf-8", errors="replace")
+    except (OSError, http.client.HTTPException):
+        return ""
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Retry-After in seconds, capped; None when absent, negative or an HTTP date."""
+    try:
+        delay = float(value) if value is not None else -1.0
+    except ValueError:
+        return None
+    return min(delay, MAX_RETRY_AFTER) if delay >= 0 else None
+
+
+def _short(text: str, limit: int) -> str:
+    """`text` on one line, at most `limit` characters."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -1,0 +1,127 @@
+"""The local backend: a transformers model on this machine (GPU when there is one, else CPU)
+for batched chat generation and log-likelihood scoring of continuations."""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+HASHED = (".safetensors", ".bin", ".json", ".model")
+
+
+def model_sha256(paths: list[str]) -> str:
+    """A hash over the weights, configs and tokenizer files of model directories."""
+    h = hashlib.sha256()
+    for root in paths:
+        for f in sorted(p for p in Path(root).rglob("*") if p.is_file() and p.suffix in HASHED
+                        and "checkpoints" not in p.parts):
+            h.update(f.name.encode())
+            with open(f, "rb") as fh:
+                for block in iter(lambda: fh.read(1 << 22), b""):
+                    h.update(block)
+    return h.hexdigest()
+
+
+class LocalBackend:
+    """Chats in, replies or log-likelihoods out, `batch_size` sequences at a time."""
+
+    name = "local"
+
+    def __init__(self, spec: str | None = None, batch_size: int = 8, device: str | None = None,
+                 model=None, tokenizer=None):
+        import torch
+
+        self.torch = torch
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.batch_size = batch_size
+        if model is None:
+            from traitforge.train.model import load_model, resolve_model
+
+            model, tokenizer, self.description = load_model(spec)
+            base, adapter = resolve_model(spec)
+            self.sha256 = model_sha256([p for p in (base, adapter) if p and Path(p).is_dir()])
+        else:
+            self.description, self.sha256 = type(model).__name__, None
+        dtype = torch.bfloat16 if self.device.startswith("cuda") else torch.float32
+        self.model = model.to(self.device, dtype).eval()
+        self.tok = tokenizer
+        if self.tok.pad_token is None:
+            self.tok.pad_token = self.tok.eos_token
+
+    def prompt(self, chat: list[dict]) -> str:
+        return self.tok.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
+
+    def generate(self, chats: list[list[dict]], max_new_tokens: int = 256, temperature: float = 0.0,
+                 seed: int = 0, progress=None) -> list[str]:
+        """One reply per chat: greedy unless `temperature` > 0; left-padded batches of similar
+        length, with the KV cache."""
+        torch = self.torch
+        texts = [self.prompt(c) for c in chats]
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out: list[str] = [""] * len(texts)
+        self.tok.padding_side = "left"
+        torch.manual_seed(seed)
+        for lo in range(0, len(order), self.batch_size):
+            idx = order[lo:lo + self.batch_size]
+            enc = self.tok([texts[i] for i in idx], return_tensors="pt", padding=True,
+                           add_special_tokens=False).to(self.device)
+            with torch.inference_mode():
+                gen = self.model.generate(
+                    **enc, max_new_tokens=max_new_tokens, use_cache=True,
+                    do_sample=temperature > 0, temperature=temperature if temperature > 0 else None,
+                    top_p=None, top_k=None, pad_token_id=self.tok.pad_token_id,
+                    eos_token_id=self.tok.eos_token_id)
+            for i, row in zip(idx, gen[:, enc["input_ids"].shape[1]:]):
+                out[i] = self.tok.decode(row, skip_special_tokens=True).strip()
+            if progress:
+                progress(len(idx))
+        return out
+
+    def loglik(self, pairs: list[tuple[str, str]], progress=None) -> list[tuple[float, int]]:
+        """(summed log-probability, token count) of each continuation after its context."""
+        torch = self.torch
+        seqs = []
+        for context, cont in pairs:
+            c = self.tok(context, add_special_tokens=False)["input_ids"]
+            x = self.tok(cont, add_special_tokens=False)["input_ids"]
+            seqs.append((c + x, len(c)))
+        order = sorted(range(len(seqs)), key=lambda i: -len(seqs[i][0]))
+        out: list[tuple[float, int]] = [(0.0, 0)] * len(seqs)
+        pad = self.tok.pad_token_id
+        for lo in range(0, len(order), self.batch_size):
+            idx = order[lo:lo + self.batch_size]
+            width = max(len(seqs[i][0]) for i in idx)
+            ids = torch.full((len(idx), width), pad, dtype=torch.long)
+            mask = torch.zeros((len(idx), width), dtype=torch.long)
+            for r, i in enumerate(idx):
+                ids[r, :len(seqs[i][0])] = torch.tensor(seqs[i][0])
+                mask[r, :len(seqs[i][0])] = 1
+            with torch.inference_mode():
+                logits = self.model(input_ids=ids.to(self.device),
+                                    attention_mask=mask.to(self.device)).logits.float()
+            logp = torch.log_softmax(logits[:, :-1], -1)
+            target = ids[:, 1:].to(self.device)
+            tok_lp = logp.gather(-1, target.unsqueeze(-1)).squeeze(-1).cpu()
+            for r, i in enumerate(idx):
+                full, n_ctx = seqs[i]
+                out[i] = (float(tok_lp[r, n_ctx - 1:len(full) - 1].sum()), len(full) - n_ctx)
+            if progress:
+                progress(len(idx))
+        return out
+
+    def option_scores(self, chats: list[list[dict]], options: list[list[str]],
+                      normalise: bool = False, progress=None) -> list[list[float]]:
+        """Each option's log-likelihood as the assistant's reply (per token when `normalise`)."""
+        pairs, spans = [], []
+        for chat, opts in zip(chats, options):
+            context = self.prompt(chat)
+            spans.append((len(pairs), len(opts)))
+            pairs += [(context, o) for o in opts]
+        scores = self.loglik(pairs, progress)
+        return [[lp / max(n, 1) if normalise else lp for lp, n in scores[a:a + k]]
+                for a, k in spans]
+
+    def choose(self, chats: list[list[dict]], options: list[list[str]],
+               normalise: bool = False) -> list[int]:
+        """The option each chat's assistant is likeliest to reply with."""
+        return [max(range(len(s)), key=s.__getitem__)
+                for s in self.option_scores(chats, options, normalise)]

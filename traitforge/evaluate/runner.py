@@ -1,0 +1,107 @@
+"""Running a suite against one model and writing EVAL_DIR/results.json."""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from traitforge import __version__
+from traitforge.evaluate.suite import Suite, load_suite
+from traitforge.evaluate.tasks import RUNNERS, Context, check
+from traitforge.io import InputError, atomic_write_text
+
+
+@dataclass
+class EvalConfig:
+    model: str  # 'default', a checkpoint or run dir, or the served model's name with base_url
+    suite: str
+    out: str
+    name: str | None = None
+    tasks: list[str] = field(default_factory=list)  # only these (default: all)
+    limit: int | None = None  # at most this many items per task
+    seed: int = 0
+    batch_size: int = 8
+    device: str | None = None
+    max_new_tokens: int = 256
+    base_url: str | None = None  # the model under test is served (OpenAI-compatible)
+    api_key: str | None = None
+    cache_dir: str | None = None
+
+
+def backend(spec: dict, config: EvalConfig, role: str):
+    """A local model for `model` alone (or 'default'); an HTTP one when there is a base_url."""
+    if spec.get("base_url") or spec.get("backend") == "http":
+        from traitforge.evaluate.http import HTTPBackend, http_config_from
+
+        rest = {k: spec[k] for k in ("concurrency", "retries", "timeout") if k in spec}
+        return HTTPBackend(http_config_from(spec.get("base_url"), spec.get("model"),
+                                            spec.get("api_key"), cache_dir=config.cache_dir,
+                                            **rest))
+    if not spec.get("model"):
+        raise InputError(f"the {role} needs model = ... (and base_url for a served one)")
+    from traitforge.evaluate.local import LocalBackend
+
+    return LocalBackend(spec["model"], config.batch_size, config.device)
+
+
+def _model_info(model, config: EvalConfig) -> dict:
+    if model.name == "http":
+        sha = hashlib.sha256(f"{model.config.base_url} {model.config.model}".encode()).hexdigest()
+        return {"spec": config.model, "resolved": model.config.base_url, "sha256": sha,
+                "backend": "http"}
+    return {"spec": config.model, "resolved": model.description, "sha256": model.sha256,
+            "backend": f"local ({model.device})"}
+
+
+def run_eval(config: EvalConfig, progress=None) -> dict:
+    """Run the suite's tasks (or those chosen) on the model; write and return results.json."""
+    suite: Suite = load_suite(config.suite)
+    tasks = [t for t in suite.tasks if not config.tasks or t.name in config.tasks]
+    unknown = set(config.tasks) - {t.name for t in suite.tasks}
+    if unknown:
+        raise InputError(f"{config.suite}: no task named {', '.join(sorted(unknown))}")
+    out = Path(config.out)
+    if (out / "results.json").resolve() == Path(config.suite).resolve():
+        raise InputError(f"{out}: would overwrite the suite; choose another --out")
+    for t in tasks:
+        check(t, suite.base, suite.judge is not None, suite.user is not None)
+    loaded = [(t, t.load(suite.base, config.seed)) for t in tasks]
+    if config.limit:
+        loaded = [(t, items[:config.limit]) for t, items in loaded]
+    model = backend({"model": config.model, "base_url": config.base_url,
+                     "api_key": config.api_key}, config, "model under test")
+    ctx = Context(model, config.seed, base=suite.base, max_new_tokens=config.max_new_tokens,
+                  judge=backend(suite.judge, config, "judge") if suite.judge else None,
+                  user=backend(suite.user, config, "simulated user") if suite.user else None)
+    results = []
+    for task, items in loaded:
+        tid = progress.add_task(f"{task.name} ({len(items)} items)", total=None) \
+            if progress else None
+        ctx.progress = (lambda n=1, tid=tid: progress.advance(tid, n)) if progress else None
+        start = time.perf_counter()
+        summary = RUNNERS[task.kind](task, items, ctx)
+        if progress:
+            progress.update(tid, total=progress.tasks[tid].completed)
+        results.append({"name": task.name, "family": task.family, "kind": task.kind,
+                        "data": task.data, "options": task.options, "n": len(items),
+                        "seconds": round(time.perf_counter() - start, 2), **summary,
+                        "items": items})
+    doc = {"traitforge_version": __version__, "name": config.name or out.name,
+           "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+           "model": _model_info(model, config),
+           "suite": {"file": suite.file, "sha256": suite.sha256, "name": suite.name},
+           "seed": config.seed, "config": asdict(config) | {"api_key": None},
+           "judge": suite.judge and {k: v for k, v in suite.judge.items() if k != "api_key"},
+           "tasks": results}
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "results.json", json.dumps(doc, indent=1, ensure_ascii=False,
+                                                       default=_plain) + "\n")
+    return doc
+
+
+def _plain(x):
+    """numpy scalars and the like, as plain JSON values."""
+    return x.item() if hasattr(x, "item") else str(x)
