@@ -44,3 +44,37 @@ def parse_score(reply: str, low: int = 1, high: int = 10) -> tuple[float | None,
     if not low <= value <= high:
         return None, f"judge score {value:g} outside {low}-{high}"
     return (value - low) / (high - low), None
+
+
+PAIR_PROMPT = """Two AI assistants answered the same user message. {criterion}
+
+[USER]
+{prompt}
+
+[REPLY A]
+{a}
+
+[REPLY B]
+{b}
+
+Reply with one JSON object and nothing else: {{"winner": "A" | "B" | "tie", "reason": "<one sentence>"}}"""
+
+
+def pair_chat(prompt: str, a: str, b: str, rubric: str | None) -> list[dict]:
+    criterion = f"Judge them by this rubric: {rubric}" if rubric else "Which reply is better?"
+    return [{"role": "user", "content": PAIR_PROMPT.format(criterion=criterion, prompt=prompt,
+                                                          a=a, b=b)}]
+
+
+def parse_winner(reply: str) -> str | None:
+    """'A', 'B' or 'tie' from a judge's reply, or None when it names none."""
+    for m in re.finditer(r"\{[^{}]*\}", reply):
+        try:
+            obj = json.loads(m.group(0))
+        except json.JSONDecodeError:
+            continue
+        if isinstance(obj, dict) and str(obj.get("winner", "")).strip().upper() in ("A", "B", "TIE"):
+            w = str(obj["winner"]).strip().upper()
+            return "tie" if w == "TIE" else w
+    m = re.search(r"\bwinner\W{0,4}(A|B|tie)\b", reply, re.I)
+    return None if not m else ("tie" if m.group(1).lower() == "tie" else m.group(1).upper())

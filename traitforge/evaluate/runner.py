@@ -75,7 +75,8 @@ def run_eval(config: EvalConfig, progress=None) -> dict:
                      "api_key": config.api_key}, config, "model under test")
     ctx = Context(model, config.seed, base=suite.base, max_new_tokens=config.max_new_tokens,
                   judge=backend(suite.judge, config, "judge") if suite.judge else None,
-                  user=backend(suite.user, config, "simulated user") if suite.user else None)
+                  user=backend(suite.user, config, "simulated user") if suite.user else None,
+                  connect=lambda spec: backend(spec, config, "baseline"))
     results = []
     for task, items in loaded:
         tid = progress.add_task(f"{task.name} ({len(items)} items)", total=None) \

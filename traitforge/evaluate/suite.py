@@ -7,7 +7,7 @@ user. Paths inside it are relative to the file.
     model = "judge-model"
     [[task]]
     name = "arc_easy"
-    kind = "mcq"                 # mcq | disposition | pressure | open | dialogue | uptake
+    kind = "mcq"                 # mcq | disposition | pressure | open | dialogue | uptake | pairwise
     family = "capability"        # knowledge | behaviour | pressure | capability | uptake
     data = "evals/arc_easy.jsonl"  # a JSONL file or glob
     limit = 200
@@ -46,7 +46,8 @@ def load_suite(path: str | Path) -> Suite:
         if not isinstance(t, dict):
             raise InputError(f"{path}: task {k} is not a table")
         name, kind = t.get("name"), t.get("kind")
-        family = t.get("family", {"pressure": "pressure", "uptake": "uptake"}.get(kind, "behaviour"))
+        family = t.get("family", {"pressure": "pressure", "uptake": "uptake",
+                                   "pairwise": "capability"}.get(kind, "behaviour"))
         where = f"{path}: task {k} ({name or 'unnamed'})"
         if not isinstance(name, str) or name in seen:
             raise InputError(f"{where}: needs a unique name")
