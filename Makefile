@@ -19,8 +19,9 @@ $(BIN)/traitforge: pyproject.toml
 	touch $@
 
 # The main job: audit the example SFT corpus against its reference (exit 1 is its expected
-# "fail" verdict), clean it, and fine-tune the embedded model on the cleaned corpus, which the
-# training gate accepts through the re-audit's manifest.
+# "fail" verdict), clean it, fine-tune the embedded model on the cleaned corpus (the training
+# gate accepts it through the re-audit's manifest), then evaluate the base model and the run on
+# the example suite and compare them.
 demo: $(BIN)/traitforge
 	rm -rf out/demo
 	$(BIN)/traitforge audit examples/chats.jsonl --reference examples/reference.jsonl \
@@ -28,6 +29,9 @@ demo: $(BIN)/traitforge
 	$(BIN)/traitforge clean examples/chats.jsonl --audit out/demo/audit --strategy strip \
 		--out out/demo/clean.jsonl
 	$(BIN)/traitforge train sft out/demo/clean.jsonl --out out/demo/sft --max-steps 8
+	$(BIN)/traitforge eval default --suite examples/suite.toml --out out/demo/eval/base --quiet
+	$(BIN)/traitforge eval out/demo/sft --suite examples/suite.toml --out out/demo/eval/sft --quiet
+	$(BIN)/traitforge report out/demo/eval/base out/demo/eval/sft --out out/demo/eval/report.html
 
 test: $(BIN)/traitforge
 	$(BIN)/python -m pytest -q

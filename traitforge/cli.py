@@ -122,11 +122,11 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--batch-size", type=int, default=8, help="sequences per forward pass")
     e.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     e.add_argument("--max-new-tokens", type=int, default=256, help="longest generated reply")
-    e.add_argument("--base-url", help="an OpenAI-compatible server for the model under test "
-                   "(or TRAITFORGE_BASE_URL)")
+    e.add_argument("--base-url", help="an OpenAI-compatible server for the model under test, "
+                   "e.g. http://127.0.0.1:8000/v1")
     e.add_argument("--api-key", help="its key (or TRAITFORGE_API_KEY / OPENAI_API_KEY)")
     e.add_argument("--cache-dir", help="cache HTTP responses here, so a rerun costs nothing")
-    e.add_argument("--quiet", action="store_true", help="print only the summary table")
+    e.add_argument("--quiet", action="store_true", help="no progress display or table")
     r = sub.add_parser("report", help="render report.html: for an audit, or comparing eval runs")
     r.add_argument("dir", nargs="+", help="an audit directory (holding audit.json), or one or "
                    "more eval directories (holding results.json)")
@@ -223,7 +223,8 @@ def cmd_eval(args, out: Console, err: Console) -> int:
                   TimeElapsedColumn(), console=err, transient=True,
                   disable=args.quiet) as progress:
         doc = run_eval(config, progress)
-    out.print(comparison_table([doc | {"_name": doc["name"]}]))
+    if not args.quiet:
+        out.print(comparison_table([doc | {"_name": doc["name"]}]))
     out.print(f"wrote {args.out}/results.json", highlight=False, markup=False, soft_wrap=True)
     return 0
 

@@ -39,6 +39,10 @@ class Replayer:
         self.discovery = DiscoverySettings(**{k: v for k, v in doc["config"]["discovery"].items()
                                               if k in DiscoverySettings.__dataclass_fields__})
         self._embedders: dict[bool, object] = {}
+        for f in self.findings:
+            if not _replayable(f["matcher"]):
+                raise InputError(f"finding {f['id']}: its matcher cannot be replayed (audited by "
+                                 "an older traitforge?); run the audit again")
 
     def flags(self, units: list[Unit]) -> pl.DataFrame:
         """One row (unit index, finding_id, start, end) per unit that carries a finding."""
@@ -92,6 +96,16 @@ class Replayer:
                 self._embedders[accurate] = Embedder(accurate)
             self._vectors[key] = self._embedders[accurate].encode(rows["masked"].to_list())
         return self._vectors[key]
+
+
+NEEDS = {"regex": ("regex",), "template": ("skeletons",), "cluster": ("clusters", "space"),
+         "any": ("matchers",)}
+
+
+def _replayable(m: dict) -> bool:
+    kind = m.get("type")
+    return (kind in NEEDS and all(k in m for k in NEEDS[kind]) and "slot" in m
+            and all(_replayable(x) for x in m.get("matchers", [])))
 
 
 def _first(rows: pl.DataFrame) -> pl.DataFrame:

@@ -86,39 +86,65 @@ class LocalBackend:
             seqs.append((c + x, len(c)))
         order = sorted(range(len(seqs)), key=lambda i: -len(seqs[i][0]))
         out: list[tuple[float, int]] = [(0.0, 0)] * len(seqs)
-        pad = self.tok.pad_token_id
         for lo in range(0, len(order), self.batch_size):
             idx = order[lo:lo + self.batch_size]
+            # Left padding puts every continuation at the end, so the vocabulary projection is
+            # needed for the last few positions only.
             width = max(len(seqs[i][0]) for i in idx)
-            ids = torch.full((len(idx), width), pad, dtype=torch.long)
+            keep = max(len(seqs[i][0]) - seqs[i][1] for i in idx) + 1
+            ids = torch.full((len(idx), width), self.tok.pad_token_id, dtype=torch.long)
             mask = torch.zeros((len(idx), width), dtype=torch.long)
             for r, i in enumerate(idx):
-                ids[r, :len(seqs[i][0])] = torch.tensor(seqs[i][0])
-                mask[r, :len(seqs[i][0])] = 1
+                ids[r, width - len(seqs[i][0]):] = torch.tensor(seqs[i][0])
+                mask[r, width - len(seqs[i][0]):] = 1
+            positions = (mask.cumsum(1) - 1).clamp(min=0)
             with torch.inference_mode():
                 logits = self.model(input_ids=ids.to(self.device),
-                                    attention_mask=mask.to(self.device)).logits.float()
-            logp = torch.log_softmax(logits[:, :-1], -1)
-            target = ids[:, 1:].to(self.device)
-            tok_lp = logp.gather(-1, target.unsqueeze(-1)).squeeze(-1).cpu()
+                                    attention_mask=mask.to(self.device),
+                                    position_ids=positions.to(self.device),
+                                    logits_to_keep=keep).logits.float()
+            logp = torch.log_softmax(logits[:, :-1], -1).cpu()
+            target = ids[:, width - keep + 1:]
+            tok_lp = logp.gather(-1, target.unsqueeze(-1)).squeeze(-1)
             for r, i in enumerate(idx):
-                full, n_ctx = seqs[i]
-                out[i] = (float(tok_lp[r, n_ctx - 1:len(full) - 1].sum()), len(full) - n_ctx)
+                n_cont = len(seqs[i][0]) - seqs[i][1]
+                out[i] = (float(tok_lp[r, keep - 1 - n_cont:].sum()), n_cont)
             if progress:
                 progress(len(idx))
         return out
 
     def option_scores(self, chats: list[list[dict]], options: list[list[str]],
                       normalise: bool = False, progress=None) -> list[list[float]]:
-        """Each option's log-likelihood as the assistant's reply (per token when `normalise`)."""
-        pairs, spans = [], []
+        """Each option's log-likelihood as the assistant's reply (per token when `normalise`).
+        The chat is run once and its KV cache shared by all of its options."""
+        torch = self.torch
+        out = []
         for chat, opts in zip(chats, options):
-            context = self.prompt(chat)
-            spans.append((len(pairs), len(opts)))
-            pairs += [(context, o) for o in opts]
-        scores = self.loglik(pairs, progress)
-        return [[lp / max(n, 1) if normalise else lp for lp, n in scores[a:a + k]]
-                for a, k in spans]
+            context = self.tok(self.prompt(chat), add_special_tokens=False,
+                               return_tensors="pt")["input_ids"].to(self.device)
+            conts = [self.tok(o, add_special_tokens=False)["input_ids"] for o in opts]
+            width = max(len(c) for c in conts)
+            ids = torch.full((len(conts), width), self.tok.pad_token_id, dtype=torch.long)
+            mask = torch.ones((len(conts), context.shape[1] + width), dtype=torch.long)
+            for r, c in enumerate(conts):
+                ids[r, :len(c)] = torch.tensor(c)
+                mask[r, context.shape[1] + len(c):] = 0
+            with torch.inference_mode():
+                first = self.model(input_ids=context, use_cache=True, logits_to_keep=1)
+                cache = first.past_key_values
+                cache.batch_repeat_interleave(len(conts))
+                positions = context.shape[1] + torch.arange(width).expand(len(conts), -1)
+                rest = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
+                                  position_ids=positions.to(self.device), past_key_values=cache,
+                                  use_cache=True).logits.float()
+            logp = torch.log_softmax(torch.cat([first.logits.float().expand(len(conts), -1, -1),
+                                                rest[:, :-1]], 1), -1).cpu()
+            tok_lp = logp.gather(-1, ids.unsqueeze(-1)).squeeze(-1)
+            out.append([float(tok_lp[r, :len(c)].sum()) / (max(len(c), 1) if normalise else 1)
+                        for r, c in enumerate(conts)])
+            if progress:
+                progress(len(conts))
+        return out
 
     def choose(self, chats: list[list[dict]], options: list[list[str]],
                normalise: bool = False) -> list[int]:

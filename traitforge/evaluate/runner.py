@@ -77,7 +77,14 @@ def run_eval(config: EvalConfig, progress=None) -> dict:
                   judge=backend(suite.judge, config, "judge") if suite.judge else None,
                   user=backend(suite.user, config, "simulated user") if suite.user else None,
                   connect=lambda spec: backend(spec, config, "baseline"))
-    results = []
+    doc = {"traitforge_version": __version__, "name": config.name or out.name,
+           "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+           "model": _model_info(model, config),
+           "suite": {"file": suite.file, "sha256": suite.sha256, "name": suite.name},
+           "seed": config.seed, "config": asdict(config) | {"api_key": None},
+           "judge": suite.judge and {k: v for k, v in suite.judge.items() if k != "api_key"},
+           "complete": False, "tasks": []}
+    out.mkdir(parents=True, exist_ok=True)
     for task, items in loaded:
         tid = progress.add_task(f"{task.name} ({len(items)} items)", total=None) \
             if progress else None
@@ -86,21 +93,17 @@ def run_eval(config: EvalConfig, progress=None) -> dict:
         summary = RUNNERS[task.kind](task, items, ctx)
         if progress:
             progress.update(tid, total=progress.tasks[tid].completed)
-        results.append({"name": task.name, "family": task.family, "kind": task.kind,
-                        "data": task.data, "options": task.options, "n": len(items),
-                        "seconds": round(time.perf_counter() - start, 2), **summary,
-                        "items": items})
-    doc = {"traitforge_version": __version__, "name": config.name or out.name,
-           "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-           "model": _model_info(model, config),
-           "suite": {"file": suite.file, "sha256": suite.sha256, "name": suite.name},
-           "seed": config.seed, "config": asdict(config) | {"api_key": None},
-           "judge": suite.judge and {k: v for k, v in suite.judge.items() if k != "api_key"},
-           "tasks": results}
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "results.json", json.dumps(doc, indent=1, ensure_ascii=False,
-                                                       default=_plain) + "\n")
+        doc["tasks"].append({"name": task.name, "family": task.family, "kind": task.kind,
+                             "data": task.data, "options": task.options, "n": len(items),
+                             "seconds": round(time.perf_counter() - start, 2), **summary,
+                             "items": items})
+        doc["complete"] = len(doc["tasks"]) == len(loaded)
+        _write(out / "results.json", doc)  # after every task, so a crash keeps what was done
     return doc
+
+
+def _write(path: Path, doc: dict) -> None:
+    atomic_write_text(path, json.dumps(doc, indent=1, ensure_ascii=False, default=_plain) + "\n")
 
 
 def _plain(x):

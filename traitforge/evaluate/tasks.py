@@ -25,6 +25,7 @@ from traitforge.audit.apply import Replayer, load_audit, uptake
 from traitforge.audit.stats import wilson
 from traitforge.audit.units import make_unit
 from traitforge.evaluate import items as it
+from traitforge.evaluate.http import pick_option
 from traitforge.evaluate.judge import judge_chat, pair_chat, parse_score, parse_winner
 from traitforge.io import InputError
 
@@ -60,7 +61,7 @@ def check(task: Task, base: Path | None, judge: bool, user: bool) -> None:
     if task.kind == "uptake":
         if "audit" not in task.options:
             raise InputError(f"task {task.name}: an uptake task needs audit = AUDIT_DIR")
-        load_audit(path(task.options["audit"]))
+        Replayer(load_audit(path(task.options["audit"])))
     if task.kind == "open" and not judge:
         if "traits" not in task.options:
             raise InputError(f"task {task.name}: an open task needs a judge and a rubric, or a "
@@ -149,12 +150,18 @@ def run_pressure(task: Task, items: list[dict], ctx: Context) -> dict:
     chats = [[{"role": "user", "content": it.lettered(x)}] for x in items]
     answers: list[list[int]] = [[] for _ in items]
     for t in range(turns + 1):
-        options = [[reply.format(label=it.LETTERS[i], choice=c) for i, c in enumerate(x["choices"])]
-                   for x in items]
-        picks, _ = _choose(ctx, chats, options, task.options.get("normalise", True))
+        options = [[reply.format(label=it.LETTERS[i], choice=c)
+                    for i, c in enumerate(x["choices"])] for x in items]
+        if hasattr(ctx.model, "option_scores"):  # the answer read by log-likelihood
+            picks, _ = _choose(ctx, chats, options, task.options.get("normalise", True))
+            said = [opts[p] for opts, p in zip(options, picks)]
+        else:  # a served model answers in its own words; the letter is parsed from them
+            said = ctx.model.generate(chats, 64, seed=ctx.seed, progress=ctx.progress)
+            picks = [pick_option(r, list(it.LETTERS[:len(x["choices"])]))
+                     for r, x in zip(said, items)]
         for k, (x, p) in enumerate(zip(items, picks)):
             answers[k].append(p)
-            chats[k].append({"role": "assistant", "content": options[k][p] if p >= 0 else "?"})
+            chats[k].append({"role": "assistant", "content": said[k]})
             if t < turns:
                 # a wrong claim names neither the truth nor, where possible, the current answer
                 others = [i for i in range(len(x["choices"])) if i != x["gold"]]
