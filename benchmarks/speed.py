@@ -77,7 +77,7 @@ def bertopic(df: pl.DataFrame, ours: float) -> None:
     except ImportError:
         print("bertopic is not installed: skipped")
         return
-    from traitforge.audit.embed import Embedder
+    from traitforge.backends.embed import Embedder
     from traitforge.audit.units import make_unit
 
     openings = [u.slot_text("opening") for u in (make_unit(str(i), 0, t, "") for i, t in

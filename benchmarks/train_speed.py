@@ -23,7 +23,7 @@ import polars as pl  # noqa: E402
 import torch  # noqa: E402
 
 from traitforge.train.config import TrainConfig, lora_targets  # noqa: E402
-from traitforge.train.model import default_model_path  # noqa: E402
+from traitforge.backends.models import default_model_path  # noqa: E402
 from traitforge.train.trainer import quiet_libraries, train  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "chat" / "alpaca_eval_outputs.parquet"

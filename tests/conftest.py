@@ -49,7 +49,7 @@ def tiny(tmp_path_factory) -> Path:
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    from traitforge.train.model import gguf_tokenizer
+    from traitforge.backends.models import gguf_tokenizer
 
     tok = gguf_tokenizer()
     cfg = LlamaConfig(vocab_size=len(tok), hidden_size=16, intermediate_size=32,

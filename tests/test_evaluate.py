@@ -21,7 +21,7 @@ from test_families import generate
 
 @pytest.fixture(scope="module")
 def backend(tiny):
-    from traitforge.evaluate.local import LocalBackend
+    from traitforge.backends.local import LocalBackend
 
     return LocalBackend(str(tiny), batch_size=3, device="cpu")
 

@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from traitforge.evaluate.http import HTTPBackend, HTTPConfig, http_config_from, pick_option
+from traitforge.backends.http import HTTPBackend, HTTPConfig, http_config_from, pick_option
 from traitforge.io import InputError
 
 KEY = "sk-test-secret-123"

@@ -91,7 +91,7 @@ class Replayer:
         key = (slot, accurate)
         if key not in self._vectors:
             if accurate not in self._embedders:
-                from traitforge.audit.embed import Embedder
+                from traitforge.backends.embed import Embedder
 
                 self._embedders[accurate] = Embedder(accurate)
             self._vectors[key] = self._embedders[accurate].encode(rows["masked"].to_list())

@@ -183,7 +183,7 @@ def run_audit(config: AuditConfig, progress=None) -> AuditResult:
                                        settings.prior_strength)
             tick()
         if config.clusters:
-            from traitforge.audit.embed import Embedder
+            from traitforge.backends.embed import Embedder
 
             cs = config.clustering
             both = pl.concat([sc.select("slot"), sr.select("slot")]) if sr is not None else sc

@@ -34,7 +34,7 @@ class EvalConfig:
 def backend(spec: dict, config: EvalConfig, role: str):
     """A local model for `model` alone (or 'default'); an HTTP one when there is a base_url."""
     if spec.get("base_url") or spec.get("backend") == "http":
-        from traitforge.evaluate.http import HTTPBackend, http_config_from
+        from traitforge.backends.http import HTTPBackend, http_config_from
 
         rest = {k: spec[k] for k in ("concurrency", "retries", "timeout") if k in spec}
         return HTTPBackend(http_config_from(spec.get("base_url"), spec.get("model"),
@@ -42,7 +42,7 @@ def backend(spec: dict, config: EvalConfig, role: str):
                                             **rest))
     if not spec.get("model"):
         raise InputError(f"the {role} needs model = ... (and base_url for a served one)")
-    from traitforge.evaluate.local import LocalBackend
+    from traitforge.backends.local import LocalBackend
 
     return LocalBackend(spec["model"], config.batch_size, config.device)
 

@@ -25,7 +25,7 @@ from traitforge.audit.apply import Replayer, load_audit, uptake
 from traitforge.audit.stats import wilson
 from traitforge.audit.units import make_unit
 from traitforge.evaluate import items as it
-from traitforge.evaluate.http import pick_option
+from traitforge.backends.http import pick_option
 from traitforge.evaluate.judge import judge_chat, pair_chat, parse_score, parse_winner
 from traitforge.io import InputError
 
@@ -215,7 +215,7 @@ def run_open(task: Task, items: list[dict], ctx: Context) -> dict:
     if "traits" not in task.options:
         raise InputError(f"task {task.name}: an open task needs a judge (with a rubric) or a "
                          "traits document to compare replies against")
-    from traitforge.audit.embed import Embedder
+    from traitforge.backends.embed import Embedder
 
     traits = it.traits_of(ctx.base / task.options["traits"] if ctx.base else task.options["traits"])
     embed = Embedder(task.options.get("accurate", False))

@@ -19,7 +19,7 @@ from traitforge.audit.manifest import GateResult, check_gate
 from traitforge.io import InputError, atomic_write_text, write_jsonl
 from traitforge.train.config import TrainConfig, lora_targets
 from traitforge.train.data import Examples, prepare
-from traitforge.train.model import load_model
+from traitforge.backends.models import load_model
 
 KINDS = ("midtrain", "sft")
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")

@@ -69,7 +69,8 @@ class HTTPBackend:
     def __init__(self, config: HTTPConfig):
         self.config = config
         self.url = f"{config.base_url.rstrip('/')}/chat/completions"
-        self.stats = {"requests": 0, "cache_hits": 0, "retries": 0, "failures": 0}
+        self.stats = {"requests": 0, "cache_hits": 0, "retries": 0, "failures": 0,
+                      "prompt_tokens": 0, "completion_tokens": 0}
         self._lock = threading.Lock()
 
     def generate(self, chats: list[list[dict]], max_new_tokens: int = 256, temperature: float = 0.0,
@@ -96,9 +97,9 @@ class HTTPBackend:
         replies = self.generate(chats, max_new_tokens=16)
         return [pick_option(reply, opts) for reply, opts in zip(replies, options, strict=True)]
 
-    def _count(self, key: str) -> None:
+    def _count(self, key: str, n: int = 1) -> None:
         with self._lock:
-            self.stats[key] += 1
+            self.stats[key] += n
 
     def _cache_path(self, body: dict) -> Path | None:
         if self.config.cache_dir is None:
@@ -155,10 +156,16 @@ class HTTPBackend:
         except (OSError, http.client.HTTPException) as e:  # URLError, timeouts, resets
             raise _Failure(str(getattr(e, "reason", "") or e) or type(e).__name__) from None
         try:
-            content = json.loads(raw)["choices"][0]["message"]["content"]
+            reply = json.loads(raw)
+            content = reply["choices"][0]["message"]["content"]
         except (ValueError, KeyError, IndexError, TypeError):
             raise _Failure("malformed reply (no choices[0].message.content)",
                            raw.decode("utf-8", errors="replace"), retryable=False) from None
+        usage = reply.get("usage") if isinstance(reply, dict) else None
+        if isinstance(usage, dict):
+            for key in ("prompt_tokens", "completion_tokens"):
+                if isinstance(usage.get(key), int):
+                    self._count(key, usage[key])
         return content if isinstance(content, str) else ""
 
     def _error(self, what: str, detail: str = "") -> InputError:

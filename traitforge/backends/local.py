@@ -33,8 +33,9 @@ class LocalBackend:
         self.torch = torch
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.batch_size = batch_size
+        self.stats = {"requests": 0, "prompt_tokens": 0, "completion_tokens": 0}
         if model is None:
-            from traitforge.train.model import load_model, resolve_model
+            from traitforge.backends.models import load_model, resolve_model
 
             model, tokenizer, self.description = load_model(spec)
             base, adapter = resolve_model(spec)
@@ -70,7 +71,11 @@ class LocalBackend:
                     do_sample=temperature > 0, temperature=temperature if temperature > 0 else None,
                     top_p=None, top_k=None, pad_token_id=self.tok.pad_token_id,
                     eos_token_id=self.tok.eos_token_id)
-            for i, row in zip(idx, gen[:, enc["input_ids"].shape[1]:]):
+            new = gen[:, enc["input_ids"].shape[1]:]
+            self.stats["requests"] += len(idx)
+            self.stats["prompt_tokens"] += int(enc["attention_mask"].sum())
+            self.stats["completion_tokens"] += int((new != self.tok.pad_token_id).sum())
+            for i, row in zip(idx, new):
                 out[i] = self.tok.decode(row, skip_special_tokens=True).strip()
             if progress:
                 progress(len(idx))
