@@ -1,6 +1,7 @@
 """Replaying an audit's findings on new text: every finding's matcher (regex, template family,
-embedding cluster, or any of several) says which units of another corpus carry the pattern.
-Used by `traitforge audit apply` and by the pattern-uptake eval."""
+embedding cluster, LLM classifier, or any of several) says which units of another corpus carry
+the pattern. An LLM finding needs a backend to label the new units; without one it is skipped
+and listed as such. Used by `traitforge audit apply` and by the pattern-uptake eval."""
 from __future__ import annotations
 
 import io
@@ -14,6 +15,7 @@ import polars as pl
 from traitforge.audit.auditor import sentence_frame
 from traitforge.audit.clusters import assign
 from traitforge.audit.discovery import DiscoverySettings
+from traitforge.audit.llm import Asker, LLMSettings, Pattern, rate, strict_units
 from traitforge.audit.stats import wilson
 from traitforge.audit.units import Unit, units_of
 from traitforge.io import InputError, atomic_write_bytes, atomic_write_text, read_corpus, write_jsonl
@@ -32,10 +34,18 @@ def load_audit(audit_dir: str | Path) -> dict:
 
 
 class Replayer:
-    """Finds where the findings of one audit occur in new units."""
+    """Finds where the findings of one audit occur in new units; with `backend`, LLM findings
+    too (their units labelled by the model), otherwise those are listed in `skipped`."""
 
-    def __init__(self, doc: dict):
-        self.findings = doc["findings"]
+    def __init__(self, doc: dict, backend=None, seed: int = 0):
+        self.asker = Asker(backend, seed) if backend is not None else None
+        self.rate_chars = (doc["config"].get("llm") or {}).get("rate_chars", LLMSettings.rate_chars)
+        self.skipped = [] if backend is not None else [
+            {"finding_id": f["id"], "label": f["label"],
+             "reason": "an LLM finding: replaying it needs a model (--llm)"}
+            for f in doc["findings"] if _uses_llm(f["matcher"])]
+        skip = {x["finding_id"] for x in self.skipped}
+        self.findings = [f for f in doc["findings"] if f["id"] not in skip]
         self.discovery = DiscoverySettings(**{k: v for k, v in doc["config"]["discovery"].items()
                                               if k in DiscoverySettings.__dataclass_fields__})
         self._embedders: dict[bool, object] = {}
@@ -65,6 +75,15 @@ class Replayer:
             rows = self._edges(m["slot"])
             labels = assign(self._embed(m["slot"], rows, m.get("accurate", False)), m["space"])
             return _first(rows.filter(pl.Series(np.isin(labels, m["clusters"]))))
+        if kind == "llm":
+            p = Pattern("", m["label"], m["definition"], m["slot"])
+            idx = np.arange(len(self._units), dtype=np.int64)
+            flagged, _ = strict_units(idx, rate(self.asker, [p], self._units, idx,
+                                                self.rate_chars)[0])
+            spans = [self._units[i].span(m["slot"]) for i in flagged]
+            return pl.DataFrame({"unit": flagged, "start": [s for s, _ in spans],
+                                 "end": [e for _, e in spans]},
+                                schema={"unit": pl.Int64, "start": pl.Int64, "end": pl.Int64})
         if kind == "any":
             found = [self._match(x) for x in m["matchers"]]
             return pl.concat(found).unique("unit", keep="first", maintain_order=True).sort("unit")
@@ -99,7 +118,11 @@ class Replayer:
 
 
 NEEDS = {"regex": ("regex",), "template": ("skeletons",), "cluster": ("clusters", "space"),
-         "any": ("matchers",)}
+         "llm": ("label", "definition"), "any": ("matchers",)}
+
+
+def _uses_llm(m: dict) -> bool:
+    return m.get("type") == "llm" or any(_uses_llm(x) for x in m.get("matchers", []))
 
 
 def _replayable(m: dict) -> bool:
@@ -114,11 +137,11 @@ def _first(rows: pl.DataFrame) -> pl.DataFrame:
             .select(pl.col("unit").cast(pl.Int64), "start", "end"))
 
 
-def uptake(doc: dict, units: list[Unit], flags: pl.DataFrame) -> list[dict]:
+def uptake(findings: list[dict], units: list[Unit], flags: pl.DataFrame) -> list[dict]:
     """Each finding's prevalence among `units`, beside its prevalence in the audited data."""
     n = len(units)
     out = []
-    for f in doc["findings"]:
+    for f in findings:
         k = int(flags.filter(pl.col("finding_id") == f["id"])["unit"].n_unique())
         lo, hi = wilson(k, n) if n else (0.0, 0.0)
         out.append({"finding_id": f["id"], "label": f["label"], "severity": f["severity"],
@@ -128,10 +151,13 @@ def uptake(doc: dict, units: list[Unit], flags: pl.DataFrame) -> list[dict]:
 
 
 def apply_audit(audit_dir: str | Path, corpus_path: str | Path, out_dir: str | Path,
-                fmt: str | None = None, strict: bool = False) -> dict:
+                fmt: str | None = None, strict: bool = False, llm: str | None = None,
+                llm_base_url: str | None = None) -> dict:
     """Flag a new corpus with an audit's findings: writes OUT/flags.parquet (doc_id, turn,
-    finding_id, start, end), OUT/apply.json (per-finding prevalence, new against audited) and
-    OUT/rejected.jsonl."""
+    finding_id, start, end), OUT/apply.json (per-finding prevalence, new against audited; the
+    LLM findings skipped without `llm`) and OUT/rejected.jsonl. With `llm` (a model spec, or
+    the served model's name with `llm_base_url`) LLM findings are replayed, the calls cached
+    in OUT/llm_cache."""
     doc = load_audit(audit_dir)
     out = Path(out_dir)
     if (out / "flags.parquet").resolve() == (Path(audit_dir) / "flags.parquet").resolve():
@@ -142,7 +168,13 @@ def apply_audit(audit_dir: str | Path, corpus_path: str | Path, out_dir: str | P
     if not units:
         raise InputError(f"{corpus_path}: no responses to flag ({corpus.n_read} read, "
                          f"{len(corpus.rejected)} rejected)")
-    flags = Replayer(doc).flags(units)
+    backend = None
+    if llm:
+        from traitforge.backends import open_backend
+
+        backend = open_backend(llm, base_url=llm_base_url, cache_dir=out / "llm_cache")
+    replayer = Replayer(doc, backend, cfg.get("seed", 0))
+    flags = replayer.flags(units)
     ids = pl.DataFrame({"unit": np.arange(len(units), dtype=np.int64),
                         "doc_id": [u.doc_id for u in units],
                         "turn": pl.Series([u.turn for u in units], dtype=pl.Int32)})
@@ -155,6 +187,7 @@ def apply_audit(audit_dir: str | Path, corpus_path: str | Path, out_dir: str | P
     result = {"audit": str(audit_dir), "audit_sha256": doc.get("input_sha256"),
               "corpus": str(corpus_path), "sha256": corpus.sha256, "read": corpus.n_read,
               "used": len(corpus.records), "rejected": len(corpus.rejected), "units": len(units),
-              "findings": uptake(doc, units, flags)}
+              "findings": uptake(replayer.findings, units, flags),
+              "skipped": replayer.skipped}
     atomic_write_text(out / "apply.json", json.dumps(result, indent=1, ensure_ascii=False) + "\n")
     return result

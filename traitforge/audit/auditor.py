@@ -18,9 +18,10 @@ from traitforge.audit.discovery import (DiscoverySettings, candidate_tests, conc
                                         ngram_findings)
 from traitforge.audit.clusters import ClusterSettings
 from traitforge.audit.families import cluster_findings, enriched, template_findings
+from traitforge.audit.llm import LLMSettings, llm_pass
 from traitforge.audit.manifest import MANIFEST, write_manifest
 from traitforge.audit.findings import Finding, rank, verdict
-from traitforge.audit.reconcile import reconcile
+from traitforge.audit.reconcile import join_sampled, reconcile
 from traitforge.audit.sentences import edge_sentences
 from traitforge.audit.templates import skeletons
 from traitforge.audit.policy import Policy, load_policy
@@ -50,6 +51,7 @@ class AuditConfig:
     clusters: bool = True
     discovery: DiscoverySettings = field(default_factory=DiscoverySettings)
     clustering: ClusterSettings = field(default_factory=ClusterSettings)
+    llm: LLMSettings | None = None  # the LLM pass (scan, merge, autorate); None: off
 
 
 @dataclass
@@ -67,6 +69,7 @@ class AuditResult:
     map: dict | None = None  # the opening-sentence clustering, for the report
     merged_into: dict[str, str] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)  # wall time of each step
+    llm: dict | None = None  # the LLM pass's record, for audit.json
 
     @property
     def verdict(self) -> str:
@@ -199,11 +202,23 @@ def run_audit(config: AuditConfig, progress=None) -> AuditResult:
     steps.task("reconciling findings", 1)
     findings, merged_into = reconcile(_unique_ids(findings), settings.reconcile_jaccard,
                                       test=settings.test, prior_strength=settings.prior_strength)
+    llm = None
+    if config.llm:
+        found, named, llm = llm_pass(config.llm, units, ref_units, detectors, steps, config.seed,
+                                     settings.test, settings.prior_strength)
+        found, named = ([f for f in x if f.id not in policy.ignore] for x in (found, named))
+        own = {f.id: f for f in found + named}  # by pattern id, before ids are made unique
+        _unique_ids(findings + named + found)
+        findings, joined = join_sampled(findings + named, found, settings.reconcile_jaccard)
+        merged_into.update(joined)
+        for p in llm["patterns"]:  # the finding that carries each pattern, if any
+            f = own.get(p["id"])
+            p["finding"] = merged_into.get(f.id, f.id) if f else None
     for f in findings:
         f.grade(policy)
     steps.close()
     return AuditResult(config, policy, corpus, reference, units, ref_units, detectors,
-                       rank(findings), examined, sc, maps, merged_into, steps.seconds)
+                       rank(findings), examined, sc, maps, merged_into, steps.seconds, llm)
 
 
 def sentence_frame(units: list[Unit], settings: DiscoverySettings, block: int = 20_000) -> pl.DataFrame:
@@ -241,8 +256,8 @@ def _corpus_stats(corpus: Corpus, units: list[Unit]) -> dict:
 
 
 def audit_document(result: AuditResult, created_at: str | None = None) -> dict:
-    """Everything audit.json holds. Only `created_at` and `seconds` (per step) vary between
-    identical runs."""
+    """Everything audit.json holds. Only `created_at`, `seconds` (per step) and the LLM pass's
+    `usage` (what the backend and its cache served) vary between identical runs."""
     config = asdict(result.config)
     stats = {"corpus": _corpus_stats(result.corpus, result.units), "ngrams_examined": result.n_examined}
     if result.reference is not None:
@@ -263,6 +278,7 @@ def audit_document(result: AuditResult, created_at: str | None = None) -> dict:
         "distributions": distributions([u.text for u in result.units],
                                        [u.text for u in result.ref_units] if result.ref_units else None),
         "map": opening_map(result),
+        "llm": result.llm,
     }
 
 

@@ -11,6 +11,7 @@ from traitforge.audit.auditor import AuditConfig, run_audit, write_outputs
 from traitforge.audit.clean import CleanResult, CleanSettings, clean
 from traitforge.audit.clusters import ClusterSettings
 from traitforge.audit.discovery import DiscoverySettings
+from traitforge.audit.llm import LLMSettings
 from traitforge.io import InputError, atomic_write_text, read_corpus, write_jsonl
 
 
@@ -38,6 +39,7 @@ def config_of(audit: dict, corpus: str) -> AuditConfig:
     cfg = dict(audit["config"])
     cfg["discovery"] = DiscoverySettings(**cfg["discovery"])
     cfg["clustering"] = ClusterSettings(**cfg["clustering"])
+    cfg["llm"] = LLMSettings(**cfg["llm"]) if cfg.get("llm") else None
     return replace(AuditConfig(**cfg), corpus=corpus)
 
 

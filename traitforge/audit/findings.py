@@ -39,6 +39,7 @@ class Finding:
     evidence: list[dict] = field(default_factory=list)
     merge_rule: str | None = None
     ref_index: np.ndarray | None = None  # flagged reference units, where known
+    rated: np.ndarray | None = None  # the units a sampling pass (LLM) rated; None: all of them
 
     @property
     def prevalence(self) -> float:

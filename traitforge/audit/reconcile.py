@@ -11,6 +11,8 @@ whole families, then phrases) and importance. Each one joins the earlier leader 
 Anything else leads a finding of its own, and so does every detector: named patterns stay apart,
 and their units stay what their regex matches (members join them as evidence only). N-grams
 widen only n-gram findings; joining a family they are evidence. The merged finding lists every member as evidence.
+Findings rated on a sample of units (the LLM pass) join afterwards, as evidence only
+(`join_sampled`).
 """
 from __future__ import annotations
 
@@ -114,3 +116,35 @@ def _retest(f: Finding, test: str, prior_strength: float) -> None:
         f.z = float(over_representation_z(test, len(f.units), f.n_units, f.ref_flagged,
                                           f.ref_units, prior_strength))
         f.p_value = float(upper_p(f.z))
+
+
+def join_sampled(findings: list[Finding], sampled: list[Finding], jaccard: float = 0.5,
+                 containment: float = 0.8) -> tuple[list[Finding], dict[str, str]]:
+    """Findings of units rated on a sample (the LLM pass) join the finding they overlap most,
+    compared on the units both rated: if Jaccard >= `jaccard` or >= `containment` of their
+    flagged units lie inside it. They become its evidence and its methods gain theirs; its
+    units stay as they were. The others stand alone, and later ones may join them."""
+    leaders, home = list(findings), {}
+    for f in sorted(sampled, key=lambda f: (-f.prevalence, f.id)):
+        best, best_key = None, (0.0, 0.0)
+        for lead in leaders:
+            common = f.rated if lead.rated is None else np.intersect1d(f.rated, lead.rated)
+            a, b = np.intersect1d(lead.units, common), np.intersect1d(f.units, common)
+            inter = len(np.intersect1d(a, b, assume_unique=True))
+            key = (inter / (len(a) + len(b) - inter), inter / len(b)) if inter else (0.0, 0.0)
+            if (key[0] >= jaccard or key[1] >= containment) and key > best_key:
+                best, best_key = lead, key
+        if best is None:
+            leaders.append(f)
+            home[f.id] = f.id
+            continue
+        best.evidence.append({**f.evidence[0], "jaccard": round(best_key[0], 3),
+                              "contained": round(best_key[1], 3)})
+        if f.method not in best.method.split("+"):
+            best.method += "+" + f.method
+        rule = (f"LLM patterns join when, on the units they rated, Jaccard >= {jaccard} or >= "
+                f"{containment:.0%} of their flagged units lie inside it (evidence only)")
+        if not best.merge_rule or rule not in best.merge_rule:
+            best.merge_rule = f"{best.merge_rule}; {rule}" if best.merge_rule else rule
+        home[f.id] = best.id
+    return leaders, home

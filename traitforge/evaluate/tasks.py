@@ -265,14 +265,16 @@ def run_uptake(task: Task, items: list[dict], ctx: Context) -> dict:
                                  task.options.get("max_new_tokens", ctx.max_new_tokens),
                                  seed=ctx.seed, progress=ctx.progress)
     units = [make_unit(x["id"], 1, r, x["prompt"]) for x, r in zip(items, replies)]
-    flags = Replayer(doc).flags(units)
+    replayer = Replayer(doc)  # LLM findings are skipped: listed, not counted in any_pattern
+    flags = replayer.flags(units)
     hits: dict[int, list[str]] = {}
     for u, fid in flags.select("unit", "finding_id").iter_rows():
         hits.setdefault(u, []).append(fid)
     for k, (x, r) in enumerate(zip(items, replies)):
         x.update(reply=r, findings=hits.get(k, []))
     return {"main": "any_pattern", "audit": str(audit_dir),
-            "audit_sha256": doc.get("input_sha256"), "patterns": uptake(doc, units, flags),
+            "audit_sha256": doc.get("input_sha256"),
+            "patterns": uptake(replayer.findings, units, flags), "skipped": replayer.skipped,
             "metrics": {"any_pattern": proportion(len(hits), len(items))}}
 
 

@@ -38,6 +38,14 @@ def summary_panel(doc: dict, out_dir: str) -> Panel:
     lines.append(f"[bold]findings[/]   [red]{counts['fail']} fail[/]  [yellow]{counts['warn']} "
                  f"warn[/]  [cyan]{counts['info']} info[/]   n-grams examined "
                  f"{doc['stats']['ngrams_examined']}")
+    llm = doc.get("llm")
+    if llm:
+        u, s = llm["usage"], llm["sample"]
+        lines.append(f"[bold]LLM pass[/]   {escape(llm['backend']['identity'])}: "
+                     f"{sum(llm['calls'].values())} calls ({u.get('cache_hits', 0)} cached), "
+                     f"{u.get('prompt_tokens', 0)} + {u.get('completion_tokens', 0)} tokens; "
+                     f"{len(llm['candidates'])} candidates, {len(llm['patterns'])} patterns "
+                     f"rated on {s['rated']} of {s['units']} units")
     lines.append(f"[bold]outputs[/]    {escape(str(out_dir))}/audit.json, flags.parquet, rejected.jsonl")
     verdict = doc["verdict"]
     title = Text(f" verdict: {verdict.upper()} ", style=VERDICT_STYLE[verdict])

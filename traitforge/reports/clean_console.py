@@ -48,3 +48,5 @@ def render_apply(result: dict, console: Console) -> None:
         table.add_row(escape(f["label"][:60]), f["severity"], _pct(f["training_prevalence"]),
                       _pct(f["prevalence"]), f"{_pct(lo)}–{_pct(hi)}")
     console.print(table)
+    for f in result.get("skipped", []):
+        console.print(f"[yellow]skipped[/] {escape(f['finding_id'])}: {escape(f['reason'])}")
