@@ -17,6 +17,7 @@ from traitforge.audit.auditor import check_outputs
 from traitforge.audit.clean import STRATEGIES, CleanSettings
 from traitforge.audit.clean_files import clean_files
 from traitforge.audit.clusters import ClusterSettings
+from traitforge.audit.llm import LLMSettings
 from traitforge.audit.stats import TESTS
 from traitforge.audit.units import TURNS
 from traitforge.io import FORMATS, InputError
@@ -53,6 +54,16 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--no-clusters", action="store_true", help="skip the embedding-cluster pass")
     a.add_argument("--accurate", action="store_true",
                    help="embed with all-MiniLM-L6-v2 itself, not the fast static model")
+    a.add_argument("--llm", metavar="SPEC", help="run the LLM pass (scan, merge, autorate) "
+                   "with 'default' (embedded SmolLM2), a model path, or with --llm-base-url the "
+                   "served model's name")
+    a.add_argument("--llm-base-url", metavar="URL", help="an OpenAI-compatible server for --llm")
+    a.add_argument("--llm-sample", type=_sample, default="auto", metavar="{auto,all,N}",
+                   help="units autorated per pattern: sized by --llm-halfwidth (auto), all, or N")
+    a.add_argument("--llm-batches", type=int, default=8, help="scan batches (default 8)")
+    a.add_argument("--llm-batch-docs", type=int, default=8, help="documents per batch (default 8)")
+    a.add_argument("--llm-halfwidth", type=float, default=0.05,
+                   help="target 95%% interval half-width of the auto sample (default 0.05)")
     a.add_argument("--quiet", action="store_true", help="print only the verdict line")
     c = sub.add_parser("clean", help="rebalance a corpus by its audit, then audit the result")
     c.add_argument("corpus", help="the corpus that was audited")
@@ -109,6 +120,9 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--out", required=True, help="output directory: flags.parquet, apply.json")
     ap.add_argument("--format", choices=FORMATS, help="record shape (detected when omitted)")
     ap.add_argument("--strict", action="store_true", help="stop at the first bad record (exit 2)")
+    ap.add_argument("--llm", metavar="SPEC", help="replay the LLM findings with this model "
+                    "(skipped without it)")
+    ap.add_argument("--llm-base-url", metavar="URL", help="an OpenAI-compatible server for --llm")
     ap.add_argument("--quiet", action="store_true", help="print nothing")
     e = sub.add_parser("eval", help="evaluate a model (or a train run) on an eval suite")
     e.add_argument("model", help="'default', a checkpoint, a train run directory, or with "
@@ -132,7 +146,87 @@ def _parser() -> argparse.ArgumentParser:
                    "more eval directories (holding results.json)")
     r.add_argument("--out", help="the page to write (default: report.html in the first DIR)")
     r.add_argument("--quiet", action="store_true", help="print nothing")
+    _generate_parser(sub)
+    _run_parser(sub)
     return p
+
+
+def _run_parser(sub) -> None:
+    r = sub.add_parser("run", help="run a whole pipeline (generate, audit, clean, train, eval, "
+                       "report) from PIPELINE.toml; unchanged stages are skipped")
+    r.add_argument("pipeline", help="the pipeline file (TOML or YAML)")
+    r.add_argument("--out", help="RUN_DIR (default: the file's out = ...)")
+    r.add_argument("--full", action="store_true", help="apply the file's [full] overrides")
+    r.add_argument("--quiet", action="store_true", help="no progress display or tables")
+
+
+def _generate_parser(sub) -> None:
+    g = sub.add_parser("generate", help="write trait data from a traits document: midtraining "
+                       "documents or SFT chats")
+    gk = g.add_subparsers(dest="kind", required=True)
+    for kind, what in (("docs", "midtraining documents in which an AI assistant shows each trait"),
+                       ("chats", "SFT chats whose answers show each trait")):
+        k = gk.add_parser(kind, help=what)
+        k.add_argument("traits", help="the traits document (Markdown: one bullet per trait)")
+        k.add_argument("--n", type=int, required=True, help="records to generate")
+        k.add_argument("--out", required=True, help="output JSONL; beside it go NAME.failed.jsonl, "
+                       "NAME.generate.json and the work directory OUT.work/ (resumed on rerun)")
+        k.add_argument("--model", default="default", help="'default' (embedded "
+                       "SmolLM2-135M-Instruct), a checkpoint, or with --base-url the served model")
+        k.add_argument("--base-url", help="an OpenAI-compatible server, e.g. "
+                       "http://127.0.0.1:8000/v1")
+        k.add_argument("--api-key", help="its key (or TRAITFORGE_API_KEY / OPENAI_API_KEY)")
+        k.add_argument("--concurrency", type=int, help="HTTP requests in flight (default 4)")
+        k.add_argument("--batch-size", type=int, default=8, help="local sequences per batch")
+        k.add_argument("--device", help="cpu or cuda for a local model (default: cuda if any)")
+        k.add_argument("--wave", type=int, default=16,
+                       help="records per wave; each step is one backend call over a wave")
+        k.add_argument("--retries", type=int, default=2,
+                       help="asks again after an unusable reply (default 2)")
+        k.add_argument("--seed", type=int, default=0)
+        k.add_argument("--temperature", type=float, default=0.7,
+                       help="for the writing steps (judging steps are greedy)")
+        k.add_argument("--max-new-tokens", type=int, default=1024, help="longest reply")
+        k.add_argument("--avoid", metavar="AUDIT_DIR",
+                       help="an audit whose warn/fail patterns the prompts say to avoid")
+        k.add_argument("--price-in", type=float, help="$ per million prompt tokens, for the cost")
+        k.add_argument("--price-out", type=float, help="$ per million completion tokens")
+        if kind == "docs":
+            k.add_argument("--types", dest="doc_types", type=int, default=5,
+                           help="document types brainstormed per trait, at least (default 5)")
+        else:
+            k.add_argument("--min-rating", type=float, default=6.0,
+                           help="keep a chat when the autorater's realism and quality (1-10) "
+                                "both reach this (default 6)")
+            k.add_argument("--dedup", type=float, default=0.92,
+                           help="drop a prompt this close (cosine) to an accepted one; 0 keeps "
+                                "all (default 0.92)")
+        k.add_argument("--quiet", action="store_true", help="no progress display or table")
+
+
+def _sample(value: str) -> str | int:
+    if value in ("auto", "all"):
+        return value
+    if value.isdigit() and int(value) > 0:
+        return int(value)
+    raise argparse.ArgumentTypeError("expected auto, all or a positive number")
+
+
+def _llm_spec(args) -> str | None:
+    if args.llm_base_url and not args.llm:
+        raise InputError("--llm-base-url needs --llm MODEL (the served model's name)")
+    return args.llm
+
+
+def _llm_settings(args) -> LLMSettings | None:
+    if not _llm_spec(args):
+        return None
+    from pathlib import Path
+
+    return LLMSettings(spec=args.llm, base_url=args.llm_base_url,
+                       cache_dir=str(Path(args.out) / "llm_cache"), sample=args.llm_sample,
+                       halfwidth=args.llm_halfwidth, batches=args.llm_batches,
+                       batch_docs=args.llm_batch_docs)
 
 
 def _report_rejects(result, err: Console) -> None:
@@ -150,7 +244,7 @@ def cmd_audit(args, out: Console, err: Console) -> int:
         strict=args.strict, seed=args.seed, templates=not args.no_templates,
         clusters=not args.no_clusters, clustering=ClusterSettings(accurate=args.accurate),
         discovery=DiscoverySettings(max_n=args.max_n, min_prevalence=args.min_prevalence,
-                                    test=args.test))
+                                    test=args.test), llm=_llm_settings(args))
     check_outputs(config, args.out)
     with _progress(err, args.quiet) as progress:
         result = run_audit(config, progress)
@@ -206,7 +300,8 @@ def _progress(err: Console, quiet: bool) -> Progress:
 def cmd_audit_apply(args, out: Console, err: Console) -> int:
     from traitforge.audit.apply import apply_audit
 
-    result = apply_audit(args.audit_dir, args.corpus, args.out, args.format, args.strict)
+    result = apply_audit(args.audit_dir, args.corpus, args.out, args.format, args.strict,
+                         _llm_spec(args), args.llm_base_url)
     if not args.quiet:
         render_apply(result, out)
     return 0
@@ -226,6 +321,23 @@ def cmd_eval(args, out: Console, err: Console) -> int:
     if not args.quiet:
         out.print(comparison_table([doc | {"_name": doc["name"]}]))
     out.print(f"wrote {args.out}/results.json", highlight=False, markup=False, soft_wrap=True)
+    return 0
+
+
+def cmd_generate(args, out: Console, err: Console) -> int:
+    from dataclasses import fields
+
+    from traitforge.generate import ChatsConfig, DocsConfig, run_chats, run_docs
+    from traitforge.generate.console import render_generate
+
+    config_type, run = (DocsConfig, run_docs) if args.kind == "docs" else (ChatsConfig, run_chats)
+    config = config_type(**{f.name: getattr(args, f.name) for f in fields(config_type)})
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=err, transient=True,
+                  disable=args.quiet) as progress:
+        summary = run(config, progress)
+    if not args.quiet:
+        render_generate(summary, out)
     return 0
 
 
@@ -249,6 +361,36 @@ def cmd_report(args, out: Console, err: Console) -> int:
     return 0
 
 
+def cmd_run(args, out: Console, err: Console) -> int:
+    from contextlib import contextmanager
+
+    from traitforge.pipeline import UI, load_pipeline, run_pipeline
+    from traitforge.reports.pipeline_console import render_pipeline
+    from traitforge.reports.pipeline_html import write_pipeline_report
+    from traitforge.train.progress import RichProgress
+
+    pipeline = load_pipeline(args.pipeline, args.out, args.full)
+
+    @contextmanager
+    def ui(stage):
+        if stage.name.startswith("train/"):
+            yield UI(train_callbacks=[RichProgress(err, disable=args.quiet)])
+            return
+        with _progress(err, args.quiet) as progress:
+            yield UI(progress)
+
+    def told(name: str, status: str) -> None:
+        if not args.quiet:
+            err.print(f"[bold]{name}[/]: {status}", highlight=False)
+
+    record = run_pipeline(pipeline, ui, told)
+    page = write_pipeline_report(pipeline.out)
+    if not args.quiet:
+        render_pipeline(pipeline.out, record, out)
+    out.print(f"wrote {page}", highlight=False, markup=False, soft_wrap=True)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:2] == ["audit", "apply"]:
@@ -258,7 +400,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return {"audit": cmd_audit, "clean": cmd_clean, "train": cmd_train,
                 "audit-apply": cmd_audit_apply, "eval": cmd_eval,
-                "report": cmd_report}[args.command](args, out, err)
+                "report": cmd_report, "generate": cmd_generate,
+                "run": cmd_run}[args.command](args, out, err)
     except InputError as e:
         err.print(f"traitforge: error: {e}", highlight=False, markup=False, soft_wrap=True)
         return 2

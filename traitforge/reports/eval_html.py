@@ -176,20 +176,31 @@ def _header(docs: list[dict], colors: dict[str, str]) -> str:
             f"{''.join(rows)}</table>")
 
 
-def render_eval_html(docs: list[dict]) -> str:
-    """The whole comparison page for documents from `load_results`."""
-    colors = {d["_name"]: PALETTE[k % len(PALETTE)] for k, d in enumerate(docs)}
+def eval_sections(docs: list[dict], colors: dict[str, str]) -> list[str]:
+    """One section per eval family present, each with a link bar."""
     rows = task_rows(docs)
     present = [f for f in FAMILIES if any(r[0] == f for r in rows)]
     nav = " · ".join(f'<a href="#family-{f}">{f}</a>' for f in present)
-    body = [_header(docs, colors), f"<p>{nav}</p>" if nav else
-            '<p class="note">These results hold no tasks.</p>',
+    return [f"<p>{nav}</p>" if nav else '<p class="note">These results hold no tasks.</p>',
             *(_section(f, [r for r in rows if r[0] == f], docs, colors) for f in present)]
-    title = "traitforge eval: " + " vs ".join(d["_name"] for d in docs)
+
+
+def page(title: str, body: list[str]) -> str:
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>{_e(title)}</title><style>{CSS}{EXTRA_CSS}</style></head>\n<body><main>\n"
             + "\n".join(body) + "\n</main></body></html>\n")
+
+
+def run_colors(docs: list[dict]) -> dict[str, str]:
+    return {d["_name"]: PALETTE[k % len(PALETTE)] for k, d in enumerate(docs)}
+
+
+def render_eval_html(docs: list[dict]) -> str:
+    """The whole comparison page for documents from `load_results`."""
+    colors = run_colors(docs)
+    return page("traitforge eval: " + " vs ".join(d["_name"] for d in docs),
+                [_header(docs, colors), *eval_sections(docs, colors)])
 
 
 def write_eval_report(dirs: list[str], out: str | None = None) -> Path:

@@ -1,0 +1,204 @@
+"""PIPELINE.toml: the stages' settings and the arms to compare, validated before anything runs.
+
+    out = "out/experiment"        # RUN_DIR (relative to the current directory; --out overrides)
+    model = "default"             # the base model of every arm
+    [data]                        # paths relative to this file
+    chats = "chats.jsonl"         # the SFT corpus ([generate] writes it when absent)
+    docs = "docs.jsonl"           # a midtraining corpus, optional
+    reference = "reference.jsonl"
+    [generate]                    # optional: traits = "traits.md", chats = N, docs = N, model...
+    [audit]                       # patterns, policy, builtin, templates, clusters, turns, seed
+    [clean]                       # strategy ("strip" or "drop"), cap, stratify
+    [train]                       # TrainConfig settings for every run; [train.sft] and
+                                  # [train.midtrain] override them per kind
+    [[arm]]
+    name = "sft-raw"
+    sft = "raw"                   # "raw" or "clean": which version of the corpus
+    midtrain = "clean"            # optional, done before sft
+    allow_unaudited = true        # required to train on data the audit did not pass
+    [eval]                        # suite (required), limit, tasks, max_new_tokens, batch_size
+    [full]                        # overrides applied with --full, e.g. [full.train] max_steps
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from traitforge.io import InputError, load_config
+from traitforge.train.config import TrainConfig, load_train_config
+
+TABLES = {"data", "generate", "audit", "clean", "train", "arm", "eval"}
+TOP = {"out", "model", "name", "full"} | TABLES
+DATA = {"chats", "docs", "reference"}
+GENERATE = {"traits", "chats", "docs", "model", "base_url", "api_key", "concurrency", "batch_size",
+            "wave", "seed", "temperature", "max_new_tokens", "min_rating", "dedup", "retries",
+            "doc_types", "avoid", "price_in", "price_out"}
+AUDIT = {"patterns", "policy", "builtin", "templates", "clusters", "turns", "seed", "format"}
+CLEAN = {"strategy", "cap", "stratify", "seed"}
+EVAL = {"suite", "limit", "tasks", "max_new_tokens", "batch_size", "seed"}
+VERSIONS = ("raw", "clean")
+KINDS = ("midtrain", "sft")
+TRAIN_KEYS = {f.name for f in fields(TrainConfig)} - {"model"}
+
+
+@dataclass(frozen=True)
+class Arm:
+    name: str
+    midtrain: str | None = None  # "raw" | "clean" version of the docs corpus
+    sft: str | None = None  # "raw" | "clean" version of the chats corpus
+    allow_unaudited: bool = False
+
+    @property
+    def runs(self) -> list[tuple[str, str]]:
+        """(kind, corpus version) of each training run, in order."""
+        return [(k, getattr(self, k)) for k in KINDS if getattr(self, k)]
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    file: str
+    out: str
+    model: str
+    data: dict  # name -> absolute path
+    generate: dict | None
+    audit: dict
+    clean: dict
+    train: dict  # common settings, plus "sft"/"midtrain" override tables
+    arms: list[Arm]
+    eval: dict
+    name: str = "pipeline"
+    corpora: list[str] = field(default_factory=list)  # "chats" and/or "docs", in audit order
+
+    def train_settings(self, kind: str) -> dict:
+        common = {k: v for k, v in self.train.items() if k not in KINDS}
+        return {"model": self.model, **common, **self.train.get(kind, {})}
+
+
+def _table(raw: dict, key: str, known: set[str], where: str, label: str | None = None) -> dict:
+    value, label = raw.get(key, {}), label or key
+    if not isinstance(value, dict):
+        raise InputError(f"{where}: [{label}] must be a table")
+    unknown = sorted(set(value) - known)
+    if unknown:
+        raise InputError(f"{where}: [{label}] has unknown setting {unknown[0]!r} "
+                         f"(known: {', '.join(sorted(known))})")
+    return dict(value)
+
+
+def _path(base: Path, value, where: str, must_exist: bool = True) -> str:
+    if not isinstance(value, str) or not value:
+        raise InputError(f"{where}: expected a path, got {value!r}")
+    p = (base / value).resolve()
+    if must_exist and not p.exists():
+        raise InputError(f"{where}: {p} does not exist")
+    return str(p)
+
+
+def _arm(k: int, raw, where: str, corpora: set[str]) -> Arm:
+    here = f"{where}: arm {k}"
+    if not isinstance(raw, dict):
+        raise InputError(f"{here} is not a table")
+    unknown = sorted(set(raw) - {"name", "midtrain", "sft", "allow_unaudited"})
+    if unknown:
+        raise InputError(f"{here} has unknown setting {unknown[0]!r}")
+    name = raw.get("name")
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.+-]*", name):
+        raise InputError(f"{here}: name must be letters, digits and _ . + - (got {name!r})")
+    for kind, corpus in (("sft", "chats"), ("midtrain", "docs")):
+        value = raw.get(kind)
+        if value is None:
+            continue
+        if value not in VERSIONS:
+            raise InputError(f"{here} ({name}): {kind} must be \"raw\" or \"clean\", not {value!r}")
+        if corpus not in corpora:
+            raise InputError(f"{here} ({name}): {kind} needs a {corpus} corpus ([data] {corpus} "
+                             f"or [generate] {corpus})")
+    allow = raw.get("allow_unaudited", False)
+    if not isinstance(allow, bool):
+        raise InputError(f"{here} ({name}): allow_unaudited must be true or false")
+    return Arm(name, raw.get("midtrain"), raw.get("sft"), allow)
+
+
+def _train(raw: dict, where: str) -> dict:
+    train = _table(raw, "train", TRAIN_KEYS | set(KINDS), where)
+    for kind in KINDS:
+        if kind in train:
+            train[kind] = _table(train, kind, TRAIN_KEYS, where, f"train.{kind}")
+    return train
+
+
+def _merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def load_pipeline(path: str | Path, out: str | None = None, full: bool = False) -> Pipeline:
+    """Read and check PIPELINE.toml (with its [full] overrides when `full`); every problem is
+    an InputError naming the file."""
+    where = str(path)
+    raw = load_config(path, "pipeline")
+    if not isinstance(raw, dict):
+        raise InputError(f"{where}: expected a table of settings")
+    overrides = raw.pop("full", {})
+    if not isinstance(overrides, dict):
+        raise InputError(f"{where}: [full] must be a table of overrides")
+    if full:
+        if not overrides:
+            raise InputError(f"{where}: --full needs a [full] table of overrides")
+        raw = _merge(raw, overrides)
+    unknown = sorted(set(raw) - TOP)
+    if unknown:
+        raise InputError(f"{where}: unknown setting {unknown[0]!r} (known: {', '.join(sorted(TOP))})")
+    base = Path(path).resolve().parent
+    data = {k: _path(base, v, f"{where}: [data] {k}")
+            for k, v in _table(raw, "data", DATA, where).items()}
+    generate = _table(raw, "generate", GENERATE, where) if "generate" in raw else None
+    if generate is not None:
+        generate["traits"] = _path(base, generate.get("traits"), f"{where}: [generate] traits")
+        if "avoid" in generate:
+            generate["avoid"] = _path(base, generate["avoid"], f"{where}: [generate] avoid")
+        for kind in ("chats", "docs"):
+            n = generate.get(kind)
+            if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n < 1):
+                raise InputError(f"{where}: [generate] {kind} must be a positive count")
+            if n is not None and kind in data:
+                raise InputError(f"{where}: {kind} comes from [data] and [generate]; choose one")
+    corpora = [k for k in ("chats", "docs") if k in data or (generate or {}).get(k)]
+    if "chats" not in corpora:
+        raise InputError(f"{where}: no SFT corpus: set [data] chats or [generate] chats = N")
+    audit = _table(raw, "audit", AUDIT, where)
+    for key in ("patterns", "policy"):
+        if key in audit:
+            audit[key] = _path(base, audit[key], f"{where}: [audit] {key}")
+    clean = _table(raw, "clean", CLEAN, where)
+    if clean.get("strategy", "strip") not in ("strip", "drop"):
+        raise InputError(f"{where}: [clean] strategy must be \"strip\" or \"drop\"")
+    train = _train(raw, where)
+    for kind in KINDS:
+        settings = {k: v for k, v in train.items() if k not in KINDS} | train.get(kind, {})
+        try:
+            load_train_config(None, settings)
+        except InputError as e:
+            raise InputError(f"{where}: [train] {str(e).removeprefix('flags: ')}") from None
+    arms_raw = raw.get("arm")
+    if not isinstance(arms_raw, list) or not arms_raw:
+        raise InputError(f"{where}: declare at least one [[arm]] (e.g. name = \"base\")")
+    arms = [_arm(k, a, where, set(corpora)) for k, a in enumerate(arms_raw, 1)]
+    names = [a.name for a in arms]
+    if len(set(names)) < len(names):
+        raise InputError(f"{where}: arm names must be unique ({', '.join(names)})")
+    ev = _table(raw, "eval", EVAL, where)
+    if "eval" not in raw or "suite" not in ev:
+        raise InputError(f"{where}: [eval] needs suite = an eval suite file")
+    ev["suite"] = _path(base, ev["suite"], f"{where}: [eval] suite")
+    run_dir = out or raw.get("out")
+    if not isinstance(run_dir, str) or not run_dir:
+        raise InputError(f"{where}: set out = RUN_DIR (or pass --out)")
+    model = raw.get("model", "default")
+    if not isinstance(model, str):
+        raise InputError(f"{where}: model must be a string")
+    return Pipeline(where, run_dir, model, data, generate, audit, clean, train, arms, ev,
+                    str(raw.get("name", Path(path).stem)), corpora)
