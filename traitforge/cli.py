@@ -328,7 +328,7 @@ def cmd_generate(args, out: Console, err: Console) -> int:
     from dataclasses import fields
 
     from traitforge.generate import ChatsConfig, DocsConfig, run_chats, run_docs
-    from traitforge.generate.console import render_generate
+    from traitforge.reports.generate_console import render_generate
 
     config_type, run = (DocsConfig, run_docs) if args.kind == "docs" else (ChatsConfig, run_chats)
     config = config_type(**{f.name: getattr(args, f.name) for f in fields(config_type)})
