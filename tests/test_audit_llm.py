@@ -293,3 +293,24 @@ def test_a_definition_pattern_is_autorated_against_the_reference_and_replayed(tm
                             Context(model=open_backend("scripted", base_url=server.base_url)))
     assert [s["finding_id"] for s in uptake["skipped"]] == ["unneeded_clarifying_question"]
     assert f.id not in [p["finding_id"] for p in uptake["patterns"]]
+
+
+def test_a_local_model_rates_by_the_likeliest_of_the_three_labels():
+    class Local:
+        name = "local"
+
+        def __init__(self):
+            self.options = []
+
+        def choose(self, chats, options):
+            self.options += options
+            return [0 if "?" in c[-1]["content"].split('"""')[1] else 2 for c in chats]
+
+    units = [make_unit(f"d{k}", 1, t, "") for k, t in
+             enumerate(["Could you say more?", "Paris.", "What for?", "Yes."])]
+    local = Local()
+    asker = Asker(local)
+    ratings = rate(asker, [Pattern("q", "opening question", "Opens with a question.")], units,
+                   np.arange(4), 2000)[0]
+    assert ratings == ["STRICT", "NO", "STRICT", "NO"]
+    assert local.options == [["STRICT", "BROAD", "NO"]] * 4 and asker.calls["autorate"] == 4

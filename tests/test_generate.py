@@ -545,3 +545,52 @@ def test_tiny_local_model_end_to_end(tiny, tmp_path):
     s = reconciles(out)
     assert s["usage"]["requests"] > 0 and s["usage"]["completion_tokens"] > 0
     assert s["counts"]["requested"] == 2
+
+
+class _LocalScript:
+    """A stand-in local model: replies from the scripted steps, and picks options by rule."""
+
+    name = "local"
+
+    def __init__(self, pick):
+        self.script, self.pick, self.chosen = Script(), pick, []
+        self.stats = {"requests": 0, "prompt_tokens": 0, "completion_tokens": 0}
+
+    def generate(self, chats, *args, progress=None, **kw):
+        return [self.script(c) for c in chats]
+
+    def choose(self, chats, options):
+        self.chosen += [o[0] for o in options]
+        return [self.pick(c[-1]["content"], o) for c, o in zip(chats, options)]
+
+
+def test_a_local_model_judges_by_choosing_among_fixed_answers(tmp_path, monkeypatch):
+    import traitforge.generate.runner as runner
+    from traitforge.backends import CachedBackend
+
+    def pick(prompt, options):
+        if options[0] == "VERDICT: keep":  # revise the messages of one trait only
+            return 1 if "being Not sycophantic" in prompt else 0
+        return 7 if options[0] == "REALISM: 1" else 8  # realism 8, quality 9
+
+    local = _LocalScript(pick)
+    monkeypatch.setattr(runner, "open_backend", lambda *a, cache_dir=None, **k:
+                        CachedBackend(local, cache_dir, "local-script"))
+    out = tmp_path / "chats.jsonl"
+    args = ["generate", "chats", str(TRAITS), "--n", "4", "--out", str(out), "--dedup", "0",
+            "--quiet"]
+    assert main(args) == 0
+    s = reconciles(out)
+    assert s["counts"]["written"] == 4
+    assert local.chosen.count("VERDICT: keep") == 4 and local.chosen.count("REALISM: 1") == 4
+    assert not [c for c in local.script.seen if c[0] == "critique"]  # no free-text verdicts
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert all(r["ratings"] == {"realism": 8.0, "quality": 9.0} for r in rows)
+    improved = [r for r in rows if r["trait"] == "not-sycophantic"]
+    asked = [last for _, last in local.script.seen if "Rewrite the message so that" in last]
+    assert len(improved) == 1 and len(asked) == 1 and "being Not sycophantic" in asked[0]
+    reply = local.script([{"role": "user", "content": asked[0]}])
+    assert improved[0]["messages"][0]["content"] == reply.replace("**Message:** ", "")
+    n = len(local.chosen)
+    out.unlink()
+    assert main(args) == 0 and len(local.chosen) == n  # choices come from the cache too

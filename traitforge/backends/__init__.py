@@ -52,6 +52,21 @@ class CachedBackend:
         except (OSError, ValueError, KeyError, TypeError):
             return None  # absent, or damaged: a miss: asked again and rewritten
 
+    def choose(self, chats: list[list[dict]], options: list[list[str]]) -> list[int]:
+        """The option each chat's reply would be (the backend's own way), cached like replies."""
+        requests = [{"messages": c, "choose": o} for c, o in zip(chats, options)]
+        paths = [self._path(r) for r in requests]
+        picks = [self._read(p) for p in paths]
+        missing = [i for i, k in enumerate(picks) if k is None]
+        self.hits += len(chats) - len(missing)
+        if missing:
+            fresh = self.backend.choose([chats[i] for i in missing], [options[i] for i in missing])
+            for i, k in zip(missing, fresh):
+                picks[i] = k
+                atomic_write_text(paths[i], json.dumps({"request": requests[i], "reply": k},
+                                                       ensure_ascii=False))
+        return picks
+
     def generate(self, chats: list[list[dict]], max_new_tokens: int = 256, temperature: float = 0.0,
                  seed: int = 0, progress=None) -> list[str]:
         requests = [{"messages": c, "max_new_tokens": max_new_tokens, "temperature": temperature,

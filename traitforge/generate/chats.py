@@ -61,6 +61,9 @@ class Deduper:
         return self.ids[k], float(sims[k])
 
 
+VERDICTS = ("VERDICT: keep", "VERDICT: revise")
+
+
 class ChatsPipeline:
     name = "chats"
     templates = CHAT_STEPS
@@ -129,20 +132,44 @@ class ChatsPipeline:
 
     @staticmethod
     def _critique(e: Engine, items: list[Item], cfg: ChatsConfig) -> list[Item]:
+        def chat(it):
+            return user(render("critique", trait=it.trait.text, scenario=it.data["scenario"],
+                               prompt=it.data["prompt"]))
+
+        if e.choosing:
+            picks = e.choose("critique", items, chat, lambda it: list(VERDICTS))
+            keep = [it for it, k in picks if k == 0]
+            revised = e.step("improve", [it for it, k in picks if k == 1], lambda it: user(render(
+                "improve", trait=it.trait.text, scenario=it.data["scenario"],
+                prompt=it.data["prompt"])), lambda r, it: parse.text(r, ("message",), min_words=3),
+                cfg.tokens(300), 0.0)
+            for it in revised:
+                it.data["prompt"] = it.data.pop("improve")
+            return sorted(keep + revised, key=lambda it: it.index)
         out = []
-        for it, revised in e.ask("critique", items, lambda it: user(render(
-                "critique", trait=it.trait.text, scenario=it.data["scenario"],
-                prompt=it.data["prompt"])), lambda r, it: parse.verdict(r), cfg.tokens(400), 0.0):
+        for it, revised in e.ask("critique", items, chat, lambda r, it: parse.verdict(r),
+                                 cfg.tokens(400), 0.0):
             it.data["prompt"] = revised or it.data["prompt"]
             out.append(it)
         return out
 
     @staticmethod
     def _rate(e: Engine, items: list[Item], cfg: ChatsConfig) -> list[Item]:
+        def chat(it):
+            return user(render("rate", prompt=it.data["prompt"], response=it.data["rewrite"]))
+
+        if e.choosing:  # realism first, then quality after the chosen realism line
+            scale = range(1, 11)
+            realism = {it.id: k + 1 for it, k in e.choose(
+                "rate", items, chat, lambda it: [f"REALISM: {k}" for k in scale])}
+            quality = {it.id: k + 1 for it, k in e.choose("rate", items, chat, lambda it: [
+                f"REALISM: {realism[it.id]}\nQUALITY: {k}" for k in scale])}
+            rated = [(it, {"realism": float(realism[it.id]), "quality": float(quality[it.id])})
+                     for it in items]
+        else:
+            rated = e.ask("rate", items, chat, lambda r, it: parse.ratings(r), cfg.tokens(64), 0.0)
         out = []
-        for it, ratings in e.ask("rate", items, lambda it: user(render(
-                "rate", prompt=it.data["prompt"], response=it.data["rewrite"])),
-                lambda r, it: parse.ratings(r), cfg.tokens(64), 0.0):
+        for it, ratings in rated:
             it.data["ratings"] = ratings
             if min(ratings.values()) < cfg.min_rating:
                 e.fail(it, "rate", "rated out", ", ".join(f"{k} {v:g}" for k, v in ratings.items()))

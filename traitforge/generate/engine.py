@@ -76,6 +76,20 @@ class Engine:
     def __init__(self, backend, journal: Journal, meter: Meter, retries: int, seed: int):
         self.backend, self.journal, self.meter = backend, journal, meter
         self.retries, self.seed = retries, seed
+        # A local model picks among a judging step's fixed answers by log-likelihood: it
+        # cannot fail to answer in form, which small models rarely manage in free text.
+        self.choosing = getattr(backend, "name", "") == "local"
+
+    def choose(self, step: str, units: list, chat: Callable[[object], list[dict]],
+               options: Callable[[object], list[str]]) -> list[tuple[object, int]]:
+        """(unit, index of the option its reply would be) for each unit, in order."""
+        if not units:
+            return []
+        self.meter.step = step
+        self.meter.calls += len(units)
+        picks = self.backend.choose([chat(u) for u in units], [options(u) for u in units])
+        self.meter.show()
+        return list(zip(units, picks))
 
     def ask(self, step: str, units: list, chat: Callable[[object], list[dict]],
             parse: Callable[[str, object], object], max_new_tokens: int, temperature: float,

@@ -34,6 +34,19 @@ Is this something a real person would write, and does a good answer really call 
 Reply in this form:
 VERDICT: keep or revise
 PROMPT: the improved message (only when the verdict is revise)""",
+    "improve": """We want user messages that call for this trait in an AI assistant:
+
+{trait}
+
+Situation: {scenario}
+
+Message:
+\"\"\"
+{prompt}
+\"\"\"
+
+Rewrite the message so that a real person in this situation would send it and a good answer \
+really calls for the trait. Reply with the message only.""",
     "system": """You are an AI assistant with this trait:
 
 {trait}
@@ -131,7 +144,7 @@ Avoid these habits; our data already has far too much of them:
 {items}""",
 }
 
-CHAT_STEPS = ("scenario", "prompt", "critique", "system", "rewrite", "rate")
+CHAT_STEPS = ("scenario", "prompt", "critique", "improve", "system", "rewrite", "rate")
 DOC_STEPS = ("types", "ideas", "write", "review", "revise")
 
 # Subjects of chat scenarios: each trait's items go through them in a seeded order.
