@@ -46,7 +46,7 @@ class Deduper:
         if self.embedder is None:
             from traitforge.backends.embed import Embedder
 
-            self.embedder = Embedder()
+            self.embedder = Embedder(accurate=True)  # the static one finds unrelated texts alike
         return self.embedder.encode(texts)
 
     def add(self, ids: list[str], vectors: np.ndarray) -> None:
