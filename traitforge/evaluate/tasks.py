@@ -261,9 +261,12 @@ def run_uptake(task: Task, items: list[dict], ctx: Context) -> dict:
                      else ctx.base / audit_dir)
     keep = set(task.options.get("severities", ["fail", "warn"]))
     doc["findings"] = [f for f in doc["findings"] if f["severity"] in keep]
+    # Sampled, not greedy: a pattern in 30% of the training answers is a 30% chance at the first
+    # token, which greedy decoding would almost never take. The seed keeps the draw repeatable.
     replies = ctx.model.generate([[{"role": "user", "content": x["prompt"]}] for x in items],
                                  task.options.get("max_new_tokens", ctx.max_new_tokens),
-                                 seed=ctx.seed, progress=ctx.progress)
+                                 task.options.get("temperature", 1.0), seed=ctx.seed,
+                                 progress=ctx.progress)
     units = [make_unit(x["id"], 1, r, x["prompt"]) for x, r in zip(items, replies)]
     replayer = Replayer(doc)  # LLM findings are skipped: listed, not counted in any_pattern
     flags = replayer.flags(units)
