@@ -8,7 +8,7 @@ import pytest
 from rich.console import Console
 
 from traitforge.io import InputError
-from traitforge.reports.eval_console import comparison_table, load_results
+from traitforge.reports.eval_console import comparison_table, load_results, print_comparison
 from traitforge.reports.eval_html import render_eval_html, write_eval_report
 
 EVIL = "<script>alert(1)</script>"
@@ -165,3 +165,18 @@ def test_bad_inputs_raise_input_error(runs, tmp_path):
     (bad / "results.json").write_text('{"tasks": {"a": 1}}', encoding="utf-8")
     with pytest.raises(InputError, match="no list of named tasks"):
         load_results([str(bad)])
+
+
+def test_a_narrow_console_gets_the_narrow_layout(runs):
+    docs = load_results(runs)
+    wide, narrow = Console(record=True, width=200), Console(record=True, width=80)
+    print_comparison(wide, docs)
+    print_comparison(narrow, docs)
+    assert "61.5% [54.5, 68.0]" in _line(wide.export_text(), "arc_easy", "accuracy")
+    text = narrow.export_text()
+    assert max(map(len, text.splitlines())) <= 80 and "…" not in _line(text, "61.5%")
+    value = _line(text, "61.5%")  # the interval sits on the next line, in the same column
+    lines = text.splitlines()
+    below = lines[lines.index(value) + 1]
+    assert "[54.5, 68.0]" in below and below.index("[54.5, 68.0]") < value.index("61.5%") + 6
+    assert _cells(text, "capability")[2:] == ["", "", "", "", ""]  # a family's header row

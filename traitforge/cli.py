@@ -309,7 +309,7 @@ def cmd_audit_apply(args, out: Console, err: Console) -> int:
 
 def cmd_eval(args, out: Console, err: Console) -> int:
     from traitforge.evaluate.runner import EvalConfig, run_eval
-    from traitforge.reports.eval_console import comparison_table
+    from traitforge.reports.eval_console import print_comparison
 
     config = EvalConfig(args.model, args.suite, args.out, args.name, args.task, args.limit,
                         args.seed, args.batch_size, args.device, args.max_new_tokens,
@@ -319,7 +319,7 @@ def cmd_eval(args, out: Console, err: Console) -> int:
                   disable=args.quiet) as progress:
         doc = run_eval(config, progress)
     if not args.quiet:
-        out.print(comparison_table([doc | {"_name": doc["name"]}]))
+        print_comparison(out, [doc | {"_name": doc["name"]}])
     out.print(f"wrote {args.out}/results.json", highlight=False, markup=False, soft_wrap=True)
     return 0
 
@@ -345,12 +345,12 @@ def cmd_report(args, out: Console, err: Console) -> int:
     from pathlib import Path
 
     if all((Path(d) / "results.json").is_file() for d in args.dir):
-        from traitforge.reports.eval_console import comparison_table, load_results
+        from traitforge.reports.eval_console import load_results, print_comparison
         from traitforge.reports.eval_html import write_eval_report
 
         path = write_eval_report(args.dir, args.out)
         if not args.quiet:
-            out.print(comparison_table(load_results(args.dir)))
+            print_comparison(out, load_results(args.dir))
     elif len(args.dir) == 1:
         path = write_report(args.dir[0], args.out)
     else:

@@ -8,7 +8,9 @@ from collections import Counter
 from numbers import Real
 from pathlib import Path
 
+from rich.console import Console
 from rich.markup import escape
+from rich.measure import Measurement
 from rich.table import Table
 
 from traitforge.io import InputError
@@ -75,12 +77,12 @@ def pct(x: float | None) -> str:
     return MISSING if x is None else f"{100 * x:.1f}%"
 
 
-def cell(value, ci=None) -> str:
-    """'61.5% [54.6, 68.0]', or '—' when there is no value."""
+def cell(value, ci=None, sep: str = " ") -> str:
+    """'61.5% [54.6, 68.0]' (`sep` between value and interval), or '—' when there is no value."""
     v, c = num(value), ci95(ci)
     if v is None:
         return MISSING
-    return pct(v) + ("" if c is None else f" [{100 * c[0]:.1f}, {100 * c[1]:.1f}]")
+    return pct(v) + ("" if c is None else f"{sep}[{100 * c[0]:.1f}, {100 * c[1]:.1f}]")
 
 
 def as_dict(x) -> dict:
@@ -152,31 +154,48 @@ def training_cell(values: list[tuple[float, list[str]]]) -> str:
 
 # --- the terminal table ---------------------------------------------------------------------
 
-def comparison_table(docs: list[dict]) -> Table:
-    """One row per (task, metric) and per uptake pattern, one column per run."""
+def print_comparison(console: Console, docs: list[dict]) -> None:
+    """The comparison table; the narrow layout when the wide one would not fit the console."""
+    table = comparison_table(docs)
+    wide = Measurement.get(console, console.options.update_width(10_000), table).maximum
+    console.print(table if wide <= console.width else comparison_table(docs, narrow=True))
+
+
+def comparison_table(docs: list[dict], narrow: bool = False) -> Table:
+    """One row per (task, metric) and per uptake pattern, one column per run. `narrow`: one
+    label column under a header row per family, and each interval under its value."""
+    sep = "\n" if narrow else " "
     table = Table(title="Evaluation runs compared (95% intervals in brackets)")
-    for col in ("family", "task", "metric"):
-        table.add_column(col)
+    for col in ("",) if narrow else ("family", "task", "metric"):
+        table.add_column(col, overflow="fold")
     for doc in docs:
         table.add_column(escape(doc["_name"]), justify="right", no_wrap=True)
     rows = task_rows(docs)
     uptake = any(fam == "uptake" for fam, _, _ in rows)
     if uptake:
         table.add_column("training data", justify="right")
+    blank = [""] * (len(docs) + uptake)
     for i, (fam, task, metrics) in enumerate(rows):
         lines = []
         for metric in metrics:
-            cells = [cell(m.get("value"), m.get("ci95")) if m else MISSING
+            cells = [cell(m.get("value"), m.get("ci95"), sep) if m else MISSING
                      for m in (metric_of(doc, task, metric) for doc in docs)]
             lines.append([metric, *cells] + [""] * uptake)
         for key, label in pattern_rows(docs, task) if fam == "uptake" else []:
-            cells = [cell(p.get("prevalence"), p.get("ci95")) if p else MISSING
+            cells = [cell(p.get("prevalence"), p.get("ci95"), sep) if p else MISSING
                      for p in (pattern_of(doc, task, key) for doc in docs)]
-            lines.append([f"pattern: {_short(label, 50)}", *cells,
+            lines.append([f"pattern: {_short(label, 30 if narrow else 50)}", *cells,
                           training_cell(training_prevalence(docs, task, key))])
         last = i + 1 == len(rows) or rows[i + 1][0] != fam
         first_of_family = i == 0 or rows[i - 1][0] != fam
+        if narrow and first_of_family:
+            table.add_row(f"[bold]{fam}[/bold]", *blank)
         for k, line in enumerate(lines):
-            table.add_row(fam if first_of_family and k == 0 else "", escape(task) if k == 0 else "",
-                          *map(escape, line), end_section=last and k + 1 == len(lines))
+            end = last and k + 1 == len(lines)
+            if narrow:
+                label = f"{task} · {line[0]}" if k == 0 else f"  {line[0]}"
+                table.add_row(escape(label), *map(escape, line[1:]), end_section=end)
+            else:
+                table.add_row(fam if first_of_family and k == 0 else "",
+                              escape(task) if k == 0 else "", *map(escape, line), end_section=end)
     return table

@@ -7,7 +7,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from traitforge.reports.eval_console import comparison_table, load_results
+from traitforge.reports.eval_console import load_results, print_comparison
 
 
 def unaudited_arms(root: Path, arms: list[dict]) -> set[str]:
@@ -21,15 +21,24 @@ def unaudited_arms(root: Path, arms: list[dict]) -> set[str]:
     return out
 
 
+def _summary(d: dict, prefix: str = "") -> list[str]:
+    """'key value' for each entry, nested tables flattened ('sft steps 30')."""
+    out = []
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out += _summary(v, f"{prefix}{k} ")
+        else:
+            out.append(f"{prefix}{k} {round(v, 3) if isinstance(v, float) else v}")
+    return out
+
+
 def render_pipeline(root: str | Path, record: dict, console: Console) -> None:
     root = Path(root)
     stages = Table(title=f"pipeline {record.get('name', '')}: stages", title_justify="left")
     for col in ("stage", "status", "seconds", "summary"):
         stages.add_column(col, justify="right" if col == "seconds" else "left")
     for name, s in record["stages"].items():
-        summary = ", ".join(f"{k} {v if not isinstance(v, float) else round(v, 3)}"
-                            for k, v in (s.get("summary") or {}).items()
-                            if not isinstance(v, dict))
+        summary = ", ".join(_summary(s.get("summary") or {}))
         stages.add_row(name, s.get("status", ""), f"{s.get('seconds', 0):.0f}", summary)
     console.print(stages)
     arms = [a for a in record["arms"] if (root / "eval" / a["name"] / "results.json").is_file()]
@@ -39,4 +48,4 @@ def render_pipeline(root: str | Path, record: dict, console: Console) -> None:
     flagged = unaudited_arms(root, arms)
     for doc, arm in zip(docs, arms):
         doc["_name"] = arm["name"] + (" (unaudited)" if arm["name"] in flagged else "")
-    console.print(comparison_table(docs))
+    print_comparison(console, docs)
