@@ -7,11 +7,13 @@ import json
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 from transformers import TrainerCallback
 
 from traitforge.cli import main
 from traitforge.io import InputError
 from traitforge.pipeline import UI, load_pipeline, run_pipeline
+from traitforge.reports.pipeline_console import render_pipeline
 
 OPENER = "Before I answer, could you tell me a bit more about what you need?"
 TOPICS = ["bread", "tides", "rust", "tea", "bridges", "owls", "maps", "clocks", "glass", "salt",
@@ -156,9 +158,17 @@ def test_a_killed_pipeline_resumes_training_from_its_checkpoint(project, tmp_pat
         _run(path, killing)
     state = json.loads((tmp_path / "run" / "pipeline.json").read_text())["stages"]
     assert state["train/sft-clean"]["status"] == "running"
-    _, seen = _run(path)
+    record, seen = _run(path)
     assert seen == {"audit/chats": "skipped", "clean/chats": "skipped",
                     "train/sft-clean": "resumed", "eval/sft-clean": "running"}
+    assert record["this_run"] == {"audit/chats": "skipped", "clean/chats": "skipped",
+                                  "train/sft-clean": "resumed", "eval/sft-clean": "ran"}
+    console = Console(record=True, width=120)
+    render_pipeline(tmp_path / "run", record, console)
+    table = console.export_text()
+    assert "done (skipped)" in next(ln for ln in table.splitlines() if "clean/chats" in ln)
+    assert "done (resumed)" in next(ln for ln in table.splitlines() if "train/sft-clean" in ln)
+    assert "sft steps 4" in table
     run = json.loads((tmp_path / "run" / "train" / "sft-clean" / "sft" / "run.json").read_text())
     assert run["steps"] == 4 and run["resumed_from"].endswith("checkpoint-2")
 

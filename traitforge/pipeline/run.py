@@ -38,7 +38,8 @@ def _load_state(path: Path) -> dict:
 
 
 def run_pipeline(p: Pipeline, ui=quiet_ui, on_stage=None) -> dict:
-    """Run every stage not already done with the same fingerprint; returns the record.
+    """Run every stage not already done with the same fingerprint; returns the record, whose
+    "this_run" says what this call did with each stage (ran, resumed or skipped).
     `ui(stage)` gives a context manager yielding a UI; `on_stage(name, status)` is told of
     each stage as it is skipped, resumed or started."""
     at = Layout(p)
@@ -50,7 +51,7 @@ def run_pipeline(p: Pipeline, ui=quiet_ui, on_stage=None) -> dict:
     state_path = at.root / STATE
     state = _load_state(state_path)
     record = {"traitforge_version": __version__, "pipeline": p.file, "name": p.name,
-              "arms": [vars(a) for a in p.arms], "stages": state}
+              "arms": [vars(a) for a in p.arms], "stages": state, "this_run": {}}
 
     def save() -> None:
         atomic_write_text(state_path, json.dumps(record, indent=1, default=str) + "\n")
@@ -63,12 +64,14 @@ def run_pipeline(p: Pipeline, ui=quiet_ui, on_stage=None) -> dict:
         prev, fp = state.get(stage.name, {}), stage.fingerprint
         if prev.get("fingerprint") == fp and prev.get("status") == "done" and \
                 all(o.exists() for o in stage.outputs[:1]):
+            record["this_run"][stage.name] = "skipped"
             if on_stage:
                 on_stage(stage.name, "skipped")
             continue
         resume = prev.get("fingerprint") == fp and stage.resumable
         if not resume:
             stage.clear()
+        record["this_run"][stage.name] = "resumed" if resume and prev else "ran"
         if on_stage:
             on_stage(stage.name, "resumed" if resume and prev else "running")
         state[stage.name] = {"fingerprint": fp, "status": "running",

@@ -39,7 +39,10 @@ def render_pipeline(root: str | Path, record: dict, console: Console) -> None:
         stages.add_column(col, justify="right" if col == "seconds" else "left")
     for name, s in record["stages"].items():
         summary = ", ".join(_summary(s.get("summary") or {}))
-        stages.add_row(name, s.get("status", ""), f"{s.get('seconds', 0):.0f}", summary)
+        status = s.get("status", "")
+        if record.get("this_run", {}).get(name) in ("skipped", "resumed"):
+            status += f" ({record['this_run'][name]})"  # done earlier; or cut short and resumed
+        stages.add_row(name, status, f"{s.get('seconds', 0):.0f}", summary)
     console.print(stages)
     arms = [a for a in record["arms"] if (root / "eval" / a["name"] / "results.json").is_file()]
     if not arms:
