@@ -185,4 +185,7 @@ def test_resume_after_kill_finishes_the_same_number_of_steps(tiny, write_jsonl, 
     record = json.loads((run / "run.json").read_text())
     assert record["steps"] == 24
     assert record["resumed_from"].endswith(f"checkpoint-{killed_at}")
-    assert record["loss_curve"][0]["step"] > killed_at
+    # the curve and the mean loss cover every step once: the checkpoint's history, then the rest
+    curve = record["loss_curve"]
+    assert [p["step"] for p in curve] == list(range(1, 25))
+    assert record["train_loss"] == pytest.approx(sum(p["loss"] for p in curve) / 24, abs=1e-4)

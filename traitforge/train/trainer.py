@@ -119,18 +119,31 @@ def train(kind: str, data: str, out: str, cfg: TrainConfig, manifest: str | None
 
 
 class LossCurve(TrainerCallback):
-    """Keeps the loss curve and the count of tokens trained on."""
+    """Keeps the loss curve and the count of tokens trained on; a resumed run starts from the
+    history saved in its checkpoint (throughput counts the tokens this process trained)."""
 
     def __init__(self):
         self.points: list[dict] = []
-        self.tokens = 0
+        self.tokens = self.tokens_at_start = 0
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        for logs in state.log_history:
+            self._add(logs.get("step", 0), logs)
+        self.tokens_at_start = self.tokens
 
     def on_log(self, args, state, control, logs=None, **kwargs):
-        logs = logs or {}
+        self._add(state.global_step, logs or {})
+
+    def _add(self, step: int, logs: dict) -> None:
         if "loss" in logs:
-            self.points.append({"step": state.global_step, "loss": round(float(logs["loss"]), 5),
+            self.points.append({"step": step, "loss": round(float(logs["loss"]), 5),
                                 "learning_rate": logs.get("learning_rate")})
         self.tokens = int(logs.get("num_tokens", self.tokens))
+
+    @property
+    def mean_loss(self) -> float | None:
+        """The mean loss over every step (the trainer's own figure covers this process only)."""
+        return sum(p["loss"] for p in self.points) / len(self.points) if self.points else None
 
 
 def _record(kind, data, cfg, base, outcome, allow_unaudited, examples: Examples, curve, steps,
@@ -144,10 +157,13 @@ def _record(kind, data, cfg, base, outcome, allow_unaudited, examples: Examples,
                  "tokens": examples.n_tokens, "system_prompts_dropped": examples.dropped_system},
         "gate": {**outcome.as_dict(), "allow_unaudited": allow_unaudited,
                  "unaudited": not outcome.passed},
-        "steps": steps, "train_loss": round(float(result.training_loss), 5),
+        "steps": steps,
+        "train_loss": round(curve.mean_loss if checkpoint and curve.points
+                            else float(result.training_loss), 5),
         "loss_curve": curve.points, "tokens_trained": curve.tokens,
         "train_s": round(result.metrics["train_runtime"], 2),
-        "tokens_per_s": round(curve.tokens / max(result.metrics["train_runtime"], 1e-9), 1),
+        "tokens_per_s": round((curve.tokens - curve.tokens_at_start)
+                              / max(result.metrics["train_runtime"], 1e-9), 1),
         "wall_s": round(seconds, 1), "resumed_from": str(checkpoint) if checkpoint else None,
     }
 
