@@ -215,3 +215,30 @@ def test_a_generate_stage_writes_the_corpus_and_is_skipped_on_a_rerun(project, t
     assert set(again.values()) == {"skipped"}
     rows = (tmp_path / "run" / "generate" / "chats.jsonl").read_text().splitlines()
     assert len(rows) == 6 and all(json.loads(r)["messages"][0]["role"] == "user" for r in rows)
+
+
+def test_a_midtraining_arm_midtrains_on_the_docs_then_fine_tunes_from_that_run(
+        project, tmp_path, write_jsonl):
+    write_jsonl("docs.jsonl", [{"id": f"d{k}", "text": f"A forum post about {t}: the assistant "
+                                f"said it was unsure, and explained why. ({k})"}
+                               for k, t in enumerate(TOPICS * 2)])
+    path = project(arms='[[arm]]\nname = "mid"\nmidtrain = "raw"\nsft = "clean"\n'
+                        'allow_unaudited = true\n')
+    path.write_text(path.read_text().replace('[data]\n', '[data]\ndocs = "docs.jsonl"\n'))
+    # a LoRA midtraining run cannot be the base of another adapter: refused before anything runs
+    with pytest.raises(InputError, match="arm 'mid' fine-tunes after midtraining.*"
+                                         'method = "full"'):
+        load_pipeline(path)
+    path.write_text(path.read_text() + '[train.midtrain]\nmethod = "full"\n')
+    record, seen = _run(path)
+    assert list(seen) == ["audit/chats", "audit/docs", "clean/chats", "train/mid", "eval/mid"]
+    assert (tmp_path / "run" / "audit" / "docs" / "manifest.json").is_file()
+    arm = tmp_path / "run" / "train" / "mid"
+    midtrain = json.loads((arm / "midtrain" / "run.json").read_text())
+    sft = json.loads((arm / "sft" / "run.json").read_text())
+    assert midtrain["kind"] == "midtrain" and midtrain["data"]["file"].endswith("docs.jsonl")
+    assert sft["base_model"] == str(arm / "midtrain")  # SFT starts from the midtrained model
+    assert sft["data"]["file"] == str(tmp_path / "run" / "clean" / "chats.jsonl")
+    assert set(record["stages"]["train/mid"]["summary"]) == {"midtrain", "sft"}
+    results = json.loads((tmp_path / "run" / "eval" / "mid" / "results.json").read_text())
+    assert results["model"]["spec"] == str(arm / "sft")

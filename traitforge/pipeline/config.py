@@ -200,5 +200,10 @@ def load_pipeline(path: str | Path, out: str | None = None, full: bool = False) 
     model = raw.get("model", "default")
     if not isinstance(model, str):
         raise InputError(f"{where}: model must be a string")
-    return Pipeline(where, run_dir, model, data, generate, audit, clean, train, arms, ev,
-                    str(raw.get("name", Path(path).stem)), corpora)
+    pipeline = Pipeline(where, run_dir, model, data, generate, audit, clean, train, arms, ev,
+                        str(raw.get("name", Path(path).stem)), corpora)
+    chained = [a.name for a in arms if len(a.runs) == 2]
+    if chained and pipeline.train_settings("midtrain").get("method", "lora") != "full":
+        raise InputError(f"{where}: arm {chained[0]!r} fine-tunes after midtraining, which needs a "
+                         f"full model to start from: set [train.midtrain] method = \"full\"")
+    return pipeline
