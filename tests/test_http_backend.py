@@ -9,7 +9,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from traitforge.backends.http import HTTPBackend, HTTPConfig, http_config_from, pick_option
+from traitforge.backends import open_backend
+from traitforge.backends.choices import pick_option
+from traitforge.backends.http import HTTPBackend, HTTPConfig, http_config_from
 from traitforge.io import InputError
 
 KEY = "sk-test-secret-123"
@@ -169,9 +171,9 @@ def test_connection_refused_is_retried_then_raises():
 
 def test_cache_serves_reruns_and_misses_on_changed_request(server, tmp_path):
     chats = [user(f"q{i}") for i in range(4)]
-    first = backend(server, cache_dir=str(tmp_path), api_key=KEY).generate(chats)
+    first = open_backend("m", server.base_url, KEY, cache_dir=str(tmp_path)).generate(chats)
     assert len(server.requests) == 4
-    again = backend(server, cache_dir=str(tmp_path), api_key=KEY)
+    again = open_backend("m", server.base_url, KEY, cache_dir=str(tmp_path))
     assert again.generate(chats) == first
     assert len(server.requests) == 4
     assert again.stats["cache_hits"] == 4 and again.stats["requests"] == 0
@@ -181,9 +183,9 @@ def test_cache_serves_reruns_and_misses_on_changed_request(server, tmp_path):
     assert set(entry) == {"request", "reply"} and entry["reply"].startswith("echo: q")
     assert not any(KEY in f.read_text() for f in files)
 
-    backend(server, cache_dir=str(tmp_path)).generate(chats, temperature=0.7)
+    open_backend("m", server.base_url, cache_dir=str(tmp_path)).generate(chats, temperature=0.7)
     assert len(server.requests) == 8
-    other_model = HTTPBackend(HTTPConfig(base_url=server.base_url, model="other", cache_dir=str(tmp_path)))
+    other_model = open_backend("other", server.base_url, cache_dir=str(tmp_path))
     other_model.generate(chats)
     assert len(server.requests) == 12 and other_model.stats["cache_hits"] == 0
 

@@ -1,25 +1,23 @@
 """A chat backend for any OpenAI-compatible server (vLLM, Ollama, llama.cpp, hosted APIs).
 
-Requests run concurrently, are retried with exponential backoff on 429, 5xx, timeouts and
-connection errors, and can be cached on disk so that a rerun makes no requests at all.
+Requests run concurrently and are retried with exponential backoff on 429, 5xx, timeouts and
+connection errors. Caching is CachedBackend's, in front (see `open_backend`).
 """
 from __future__ import annotations
 
-import hashlib
 import http.client
 import json
 import os
-import re
 import threading
 import time
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable
 
-from traitforge.io import InputError, atomic_write_text
+from traitforge.backends.choices import pick_option
+from traitforge.io import InputError
 
 MAX_RETRY_AFTER = 60.0
 
@@ -33,7 +31,6 @@ class HTTPConfig:
     retries: int = 4  # retries after the first attempt
     backoff: float = 1.0  # seconds before retry k: backoff * 2**k, or the server's Retry-After
     timeout: float = 60.0  # per request, seconds
-    cache_dir: str | None = None  # on-disk response cache; None disables
 
 
 def http_config_from(base_url: str | None = None, model: str | None = None,
@@ -69,21 +66,26 @@ class HTTPBackend:
     def __init__(self, config: HTTPConfig):
         self.config = config
         self.url = f"{config.base_url.rstrip('/')}/chat/completions"
-        self.stats = {"requests": 0, "cache_hits": 0, "retries": 0, "failures": 0,
+        self.stats = {"requests": 0, "retries": 0, "failures": 0,
                       "prompt_tokens": 0, "completion_tokens": 0}
         self._lock = threading.Lock()
 
     def generate(self, chats: list[list[dict]], max_new_tokens: int = 256, temperature: float = 0.0,
-                 seed: int = 0, progress: Callable[[], object] | None = None) -> list[str]:
-        """One assistant reply per chat, in order; `progress()` is called as each one finishes."""
+                 seed: int = 0, progress: Callable[[], object] | None = None,
+                 on_reply: Callable[[int, str], object] | None = None) -> list[str]:
+        """One assistant reply per chat, in order; as each one arrives, `on_reply(index, reply)`
+        and `progress()` are called."""
         bodies = [{"model": self.config.model, "messages": chat, "max_tokens": max_new_tokens,
                    "temperature": temperature, "seed": seed} for chat in chats]
         replies = [""] * len(bodies)
         with ThreadPoolExecutor(max_workers=max(1, self.config.concurrency)) as pool:
-            futures = {pool.submit(self._complete, body): i for i, body in enumerate(bodies)}
+            futures = {pool.submit(self._post, body): i for i, body in enumerate(bodies)}
             try:
                 for future in as_completed(futures):
-                    replies[futures[future]] = future.result()
+                    i = futures[future]
+                    replies[i] = future.result()
+                    if on_reply is not None:
+                        on_reply(i, replies[i])
                     if progress is not None:
                         progress()
             except BaseException:
@@ -92,37 +94,17 @@ class HTTPBackend:
                 raise
         return replies
 
-    def choose(self, chats: list[list[dict]], options: list[list[str]]) -> list[int]:
-        """The index of the option each short reply names, or -1 when it names none or is ambiguous."""
-        replies = self.generate(chats, max_new_tokens=16)
+    def choose(self, chats: list[list[dict]], options: list[list[str]],
+               on_reply: Callable[[int, int], object] | None = None) -> list[int]:
+        """The index of the option each short reply names, or -1 when it names none or is
+        ambiguous; `on_reply(index, pick)` is called as each reply arrives."""
+        hook = on_reply and (lambda i, reply: on_reply(i, pick_option(reply, options[i])))
+        replies = self.generate(chats, max_new_tokens=16, on_reply=hook)
         return [pick_option(reply, opts) for reply, opts in zip(replies, options, strict=True)]
 
     def _count(self, key: str, n: int = 1) -> None:
         with self._lock:
             self.stats[key] += n
-
-    def _cache_path(self, body: dict) -> Path | None:
-        if self.config.cache_dir is None:
-            return None
-        canonical = json.dumps({"base_url": self.config.base_url.rstrip("/"), "body": body},
-                               sort_keys=True, ensure_ascii=False)
-        key = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-        return Path(self.config.cache_dir) / key[:2] / f"{key}.json"
-
-    def _complete(self, body: dict) -> str:
-        """The reply to one request body, from the cache or the server."""
-        path = self._cache_path(body)
-        if path is not None and path.exists():
-            try:
-                reply = json.loads(path.read_text(encoding="utf-8"))["reply"]
-                self._count("cache_hits")
-                return reply
-            except (OSError, ValueError, KeyError, TypeError):
-                pass  # a damaged entry is a miss: it is fetched again and rewritten
-        reply = self._post(body)
-        if path is not None:
-            atomic_write_text(path, json.dumps({"request": body, "reply": reply}, ensure_ascii=False))
-        return reply
 
     def _post(self, body: dict) -> str:
         """POST with retries; a failure that ends the request becomes a one-line InputError."""
@@ -174,25 +156,6 @@ class HTTPBackend:
         if self.config.api_key:
             message = message.replace(self.config.api_key, "***")
         return InputError(_short(message, 400))
-
-
-def pick_option(reply: str, options: list[str]) -> int:
-    """The option whose first standalone, case-insensitive occurrence comes first in `reply`.
-
-    A longer option wins a tie at the same place ("No opinion" over "No"); a tie between
-    options of the same length, or no occurrence at all, gives -1.
-    """
-    found = []
-    for i, option in enumerate(o.strip() for o in options):
-        match = re.search(rf"(?<!\w){re.escape(option)}(?!\w)", reply, re.IGNORECASE) if option else None
-        if match:
-            found.append((match.start(), -len(option), i))
-    if not found:
-        return -1
-    found.sort()
-    if len(found) > 1 and found[0][:2] == found[1][:2]:
-        return -1
-    return found[0][2]
 
 
 def _read_quietly(error: urllib.error.HTTPError) -> str:

@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from traitforge import __version__
+from traitforge.backends import open_backend
 from traitforge.evaluate.suite import Suite, load_suite
 from traitforge.evaluate.tasks import RUNNERS, Context, check
 from traitforge.io import InputError, atomic_write_text
@@ -32,22 +33,19 @@ class EvalConfig:
 
 
 def backend(spec: dict, config: EvalConfig, role: str):
-    """A local model for `model` alone (or 'default'); an HTTP one when there is a base_url."""
-    if spec.get("base_url") or spec.get("backend") == "http":
-        from traitforge.backends.http import HTTPBackend, http_config_from
-
-        rest = {k: spec[k] for k in ("concurrency", "retries", "timeout") if k in spec}
-        return HTTPBackend(http_config_from(spec.get("base_url"), spec.get("model"),
-                                            spec.get("api_key"), cache_dir=config.cache_dir,
-                                            **rest))
-    if not spec.get("model"):
+    """A local model for `model` alone (or 'default'); a served one, its replies cached in
+    `config.cache_dir`, when there is a base_url."""
+    served = bool(spec.get("base_url")) or spec.get("backend") == "http"
+    if not served and not spec.get("model"):
         raise InputError(f"the {role} needs model = ... (and base_url for a served one)")
-    from traitforge.backends.local import LocalBackend
-
-    return LocalBackend(spec["model"], config.batch_size, config.device)
+    return open_backend(spec.get("model"), spec.get("base_url"), spec.get("api_key"),
+                        config.batch_size, config.device, spec.get("concurrency"),
+                        timeout=spec.get("timeout"), retries=spec.get("retries"), served=served,
+                        cache_dir=config.cache_dir if served else None)
 
 
 def _model_info(model, config: EvalConfig) -> dict:
+    model = getattr(model, "backend", model)  # the one behind a CachedBackend
     if model.name == "http":
         sha = hashlib.sha256(f"{model.config.base_url} {model.config.model}".encode()).hexdigest()
         return {"spec": config.model, "resolved": model.config.base_url, "sha256": sha,

@@ -24,8 +24,8 @@ import numpy as np
 from traitforge.audit.apply import Replayer, load_audit, uptake
 from traitforge.audit.stats import wilson
 from traitforge.audit.units import make_unit
+from traitforge.backends.choices import pick_option
 from traitforge.evaluate import items as it
-from traitforge.backends.http import pick_option
 from traitforge.evaluate.judge import judge_chat, pair_chat, parse_score, parse_winner
 from traitforge.io import InputError
 
