@@ -7,6 +7,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from traitforge.reports.svg import pct
+
 SEVERITY_STYLE = {"fail": "bold red", "warn": "bold yellow", "info": "cyan"}
 VERDICT_STYLE = {"fail": "bold white on red", "warn": "bold black on yellow",
                  "pass": "bold white on green"}
@@ -15,10 +17,6 @@ VERDICT_STYLE = {"fail": "bold white on red", "warn": "bold black on yellow",
 def _bar(value: float, width: int = 20) -> Text:
     filled = round(max(0.0, min(1.0, value)) * width)
     return Text("█" * filled + "·" * (width - filled), style="magenta")
-
-
-def _pct(x: float | None) -> str:
-    return "—" if x is None else f"{100 * x:.1f}%"
 
 
 def summary_panel(doc: dict, out_dir: str) -> Panel:
@@ -66,12 +64,12 @@ def findings_table(doc: dict, limit: int = 20) -> Table:
         lo, hi = f["prevalence_ci95"]
         pattern = Text(f["label"], style="bold")
         pattern.append(f"\n{f['method']} · {f['slot']} · {f['id']}", style="dim")
-        prevalence = Text(f"{_pct(f['prevalence']):>6} ") + _bar(f["prevalence"], 10)
-        prevalence.append(f"\n{_pct(lo)}–{_pct(hi)}", style="dim")
+        prevalence = Text(f"{pct(f['prevalence']):>6} ") + _bar(f["prevalence"], 10)
+        prevalence.append(f"\n{pct(lo)}–{pct(hi)}", style="dim")
         row = [str(k), Text(f["severity"], style=SEVERITY_STYLE[f["severity"]]), pattern,
                prevalence]
         if has_ref:
-            row += [_pct(f["reference_prevalence"]), f"{f['lift']:.1f}×"]
+            row += [pct(f["reference_prevalence"]), f"{f['lift']:.1f}×"]
         table.add_row(*row)
     caption = "prevalence: share of audited units, 95% Wilson interval below"
     if len(doc["findings"]) > limit:

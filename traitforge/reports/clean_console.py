@@ -5,7 +5,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from traitforge.reports.audit_console import VERDICT_STYLE, _pct
+from traitforge.reports.audit_console import VERDICT_STYLE
+from traitforge.reports.svg import pct
 
 
 def render_clean(summary: dict, console: Console) -> None:
@@ -19,7 +20,7 @@ def render_clean(summary: dict, console: Console) -> None:
                       ("after", "right")):
         table.add_column(col, justify=just)
     for f in summary["findings"]:
-        table.add_row(escape(f["id"]), _pct(f["before"]), _pct(f["target"]), _pct(f["after"]))
+        table.add_row(escape(f["id"]), pct(f["before"]), pct(f["target"]), pct(f["after"]))
     console.print(table)
     if summary["strata"]:
         strata = Table(title="documents per stratum")
@@ -45,8 +46,8 @@ def render_apply(result: dict, console: Console) -> None:
         table.add_column(col, justify=just)
     for f in result["findings"]:
         lo, hi = f["ci95"]
-        table.add_row(escape(f["label"][:60]), f["severity"], _pct(f["training_prevalence"]),
-                      _pct(f["prevalence"]), f"{_pct(lo)}–{_pct(hi)}")
+        table.add_row(escape(f["label"][:60]), f["severity"], pct(f["training_prevalence"]),
+                      pct(f["prevalence"]), f"{pct(lo)}–{pct(hi)}")
     console.print(table)
     for f in result.get("skipped", []):
         console.print(f"[yellow]skipped[/] {escape(f['finding_id'])}: {escape(f['reason'])}")

@@ -14,7 +14,7 @@ from rich.measure import Measurement
 from rich.table import Table
 
 from traitforge.io import InputError
-from traitforge.reports.html import _short
+from traitforge.reports.svg import pct, short
 
 FAMILIES = ("knowledge", "behaviour", "pressure", "capability", "uptake", "other")
 MISSING = "—"
@@ -50,8 +50,9 @@ def load_results(dirs: list[str]) -> list[dict]:
     for doc in docs:
         if dup[doc["_name"]] > 1:
             p = Path(doc["_dir"]).resolve()
-            short = f"{p.parent.name}/{p.name}"
-            doc["_name"] = short if doc["_name"] == p.name else f"{doc['_name']} ({short})"
+            qualified = f"{p.parent.name}/{p.name}"
+            doc["_name"] = (qualified if doc["_name"] == p.name
+                            else f"{doc['_name']} ({qualified})")
     seen: Counter = Counter()
     for doc in docs:  # the same directory given twice
         seen[doc["_name"]] += 1
@@ -71,10 +72,6 @@ def ci95(x) -> tuple[float, float] | None:
     if isinstance(x, (list, tuple)) and len(x) == 2 and None not in map(num, x):
         return num(x[0]), num(x[1])
     return None
-
-
-def pct(x: float | None) -> str:
-    return MISSING if x is None else f"{100 * x:.1f}%"
 
 
 def cell(value, ci=None, sep: str = " ") -> str:
@@ -184,7 +181,7 @@ def comparison_table(docs: list[dict], narrow: bool = False) -> Table:
         for key, label in pattern_rows(docs, task) if fam == "uptake" else []:
             cells = [cell(p.get("prevalence"), p.get("ci95"), sep) if p else MISSING
                      for p in (pattern_of(doc, task, key) for doc in docs)]
-            lines.append([f"pattern: {_short(label, 30 if narrow else 50)}", *cells,
+            lines.append([f"pattern: {short(label, 30 if narrow else 50)}", *cells,
                           training_cell(training_prevalence(docs, task, key))])
         last = i + 1 == len(rows) or rows[i + 1][0] != fam
         first_of_family = i == 0 or rows[i - 1][0] != fam

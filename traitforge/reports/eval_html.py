@@ -8,11 +8,10 @@ from typing import Optional
 
 from traitforge.io import InputError, atomic_write_text
 from traitforge.reports.eval_console import (FAMILIES, MISSING, as_dict, cell, ci95, load_results,
-                                             metric_of, num, pattern_of, pattern_rows, pct,
-                                             task_of, task_rows, training_cell,
-                                             training_prevalence)
-from traitforge.reports.html import (CSS, PALETTE, REF_COLOR, _e, _nice_max, _short, _svg, _text,
-                                     _tick, gridlines)
+                                             metric_of, num, pattern_of, pattern_rows, task_of,
+                                             task_rows, training_cell, training_prevalence)
+from traitforge.reports.svg import (PALETTE, REF_COLOR, bar_end, escape, gridlines, legend,
+                                    nice_max, page, pct, short, svg, swatch, text, tick)
 
 # A bar: series (run name or "training data"), colour, value, 95% interval, tooltip.
 Bar = tuple[str, str, Optional[float], Optional[tuple[float, float]], str]
@@ -32,7 +31,7 @@ def bar_chart(groups: list[tuple[str, list[Bar]]], label: str, counts: bool = Fa
     Values are shares, or counts with `counts`; a missing value shows as '—'."""
     highs = [max(v, c[1] if c else v) for _, bars in groups for _, _, v, c, _ in bars
              if v is not None]
-    xmax, step = (_count_scale if counts else _nice_max)(max(highs, default=0.0))
+    xmax, step = (_count_scale if counts else nice_max)(max(highs, default=0.0))
     fmt = (lambda v: f"{v:g}") if counts else pct
     left, width, top, bh, gap = 280, 960, 24, 11, 12
     plot_w = width - left - 60
@@ -41,47 +40,38 @@ def bar_chart(groups: list[tuple[str, list[Bar]]], label: str, counts: bool = Fa
     def sx(v: float) -> float:
         return left + plot_w * min(max(v, 0.0), xmax) / xmax
 
-    body = gridlines(sx, xmax, step, top, height, (lambda v: f"{v:g}") if counts else _tick)
+    body = gridlines(sx, xmax, step, top, height, (lambda v: f"{v:g}") if counts else tick)
     y = top
     for group, bars in groups:
         gh = len(bars) * (bh + 2)
-        body.append(f"<g><title>{_e(group)}</title>"
-                    + _text(left - 8, y + gh / 2 + 4, _short(group, 42), "end") + "</g>")
+        body.append(f"<g><title>{escape(group)}</title>"
+                    + text(left - 8, y + gh / 2 + 4, short(group, 42), "end") + "</g>")
         for series, color, value, ci, tip in bars:
             if value is None:
-                body.append(_text(left + 4, y + bh - 1, MISSING, extra='style="font-size:9px"'))
+                body.append(text(left + 4, y + bh - 1, MISSING, extra='style="font-size:9px"'))
             else:
-                body.append(f'<rect class="bar" data-series="{_e(series)}" data-group="{_e(group)}" '
-                            f'x="{left}" y="{y}" width="{sx(value) - left:.1f}" height="{bh}" '
-                            f'fill="{color}"><title>{_e(tip)}</title></rect>')
-                end = sx(max(value, ci[1] if ci else value)) + 5
-                body.append(_text(end, y + bh - 1.5, fmt(value), extra='style="font-size:9px"'))
-                if ci:
-                    cy, x1, x2 = y + bh / 2, sx(ci[0]), sx(ci[1])
-                    body.append(f'<path d="M{x1:.1f} {cy}H{x2:.1f}M{x1:.1f} {cy - 3}v6M{x2:.1f} '
-                                f'{cy - 3}v6" stroke="#222" stroke-width="1" fill="none"/>')
+                body.append(f'<rect class="bar" data-series="{escape(series)}" '
+                            f'data-group="{escape(group)}" x="{left}" y="{y}" '
+                            f'width="{sx(value) - left:.1f}" height="{bh}" '
+                            f'fill="{color}"><title>{escape(tip)}</title></rect>')
+                body += bar_end(sx, value, ci, fmt(value), y + bh - 1.5, y + bh / 2)
             y += bh + 2
         y += gap
-    return _svg(width, height, body, label)
-
-
-def _legend(series: dict[str, str]) -> str:
-    items = "".join(f'<li><span class="swatch" style="background:{c}"></span>{_e(name)}</li>'
-                    for name, c in series.items())
-    return f'<ul class="legend">{items}</ul>'
+    return svg(width, height, body, label)
 
 
 def _run_th(docs: list[dict], colors: dict[str, str]) -> str:
-    return "".join(f'<th class=num><span class="swatch" style="background:{colors[d["_name"]]}">'
-                   f'</span>{_e(d["_name"])}</th>' for d in docs)
+    return "".join(f'<th class=num>{swatch(colors[d["_name"]])}{escape(d["_name"])}</th>'
+                   for d in docs)
 
 
 def _metric_bars(docs: list[dict], colors: dict[str, str], task: str, metric: str) -> list[Bar]:
     bars = []
     for doc in docs:
         m = metric_of(doc, task, metric) or {}
-        text = cell(m.get("value"), m.get("ci95"))
-        tip = f"{doc['_name']}: {task} · {metric} = {text}" + (f", n = {m['n']}" if "n" in m else "")
+        shown = cell(m.get("value"), m.get("ci95"))
+        tip = (f"{doc['_name']}: {task} · {metric} = {shown}"
+               + (f", n = {m['n']}" if "n" in m else ""))
         bars.append((doc["_name"], colors[doc["_name"]], num(m.get("value")), ci95(m.get("ci95")),
                      tip))
     return bars
@@ -91,11 +81,11 @@ def _metrics_table(docs: list[dict], colors: dict[str, str], rows: Rows) -> str:
     out = []
     for _, task, metrics in rows:
         for metric in metrics:
-            tds = "".join(f'<td class=num title="n = {_e(m.get("n", "?"))}">'
-                          f'{_e(cell(m.get("value"), m.get("ci95")))}</td>' if m else
+            tds = "".join(f'<td class=num title="n = {escape(m.get("n", "?"))}">'
+                          f'{escape(cell(m.get("value"), m.get("ci95")))}</td>' if m else
                           f"<td class=num>{MISSING}</td>"
                           for m in (metric_of(doc, task, metric) for doc in docs))
-            out.append(f"<tr><td>{_e(task)}</td><td>{_e(metric)}</td>{tds}</tr>")
+            out.append(f"<tr><td>{escape(task)}</td><td>{escape(metric)}</td>{tds}</tr>")
     return (f'<table class="grid auto"><tr><th>task</th><th>metric</th>{_run_th(docs, colors)}'
             f"</tr>{''.join(out)}</table>")
 
@@ -116,7 +106,7 @@ def _flips(docs: list[dict], colors: dict[str, str], task: str) -> str:
             tip = f"{name}: {MISSING if value is None else f'{value:g}'} answers flipped at turn {turn}"
             bars.append((name, colors[name], value, None, tip))
         groups.append((f"turn {turn}", bars))
-    return (f"<h3>{_e(task)}: answers flipped at turn k</h3>"
+    return (f"<h3>{escape(task)}: answers flipped at turn k</h3>"
             + bar_chart(groups, f"{task}: answers flipped per turn", counts=True))
 
 
@@ -133,25 +123,25 @@ def _patterns(docs: list[dict], colors: dict[str, str], task: str) -> str:
         tds = ""
         for doc in docs:
             p = pattern_of(doc, task, key) or {}
-            text = cell(p.get("prevalence"), p.get("ci95"))
+            shown = cell(p.get("prevalence"), p.get("ci95"))
             bars.append((doc["_name"], colors[doc["_name"]], num(p.get("prevalence")),
-                         ci95(p.get("ci95")), f"{doc['_name']}: {label} = {text}"))
-            tds += f"<td class=num>{_e(text)}</td>"
+                         ci95(p.get("ci95")), f"{doc['_name']}: {label} = {shown}"))
+            tds += f"<td class=num>{escape(shown)}</td>"
         severity = next((p.get("severity") for d in docs if (p := pattern_of(d, task, key))), "")
         groups.append((label, bars))
-        rows.append(f"<tr><td>{_e(_short(label, 60))}</td><td>{_e(severity)}</td>"
-                    f"<td class=num>{_e(training_cell(training))}</td>{tds}</tr>")
+        rows.append(f"<tr><td>{escape(short(label, 60))}</td><td>{escape(severity)}</td>"
+                    f"<td class=num>{escape(training_cell(training))}</td>{tds}</tr>")
     table = (f'<table class="grid auto"><tr><th>pattern</th><th>severity</th>'
              f"<th class=num>{TRAINING}</th>{_run_th(docs, colors)}</tr>{''.join(rows)}</table>")
-    return (f"<h3>{_e(task)}: patterns in the answers</h3>"
-            + _legend({TRAINING: REF_COLOR, **colors})
+    return (f"<h3>{escape(task)}: patterns in the answers</h3>"
+            + legend({TRAINING: REF_COLOR, **colors})
             + bar_chart(groups, f"{task}: pattern prevalence") + table)
 
 
 def _section(fam: str, rows: Rows, docs: list[dict], colors: dict[str, str]) -> str:
     groups = [(f"{task} · {metric}", _metric_bars(docs, colors, task, metric))
               for _, task, metrics in rows for metric in metrics]
-    parts = [f'<section class="family" id="family-{fam}"><h2>{fam}</h2>', _legend(colors)]
+    parts = [f'<section class="family" id="family-{fam}"><h2>{fam}</h2>', legend(colors)]
     if groups:
         parts += [bar_chart(groups, f"{fam} results"), _metrics_table(docs, colors, rows)]
     extra = {"pressure": _flips, "uptake": _patterns}.get(fam)
@@ -166,9 +156,9 @@ def _header(docs: list[dict], colors: dict[str, str]) -> str:
         model, suite = as_dict(doc.get("model")), as_dict(doc.get("suite"))
         cells = (model.get("spec"), str(model.get("sha256") or "")[:12], model.get("backend"),
                  suite.get("name") or suite.get("file"), doc.get("seed"), doc.get("created_at"))
-        rows.append(f'<tr><td title="{_e(doc["_dir"])}"><span class="swatch" style="background:'
-                    f'{colors[doc["_name"]]}"></span><b>{_e(doc["_name"])}</b></td>'
-                    + "".join(f"<td>{_e(MISSING if c is None else c)}</td>" for c in cells)
+        rows.append(f'<tr><td title="{escape(doc["_dir"])}">{swatch(colors[doc["_name"]])}'
+                    f'<b>{escape(doc["_name"])}</b></td>'
+                    + "".join(f"<td>{escape(MISSING if c is None else c)}</td>" for c in cells)
                     + "</tr>")
     head = "".join(f"<th>{h}</th>" for h in ("run", "model", "sha256", "backend", "suite", "seed",
                                              "created"))
@@ -185,13 +175,6 @@ def eval_sections(docs: list[dict], colors: dict[str, str]) -> list[str]:
             *(_section(f, [r for r in rows if r[0] == f], docs, colors) for f in present)]
 
 
-def page(title: str, body: list[str]) -> str:
-    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f"<title>{_e(title)}</title><style>{CSS}{EXTRA_CSS}</style></head>\n<body><main>\n"
-            + "\n".join(body) + "\n</main></body></html>\n")
-
-
 def run_colors(docs: list[dict]) -> dict[str, str]:
     return {d["_name"]: PALETTE[k % len(PALETTE)] for k, d in enumerate(docs)}
 
@@ -200,7 +183,7 @@ def render_eval_html(docs: list[dict]) -> str:
     """The whole comparison page for documents from `load_results`."""
     colors = run_colors(docs)
     return page("traitforge eval: " + " vs ".join(d["_name"] for d in docs),
-                [_header(docs, colors), *eval_sections(docs, colors)])
+                [_header(docs, colors), *eval_sections(docs, colors)], EXTRA_CSS)
 
 
 def write_eval_report(dirs: list[str], out: str | None = None) -> Path:
