@@ -103,7 +103,11 @@ def replay_matches(corpus: Path, audit_dir: Path, out: Path) -> str:
     audited = pl.read_parquet(audit_dir / "flags.parquet").filter(~pl.col("finding_id").is_in(skipped))
     replayed = pl.read_parquet(out / "flags.parquet")
     a, b = audited.select(key).sort(key), replayed.select(key).sort(key)
-    return "same flags" if a.equals(b) else f"DIFFERENT flags ({a.height} audited, {b.height} replayed)"
+    if a.equals(b):
+        return "same flags"
+    odd = pl.concat([a.join(b, on=key, how="anti"), b.join(a, on=key, how="anti")])
+    which = ", ".join(sorted(set(odd["finding_id"])))
+    return f"DIFFERENT flags ({a.height} audited, {b.height} replayed; in {which})"
 
 
 def main() -> None:

@@ -9,9 +9,11 @@ import pytest
 from loopback import ScriptedServer
 
 from traitforge.audit import AuditConfig, Policy, run_audit
-from traitforge.audit.apply import Replayer
-from traitforge.audit.llm import (Asker, Candidate, LLMSettings, Pattern, finding, merge, rate,
-                                  sample, sample_size, scan, summary)
+from traitforge.audit.config import LLMSettings
+from traitforge.audit.llm_rating import Asker, Pattern, rate
+from traitforge.audit.passes.llm import (Candidate, finding, merge, sample, sample_size, scan,
+                                         summary)
+from traitforge.audit.replay import Replayer
 from traitforge.audit.llm_prompts import parse_named, parse_patterns, parse_rating
 from traitforge.audit.units import make_unit
 from traitforge.backends import open_backend
@@ -209,11 +211,11 @@ def test_autorate_a_sample_and_leave_unparseable_ratings_out(tmp_path):
         assert len(idx) == 80 and len(server.requests) == 80 + garbled  # each garbled one twice
         f = finding(pattern, units, idx, ratings, None, "z", 100.0)
     strict = [int(i) for i in idx if QUESTION.match(texts[i]) and "GARBLE" not in texts[i]]
-    assert f.units.tolist() == strict and f.method == "llm"
+    assert f.units.tolist() == strict and f.methods == ["llm"]
     assert f.n_units == 80 - garbled and f.prevalence == len(strict) / (80 - garbled)
     ev = f.evidence[0]
     assert (ev["unparseable"], ev["n_rated"], ev["population"]) == (garbled, 80 - garbled, 100)
-    assert f.matcher["type"] == "llm" and len(f.matcher["prompt_sha256"]) == 64
+    assert f.matcher.type == "llm" and len(f.matcher.prompt_sha256) == 64
 
 
 def _llm_doc(out) -> dict:
@@ -248,7 +250,7 @@ def test_cli_audit_reconciles_the_llm_pass_and_a_rerun_makes_no_calls(tmp_path):
     assert f["severity"] == Policy().grade(f["id"], f["prevalence"], None, None, None) == "fail"
     ev = next(e for e in f["evidence"] if e["method"] == "llm")
     assert ev["jaccard"] == 1.0 and ev["prevalence"] == 0.4 and ev["definition"].startswith("The")
-    assert not any(x["method"] == "llm" for x in doc["findings"])  # no finding of its own
+    assert not any(x["methods"] == ["llm"] for x in doc["findings"])  # no finding of its own
     assert doc["config"]["llm"]["sample"] == "all" and (out / "llm_cache").is_dir()
 
 
@@ -264,12 +266,12 @@ def test_a_definition_pattern_is_autorated_against_the_reference_and_replayed(tm
                                              batch_docs=10))
         result = run_audit(config)
         [f] = [f for f in result.findings if f.id == "unneeded_clarifying_question"]
-        assert f.method == "llm" and f.slot == "opening" and f.n_units == 20
+        assert f.methods == ["llm"] and f.slot == "opening" and f.n_units == 20
         assert f.ref_units == 20 and f.q_value is not None and f.lift > 1
         assert f.severity == result.policy.grade(f.id, f.prevalence, f.ref_prevalence, f.lift,
                                                  f.q_value)
         assert {int(i) for i in f.units} == {i for i in range(12) if i in f.rated}
-        from traitforge.audit.auditor import write_outputs
+        from traitforge.audit import write_outputs
 
         audit = tmp_path / "audit"
         doc = write_outputs(result, audit)

@@ -49,7 +49,7 @@ def audited(write_jsonl, tmp_path):
     assert code == 1  # the planted opener and closer fail
     audit = json.loads((tmp_path / "audit" / "audit.json").read_text())
     # The planted opener and closer, as the built-in detectors name them.
-    chosen = [f["id"] for f in audit["findings"] if f["method"].startswith("detector")]
+    chosen = [f["id"] for f in audit["findings"] if f["methods"][0] == "detector"]
     assert len(chosen) == 2
     return corpus, tmp_path / "audit", [a for fid in chosen for a in ("--finding", fid)]
 
@@ -67,7 +67,7 @@ def test_drop_reaches_targets_and_counts_reconcile(audited, tmp_path):
     before = sha256_file(corpus)
     out = tmp_path / "clean.jsonl"
     assert main(["clean", str(corpus), "--audit", str(audit_dir), "--out", str(out),
-                 "--quiet", *chosen]) == 0
+                 "--strategy", "drop", "--quiet", *chosen]) == 0
     assert sha256_file(corpus) == before
     summary = json.loads((tmp_path / "clean.audit" / "clean.json").read_text())
     c = summary["counts"]
@@ -112,7 +112,7 @@ def test_stratified_clean_keeps_the_trait_mix(audited, tmp_path):
     corpus, audit_dir, chosen = audited
     out = tmp_path / "strat.jsonl"
     main(["clean", str(corpus), "--audit", str(audit_dir), "--out", str(out), "--stratify",
-          "trait", "--quiet", *chosen])
+          "trait", "--strategy", "drop", "--quiet", *chosen])
     summary = json.loads((tmp_path / "strat.audit" / "clean.json").read_text())
     assert set(summary["strata"]) == {"calibrated", "honest"}
     kept = _rows(out)
@@ -139,7 +139,7 @@ def test_clean_errors_are_one_line(audited, tmp_path, capsys):
 
 
 def test_overlapping_spans_of_two_findings_cut_once():
-    from traitforge.audit.clean import strip_record
+    from traitforge.clean.select import strip_record
     from traitforge.io import Record
 
     reply = ("Great question, and thanks for asking it! Soil pH drifts over a season, so test "

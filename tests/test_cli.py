@@ -124,7 +124,7 @@ def test_fail_verdict_exit_1_and_outputs(failing_corpus, tmp_path, capsys):
     assert keys == sorted(keys)  # ranked: severity, then score, then id
     texts = _texts(failing_corpus)
     for f in findings:
-        for key in ("id", "method", "label", "description", "prevalence", "prevalence_ci95",
+        for key in ("id", "methods", "label", "description", "prevalence", "prevalence_ci95",
                     "severity", "examples"):
             assert key in f, (f["id"], key)
         assert set(f["methods"]) <= {"detector", "ngram", "template", "cluster"}
@@ -204,8 +204,8 @@ def test_missing_corpus_exit_2(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("content,needle", [
-    ('alpha = "high"\n', "must be a number"),
-    ("strictness = 3\n", "unknown policy setting"),
+    ('alpha = "high"\n', "alpha must be a number"),
+    ("strictness = 3\n", "unknown setting 'strictness'"),
     ('severity = { praise_opener = "deadly" }\n', "severity"),
     ("alpha = \n", "cannot parse"),
 ])

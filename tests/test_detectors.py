@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from traitforge.audit.detectors import BUILTIN, active_detectors, load_patterns
+from traitforge.audit.matchers import MatchContext
+from traitforge.audit.passes.detectors import BUILTIN, active_detectors, load_patterns
 from traitforge.audit.units import make_unit
 from traitforge.io import InputError
 
@@ -177,7 +178,7 @@ def test_builtin_positions_map_to_slots():
 def test_detector_positive(did, text, phrase):
     d = DETECTORS[did]
     unit = make_unit("doc-1", 1, text, PROMPT)
-    span = d.find(unit)
+    span = d.matcher.locate(unit)
     assert span is not None, f"{did} missed: {text!r}"
     start, end = span
     lo, hi = {"start": unit.opening, "end": unit.closing, "anywhere": (0, len(text))}[d.position]
@@ -190,7 +191,7 @@ def test_detector_positive(did, text, phrase):
                               enumerate(c.values if hasattr(c, "values") else c for c in NEGATIVES)])
 def test_detector_negative(did, text, why):
     unit = make_unit("doc-1", 1, text, PROMPT)
-    span = DETECTORS[did].find(unit)
+    span = DETECTORS[did].matcher.locate(unit)
     assert span is None, f"{did} matched {text[span[0]:span[1]]!r} ({why})"
 
 
@@ -201,29 +202,33 @@ def test_position_matters_for_the_same_phrase():
     closer = DETECTORS["offer_to_help_closer"]
     first = make_unit("a", 1, "Great question! Paris is the capital of France.", "")
     later = make_unit("b", 1, "Paris is the capital of France. Great question!", "")
-    assert praise.find(first) is not None and praise.find(later) is None
+    assert praise.matcher.locate(first) is not None and praise.matcher.locate(later) is None
     opens = make_unit("c", 1, "Let me know the city. Paris is the capital of France.", "")
     closes = make_unit("d", 1, "Paris is the capital of France. Let me know if that helps.", "")
-    assert closer.find(opens) is None and closer.find(closes) is not None
+    assert closer.matcher.locate(opens) is None and closer.matcher.locate(closes) is not None
 
 
-def test_find_all_agrees_with_find():
+def _hits(d, units) -> list[tuple[int, tuple[int, int]]]:
+    return [(u, (s, e)) for u, s, e in d.matcher.match(MatchContext(units)).rows()]
+
+
+def test_matching_all_units_agrees_with_locating_in_one():
     d = DETECTORS["praise_opener"]
     texts = ["Great question! Yes.", "No praise here. Great question!", "What a fantastic idea! Go.",
              "Plain answer."]
     units = [make_unit(str(i), 1, t, "") for i, t in enumerate(texts)]
-    hits = d.find_all(units)
+    hits = _hits(d, units)
     assert [i for i, _ in hits] == [0, 2]
-    assert all(span == d.find(units[i]) for i, span in hits)
+    assert all(span == d.matcher.locate(units[i]) for i, span in hits)
 
 
-def test_find_all_falls_back_for_python_only_regex(tmp_path):
+def test_matching_falls_back_for_python_only_regex(tmp_path):
     # A look-behind is not supported by the polars regex engine; every unit is then searched.
     path = tmp_path / "p.toml"
     path.write_text('[[pattern]]\nid = "dollar_amount"\nregex = \'(?<=\\$)\\d+\'\n')
     (d,) = load_patterns(path)
     units = [make_unit("a", 1, "It costs $40 today.", ""), make_unit("b", 1, "It costs 40 euros.", "")]
-    hits = d.find_all(units)
+    hits = _hits(d, units)
     assert len(hits) == 1 and hits[0][0] == 0
     s, e = hits[0][1]
     assert units[0].text[s:e] == "40"
@@ -274,13 +279,13 @@ def test_load_patterns(tmp_path, name, content):
     assert delve.description == "Uses the word delve."
     assert not delve.builtin
     text = "Let's dig in. We will delve into the details below."
-    s, e = delve.find(make_unit("x", 1, text, ""))
+    s, e = delve.matcher.locate(make_unit("x", 1, text, ""))
     assert text[s:e] == "delve"
 
     opener = by_id["certainly_opener"]
     assert opener.position == "start" and opener.slot == "opening"
-    assert opener.find(make_unit("x", 1, "Certainly! Here it is.", "")) == (0, 9)
-    assert opener.find(make_unit("x", 1, "Here it is. Certainly worth a try.", "")) is None
+    assert opener.matcher.locate(make_unit("x", 1, "Certainly! Here it is.", "")) == (0, 9)
+    assert opener.matcher.locate(make_unit("x", 1, "Here it is. Certainly worth a try.", "")) is None
 
     moral = by_id["moralizing"]
     assert moral.definition == "Lectures the user about ethics they did not ask about."

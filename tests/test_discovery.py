@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from traitforge.audit import AuditConfig, DiscoverySettings, run_audit
-from traitforge.audit.ngrams import count_slot, ngram_tokens, unit_pairs
+from traitforge.audit.ngram_counts import count_slot, ngram_tokens, unit_pairs
 from traitforge.audit.units import make_unit
 
 TOPICS = ["sourdough bread", "compound interest", "tide pools", "solar panels", "chess openings",
@@ -82,7 +82,7 @@ def test_planted_opener_is_found_against_reference(planted_corpus, test):
                                    discovery=DiscoverySettings(test=test)))
     assert len(result.units) == 400 and [u.doc_id for u in result.units][:2] == ["s1-0", "s1-1"]
     truth = {i for i, p in enumerate(planted) if p}
-    opening = [f for f in result.findings if f.method == "ngram" and f.slot == "opening"]
+    opening = [f for f in result.findings if f.methods[0] == "ngram" and f.slot == "opening"]
     assert opening, "no n-gram finding in the opening slot"
     best = max(opening, key=lambda f: f1(set(f.units.tolist()), truth))
     score = f1(set(best.units.tolist()), truth)
@@ -109,7 +109,7 @@ def test_null_case_same_generator_raises_no_warning(write_jsonl, plant_rate):
     loud = [(f.severity, f.slot, f.label) for f in result.findings if f.severity != "info"]
     assert loud == []
     assert result.verdict == "pass"
-    assert result.n_examined > 0  # n-grams were tested, none passed
+    assert result.extras["ngrams_examined"] > 0  # n-grams were tested, none passed
 
 
 def test_reference_free_reports_concentrated_phrase(planted_corpus):
@@ -125,7 +125,7 @@ def test_reference_free_reports_concentrated_phrase(planted_corpus):
     top = max(hits, key=lambda f: f.prevalence)
     assert top.prevalence == pytest.approx(np.mean(planted), abs=0.02)
     # nothing below the threshold is reported without a reference
-    assert all(f.prevalence >= 0.20 for f in result.findings if f.method == "ngram")
+    assert all(f.prevalence >= 0.20 for f in result.findings if f.methods[0] == "ngram")
 
 
 def test_reference_free_rare_phrase_not_reported(write_jsonl):

@@ -169,7 +169,7 @@ def test_audit_apply_reproduces_the_audits_flags(write_jsonl, tmp_path):
                                    builtin=False))
     doc = write_outputs(result, tmp_path / "audit")
     kinds = set().union(*(_matcher_types(f["matcher"]) for f in doc["findings"]))
-    assert {"regex", "template", "cluster"} <= kinds
+    assert {"ngram", "template", "cluster"} <= kinds
     assert main(["audit", "apply", str(tmp_path / "audit"), str(corpus), "--out",
                  str(tmp_path / "apply"), "--quiet"]) == 0
     cols = ["doc_id", "turn", "finding_id", "start", "end"]

@@ -9,8 +9,9 @@ import polars as pl
 import pytest
 
 from traitforge.audit import AuditConfig, DiscoverySettings, run_audit
-from traitforge.audit.auditor import sentence_frame
-from traitforge.audit.families import enriched, group_tests, merge_groups, template_findings
+from traitforge.audit.groups import enriched, group_tests, merge_groups
+from traitforge.audit.passes.templates import template_findings
+from traitforge.audit.sentences import sentence_frame
 from traitforge.audit.units import make_unit
 
 # --- group_tests and enriched ----------------------------------------------------------------
@@ -214,14 +215,13 @@ def test_planted_clarifying_question_family_is_found(write_jsonl):
         return tp / len(truth), tp / max(1, len(flagged))
 
     hits = [f for f in result.findings if min(fit(f)) >= 0.8]
-    assert len(hits) == 1, [(f.method, f.label, fit(f)) for f in result.findings]
+    assert len(hits) == 1, [(f.methods, f.label, fit(f)) for f in result.findings]
     f = hits[0]
-    methods = f.method.split("+")
-    assert {"cluster", "template"} & set(methods), f.method
+    assert {"cluster", "template"} & set(f.methods), f.methods
     assert f.slot == "opening" and f.severity == "fail"
     assert f.ref_flagged == 0 or f.ref_prevalence < 0.02
     # the merged finding lists the members that joined it, and every span is a planted question
-    assert {e["method"] for e in f.evidence} >= set(methods)
+    assert {e["method"] for e in f.evidence} >= set(f.methods)
     # every planted unit is flagged inside its first sentence, the question
     for u, (s, e) in zip(f.units, f.spans):
         if u in truth:
@@ -239,7 +239,7 @@ def test_null_same_generator_raises_no_warning(write_jsonl, seed):
     b, _ = generate(300, seed=seed + 1, plant_rate=0.0)
     result = run_audit(AuditConfig(corpus=str(write_jsonl("a.jsonl", a)),
                                    reference=str(write_jsonl("b.jsonl", b)), builtin=False))
-    loud = [(f.severity, f.method, f.slot, f.label) for f in result.findings
+    loud = [(f.severity, f.methods, f.slot, f.label) for f in result.findings
             if f.severity in ("fail", "warn")]
     assert loud == []
     assert result.verdict == "pass"
@@ -248,7 +248,7 @@ def test_null_same_generator_raises_no_warning(write_jsonl, seed):
 def _edge(rows: list[dict]):
     units = [make_unit(r["id"], 1, r["messages"][1]["content"], r["messages"][0]["content"])
              for r in rows]
-    return units, sentence_frame(units, DiscoverySettings())
+    return units, sentence_frame(units, 3, 2)
 
 
 def test_template_pass_finds_nothing_under_the_null():
@@ -260,5 +260,6 @@ def test_template_pass_finds_nothing_under_the_null():
         a, sa = _edge(generate(300, seed, 0.0)[0])
         b, sb = _edge(generate(300, seed + 1, 0.0)[0])
         found += [(seed, f.label, len(f.units), f.ref_flagged, f.p_value)
-                  for f in template_findings(sa, sb, len(a), len(b), select, 0.75, "z", 100.0)]
+                  for f in template_findings(sa, sb, len(a), len(b), select,
+                                                   DiscoverySettings(template_similarity=0.75))]
     assert found == []

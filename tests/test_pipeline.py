@@ -83,7 +83,7 @@ def test_bad_arms_are_refused_naming_the_file(project, text, message):
 def test_bad_settings_are_refused_naming_the_file(project, tmp_path):
     with pytest.raises(InputError, match="unknown setting 'bogus'"):
         load_pipeline(project(extra="bogus = 1\n", name="top.toml"))
-    with pytest.raises(InputError, match=r"\[train\] batch_size must be int"):
+    with pytest.raises(InputError, match=r"\[train.sft\] batch_size must be an integer"):
         load_pipeline(project(extra='[train.sft]\nbatch_size = "big"\n', name="a.toml"))
     with pytest.raises(InputError, match=r"\[train.sft\] has unknown setting 'lr'"):
         load_pipeline(project(extra='[train.sft]\nlr = 1\n', name="b.toml"))

@@ -5,7 +5,17 @@ import numpy as np
 import pytest
 
 from traitforge.audit.findings import Finding
-from traitforge.audit.reconcile import explained, reconcile
+from traitforge.audit.matchers import RegexMatcher
+from traitforge.audit.passes import merge_rules
+from traitforge.audit.reconcile import explained
+from traitforge.audit.reconcile import reconcile as reconcile_with
+
+RULES = merge_rules()
+
+
+def reconcile(findings, **kwargs):
+    """Reconciliation with the registered passes' merge rules."""
+    return reconcile_with(findings, RULES, **kwargs)
 
 N = 200  # corpus units
 N_REF = 200  # reference units
@@ -17,8 +27,8 @@ def make(fid: str, method: str, units, ref=None, n_units: int = N, n_ref: int | 
     the reference units `ref`."""
     units = np.unique(np.asarray(list(units), np.int64))
     spans = np.stack([units * 10 + offset, units * 10 + offset + 5], axis=1).reshape(-1, 2)
-    f = Finding(id=fid, method=method, label=fid, description="", slot="opening",
-                matcher={"type": method}, units=units, spans=spans, n_units=n_units,
+    f = Finding(id=fid, methods=[method], label=fid, description="", slot="opening",
+                matcher=RegexMatcher("opening", fid), units=units, spans=spans, n_units=n_units,
                 variants=[fid])
     if n_ref is not None:
         f.ref_index = np.unique(np.asarray(list(ref if ref is not None else []), np.int64))
@@ -43,7 +53,7 @@ def test_overlapping_findings_merge_into_their_union():
     # the leader keeps its spans; the units only the member flags come with the member's spans
     assert c.spans[:60].tolist() == [[10 * u, 10 * u + 5] for u in range(60)]
     assert c.spans[60:].tolist() == [[10 * u + 3, 10 * u + 8] for u in range(60, 70)]
-    assert c.method == "cluster+template"
+    assert c.methods == ["cluster", "template"]
     assert [(e["id"], e["method"], e["n_flagged"]) for e in c.evidence] == [
         ("c", "cluster", 60), ("t", "template", 60)]
     assert c.evidence[1]["jaccard"] == pytest.approx(50 / 70, abs=1e-3)
@@ -52,7 +62,7 @@ def test_overlapping_findings_merge_into_their_union():
     # re-tested on the union, against the union of the reference units
     assert c.ref_index.tolist() == [0, 1, 2, 3] and c.ref_flagged == 4
     assert c.z == pytest.approx(make("x", "cluster", range(70), ref=range(4)).z)
-    assert got["o"].merge_rule is None and got["o"].method == "ngram"
+    assert got["o"].merge_rule is None and got["o"].methods == ["ngram"]
     assert home == {"c": "c", "t": "c", "o": "o"}
 
 
@@ -74,7 +84,7 @@ def test_a_small_contained_finding_becomes_evidence_only():
     assert home == {"big": "big", "small": "big"}
     [f] = merged
     assert f.units.tolist() == list(range(60))  # unchanged: 150 does not join
-    assert f.method == "cluster+ngram"
+    assert f.methods == ["cluster", "ngram"]
     assert f.evidence[1]["id"] == "small" and f.evidence[1]["contained"] == pytest.approx(0.9)
     assert f.merge_rule is not None
     # below the containment bar it leads on its own (and is over-represented outside big)
@@ -92,7 +102,7 @@ def test_a_finding_explained_by_its_leader_is_absorbed():
     merged, home = reconcile([leader, weak])
     assert home == {"lead": "lead", "weak": "lead"}
     [f] = merged
-    assert f.units.tolist() == list(range(60)) and f.method == "cluster+template"
+    assert f.units.tolist() == list(range(60)) and f.methods == ["cluster", "template"]
     assert f.evidence[1]["id"] == "weak"
 
 
@@ -140,9 +150,9 @@ def test_detectors_are_never_merged_and_keep_their_units():
     assert d.units.tolist() == list(range(60))  # its regex's matches, not the union
     assert d.spans.tolist() == [[10 * u, 10 * u + 5] for u in range(60)]
     assert d.ref_index.tolist() == [0, 1] and d.ref_flagged == 2
-    assert d.method == "detector+cluster"
+    assert d.methods == ["detector", "cluster"]
     assert [e["id"] for e in d.evidence] == ["hedge", "c"] and d.merge_rule is not None
-    assert got["hedge_too"].method == "detector" and got["hedge_too"].merge_rule is None
+    assert got["hedge_too"].methods == ["detector"] and got["hedge_too"].merge_rule is None
 
 
 def test_q_value_of_a_family_is_its_smallest():
@@ -154,7 +164,7 @@ def test_q_value_of_a_family_is_its_smallest():
     merged, _ = reconcile([a, b, c])
     [f] = merged
     assert f.q_value == pytest.approx(1e-5)
-    assert f.method == "cluster+template+ngram"
+    assert f.methods == ["cluster", "template", "ngram"]
 
 
 def test_every_input_id_maps_to_a_final_id():
@@ -175,4 +185,4 @@ def test_every_input_id_maps_to_a_final_id():
     for f in merged:  # each final finding's evidence lists exactly the inputs mapped to it
         assert sorted(e["id"] for e in f.evidence) == sorted(i for i in ids if home[i] == f.id)
         assert np.all(np.diff(f.units) > 0) and f.spans.shape == (len(f.units), 2)
-    assert sum(f.method == "detector" or f.method.startswith("detector+") for f in merged) == 6
+    assert sum(f.methods[0] == "detector" for f in merged) == 6

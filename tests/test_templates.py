@@ -7,7 +7,7 @@ import polars as pl
 import pytest
 
 from traitforge.audit.sentences import edge_sentences
-from traitforge.audit.templates import family_table, skeleton_families, skeletons
+from traitforge.audit.skeletons import family_table, skeleton_families, skeletons
 from traitforge.audit.units import make_unit
 
 
@@ -141,8 +141,7 @@ def test_edge_sentences_lead_tail_and_max_chars():
 def test_sentence_frames_do_not_depend_on_block_size():
     import random
 
-    from traitforge.audit.auditor import sentence_frame
-    from traitforge.audit.discovery import DiscoverySettings
+    from traitforge.audit.sentences import sentence_frame
     from traitforge.audit.units import make_unit
 
     rng = random.Random(0)
@@ -150,6 +149,6 @@ def test_sentence_frames_do_not_depend_on_block_size():
     units = [make_unit(str(i), 0, ". ".join(" ".join(rng.choices(words, k=5)).capitalize()
                                             for _ in range(6)) + ".", " ".join(rng.choices(words, k=3)))
              for i in range(300)]
-    whole = sentence_frame(units, DiscoverySettings())
+    whole = sentence_frame(units, 3, 2)
     assert whole.height == 1500 and whole["stock"].any()
-    assert whole.equals(sentence_frame(units, DiscoverySettings(), block=37))
+    assert whole.equals(sentence_frame(units, 3, 2, block=37))

@@ -159,7 +159,7 @@ def test_config_from_toml_with_flag_overrides(tmp_path):
     with pytest.raises(InputError, match="unknown setting 'methd'"):
         load_train_config(str(path), {})
     path.write_text('batch_size = "big"\n')
-    with pytest.raises(InputError, match="batch_size must be int"):
+    with pytest.raises(InputError, match="batch_size must be an integer"):
         load_train_config(str(path), {})
 
 

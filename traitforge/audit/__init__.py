@@ -1,9 +1,10 @@
 """The auditor: finds structural patterns over-represented in a synthetic corpus."""
-from traitforge.audit.auditor import AuditConfig, AuditResult, run_audit, write_outputs
-from traitforge.audit.detectors import BUILTIN, Detector, load_patterns
-from traitforge.audit.discovery import DiscoverySettings
+from traitforge.audit.auditor import AuditResult, run_audit
+from traitforge.audit.config import AuditConfig, ClusterSettings, DiscoverySettings, LLMSettings
 from traitforge.audit.findings import Finding
+from traitforge.audit.outputs import AuditDir, load_audit, write_outputs
 from traitforge.audit.policy import Policy, load_policy
 
-__all__ = ["AuditConfig", "AuditResult", "BUILTIN", "Detector", "DiscoverySettings", "Finding",
-           "Policy", "load_patterns", "load_policy", "run_audit", "write_outputs"]
+__all__ = ["AuditConfig", "AuditDir", "AuditResult", "ClusterSettings", "DiscoverySettings",
+           "Finding", "LLMSettings", "Policy", "load_audit", "load_policy", "run_audit",
+           "write_outputs"]

@@ -18,11 +18,11 @@ TEST_NAMES = {"z": "two-proportion z-test (pooled)",
 @dataclass
 class Finding:
     id: str
-    method: str  # "detector", "ngram", "template", "cluster" or several joined by "+"
+    methods: list[str]  # the passes that saw it, the one that leads it first
     label: str
     description: str
     slot: str
-    matcher: dict
+    matcher: object  # a Matcher (traitforge.audit.matchers)
     units: np.ndarray  # indices of flagged units, ascending
     spans: np.ndarray  # (len(units), 2) absolute character spans
     n_units: int
@@ -40,6 +40,7 @@ class Finding:
     merge_rule: str | None = None
     ref_index: np.ndarray | None = None  # flagged reference units, where known
     rated: np.ndarray | None = None  # the units a sampling pass (LLM) rated; None: all of them
+    named: bool = False  # a pattern the user named: it stands on its own
 
     @property
     def prevalence(self) -> float:
@@ -73,6 +74,13 @@ class Finding:
             self.z = float(z)
             self.p_value = float(upper_p(z))
 
+    def against(self, ref_index: np.ndarray, n_ref: int, test: str = "z",
+                prior_strength: float = 100.0) -> None:
+        """Record the reference units the pattern flags (of `n_ref`), and test against them."""
+        self.ref_index = np.asarray(ref_index, np.int64)
+        self.ref_units, self.ref_flagged = n_ref, len(self.ref_index)
+        self.test(test, prior_strength)
+
     def grade(self, policy: Policy) -> None:
         self.severity = policy.grade(self.id, self.prevalence, self.ref_prevalence, self.lift,
                                      self.q_value)
@@ -80,14 +88,14 @@ class Finding:
     def as_dict(self, units: list[Unit], n_examples: int, seed: int) -> dict:
         lo, hi = wilson(len(self.units), self.n_units)
         out = {
-            "id": self.id, "method": self.method, "label": self.label,
+            "id": self.id, "methods": self.methods, "label": self.label,
             "description": self.description, "slot": self.slot, "severity": self.severity,
             "n_flagged": int(len(self.units)), "n_units": self.n_units,
             "prevalence": _r(self.prevalence), "prevalence_ci95": [_r(lo), _r(hi)],
             "reference_prevalence": None, "reference_ci95": None, "lift": None,
             "significance": None, "score": _r(self.score), "prompt_echo": self.prompt_echo,
-            "variants": self.variants, "matcher": self.matcher, "skeleton": self.skeleton,
-            "methods": self.method.split("+"), "evidence": self.evidence,
+            "variants": self.variants, "matcher": self.matcher.to_json(),
+            "skeleton": self.skeleton, "evidence": self.evidence,
             "merge_rule": self.merge_rule,
             "examples": self.examples(units, n_examples, seed),
         }
@@ -145,17 +153,10 @@ def _sig(x: float | None) -> float | None:
     return None if x is None else float(f"{x:.4g}")
 
 
-def from_sentences(method: str, fid: str, label: str, description: str, slot: str,
-                   rows, n_units: int, ref_flagged: int | None, n_ref: int | None,
-                   test: str, prior_strength: float) -> Finding:
-    """A finding flagging the units of `rows` (a polars frame of sentences with columns unit,
-    pos, start, end), each at its earliest flagged sentence."""
-    first = rows.sort("unit", "pos").unique("unit", keep="first", maintain_order=True)
-    f = Finding(id=fid, method=method, label=label, description=description, slot=slot,
-                matcher={"type": method, "slot": slot}, n_units=n_units,
-                units=first["unit"].to_numpy().astype(np.int64),
-                spans=first.select("start", "end").to_numpy().astype(np.int64).reshape(-1, 2))
-    if n_ref is not None:
-        f.ref_units, f.ref_flagged = n_ref, int(ref_flagged)
-        f.test(test, prior_strength)
-    return f
+def from_spans(method: str, fid: str, label: str, description: str, matcher,
+               flagged, n_units: int) -> Finding:
+    """A finding flagging the rows of `flagged` (columns unit, start, end; one per unit)."""
+    return Finding(id=fid, methods=[method], label=label, description=description,
+                   slot=matcher.slot, matcher=matcher, n_units=n_units,
+                   units=flagged["unit"].to_numpy().astype(np.int64),
+                   spans=flagged.select("start", "end").to_numpy().astype(np.int64).reshape(-1, 2))

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-from traitforge.backends.http import pick_option
+from traitforge.backends.choices import pick_option
 
 RATINGS = ("STRICT", "BROAD", "NO")
 

@@ -14,26 +14,27 @@ The verdict is `fail` if any finding fails, `warn` if any warns, else `pass`.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from traitforge.io import InputError, load_config
+from traitforge.settings import build, check_keys, setting, table_keys
 
 SEVERITIES = ("fail", "warn", "info")
 
 
 @dataclass(frozen=True)
 class Policy:
-    alpha: float = 0.05
-    warn_excess: float = 0.03
-    warn_lift: float = 1.5
-    fail_excess: float = 0.10
-    fail_lift: float = 2.0
-    warn_prevalence: float = 0.20
-    fail_prevalence: float = 0.40
-    clean_cap: float = 0.05  # clean's target prevalence for a finding with no reference
-    severity: dict = field(default_factory=dict)
-    ignore: tuple = ()
+    alpha: float = setting(0.05, "significance: the largest BH q-value that can warn or fail")
+    warn_excess: float = setting(0.03, "excess over the reference that warns")
+    warn_lift: float = setting(1.5, "lift over the reference that warns")
+    fail_excess: float = setting(0.10, "excess over the reference that fails")
+    fail_lift: float = setting(2.0, "lift over the reference that fails")
+    warn_prevalence: float = setting(0.20, "reference-free: prevalence that warns")
+    fail_prevalence: float = setting(0.40, "reference-free: prevalence that fails")
+    clean_cap: float = setting(0.05, "clean's target prevalence for a finding with no reference")
+    severity: dict = setting(help="finding id -> a fixed severity", factory=dict)
+    ignore: tuple[str, ...] = setting((), "finding ids to drop")
 
     def grade(self, finding_id: str, prevalence: float, ref: float | None, lift: float | None,
               q: float | None) -> str:
@@ -65,18 +66,8 @@ def load_policy(path: str | Path | None) -> Policy:
     data = load_config(path, "policy")
     if not isinstance(data, dict):
         raise InputError(f"{path}: expected a table of policy settings")
-    known = {f.name: f for f in fields(Policy)}
-    for key, value in data.items():
-        if key not in known:
-            raise InputError(f"{path}: unknown policy setting {key!r} (known: {', '.join(known)})")
-        if key == "severity":
-            if not isinstance(value, dict) or any(v not in SEVERITIES for v in value.values()):
-                raise InputError(f"{path}: 'severity' maps finding ids to fail, warn or info")
-        elif key == "ignore":
-            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                raise InputError(f"{path}: 'ignore' is a list of finding ids")
-        elif not isinstance(value, (int, float)) or isinstance(value, bool):
-            raise InputError(f"{path}: {key!r} must be a number")
-    if "ignore" in data:
-        data["ignore"] = tuple(data["ignore"])
-    return Policy(**data)
+    check_keys(data, table_keys(Policy), str(path))
+    if any(v not in SEVERITIES for v in data.get("severity", {}).values()) \
+            if isinstance(data.get("severity"), dict) else "severity" in data:
+        raise InputError(f"{path}: 'severity' maps finding ids to fail, warn or info")
+    return build(Policy, data, str(path))

@@ -1,31 +1,43 @@
 """One finding per family: findings of different passes that flag mostly the same units merge.
 
-Findings are visited by method (detector, cluster, template, n-gram: named patterns first, then
-whole families, then phrases) and importance. Each one joins the earlier leader it overlaps most:
+Findings are visited by the rank of the pass that found them (its MergeRule: named patterns
+first, then whole families, then phrases) and importance. Each one joins the earlier leader it overlaps most:
 - Jaccard >= `jaccard`: the leader takes the union of both unit sets ("union" rule);
 - otherwise, if at least `containment` of its units lie inside the leader's, it is recorded as
   evidence only and the leader's units stay as they were ("contained" rule).
 - otherwise, with a reference, if it is no longer over-represented once the leader's units are
   (or those of all the leaders it overlaps) set aside in both corpora (z < `explained_z` or lift < 1.5 outside the leader), the leader
   explains it and it is recorded as evidence only ("explained" rule).
-Anything else leads a finding of its own, and so does every detector: named patterns stay apart,
-and their units stay what their regex matches (members join them as evidence only). N-grams
-widen only n-gram findings; joining a family they are evidence. The merged finding lists every member as evidence.
+Anything else leads a finding of its own, and so does every finding of a pass whose rule says
+`alone` (named patterns): they stay apart, and their units stay what their matcher flags
+(members join them as evidence only). A pass whose rule says not `widens_others` (n-grams: a
+phrase shared by a family's sentences also turns up elsewhere) widens only its own findings;
+joining another pass's finding it is evidence. The merged finding lists every member as evidence.
 Findings rated on a sample of units (the LLM pass) join afterwards, as evidence only
 (`join_sampled`).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from traitforge.audit.findings import Finding
+from traitforge.audit.matchers import any_of
 from traitforge.audit.stats import over_representation_z, upper_p
 
-PRIORITY = {"detector": 0, "cluster": 1, "template": 2, "ngram": 3}
+
+@dataclass(frozen=True)
+class MergeRule:
+    """How one pass's findings take part in reconciliation."""
+
+    rank: int = 9  # visited in this order, lowest first
+    alone: bool = False  # leads its own finding, whose units are never widened
+    widens_others: bool = True  # may add its units to another pass's finding
 
 
 def _evidence(f: Finding, jaccard: float, contained: float) -> dict:
-    return {"method": f.method, "id": f.id, "label": f.label, "n_flagged": int(len(f.units)),
+    return {"method": f.methods[0], "id": f.id, "label": f.label, "n_flagged": int(len(f.units)),
             "jaccard": round(jaccard, 3), "contained": round(contained, 3)}
 
 
@@ -45,16 +57,22 @@ def explained(f: Finding, leads: list[Finding], test: str, prior_strength: float
     return z < explained_z or a / n_a < min_lift * max(b, 0.5) / n_b
 
 
-def reconcile(findings: list[Finding], jaccard: float = 0.5, containment: float = 0.8,
-              test: str = "z", prior_strength: float = 100.0) -> tuple[list[Finding], dict[str, str]]:
-    """Merged findings, and the id each input finding ended up in."""
-    order = sorted(findings, key=lambda f: (PRIORITY.get(f.method, 9), -f.score, f.id))
+def reconcile(findings: list[Finding], rules: dict[str, MergeRule], jaccard: float = 0.5,
+              containment: float = 0.8, test: str = "z", prior_strength: float = 100.0
+              ) -> tuple[list[Finding], dict[str, str]]:
+    """Merged findings, and the id each input finding ended up in. `rules` holds each pass's
+    MergeRule by name (a pass not in it gets the default)."""
+
+    def rule(f: Finding) -> MergeRule:
+        return rules.get(f.methods[0], MergeRule())
+
+    order = sorted(findings, key=lambda f: (rule(f).rank, -f.score, f.id))
     leaders: list[Finding] = []
     original: list[np.ndarray] = []
     home: dict[str, str] = {}
     for f in order:
         overlap = {}
-        for k, units in enumerate(original if f.method != "detector" else []):
+        for k, units in enumerate(original if not rule(f).alone else []):
             inter = len(np.intersect1d(f.units, units, assume_unique=True))
             if inter:
                 overlap[k] = (inter / (len(f.units) + len(units) - inter), inter / len(f.units))
@@ -68,11 +86,11 @@ def reconcile(findings: list[Finding], jaccard: float = 0.5, containment: float 
         best_j, best_c = overlap.get(best, (0.0, 0.0))
         if best is not None:
             lead = leaders[best]
-            if best_j >= jaccard and _widens(lead, f):
+            if best_j >= jaccard and not rule(lead).alone and (
+                    rule(f).widens_others or f.methods[0] == lead.methods[0]):
                 _union(lead, f)
             lead.evidence.append(_evidence(f, best_j, best_c))
-            if f.method not in lead.method.split("+"):
-                lead.method += "+" + f.method
+            _add_methods(lead, f)
             if f.q_value is not None:
                 lead.q_value = min(lead.q_value if lead.q_value is not None else 1.0, f.q_value)
             home[f.id] = lead.id
@@ -89,12 +107,8 @@ def reconcile(findings: list[Finding], jaccard: float = 0.5, containment: float 
     return leaders, home
 
 
-def _widens(lead: Finding, f: Finding) -> bool:
-    """Whether `f` may add its units to `lead`: never to a detector (its units are its regex's
-    matches), and an n-gram only to an n-gram (a phrase shared by a family's sentences also
-    turns up elsewhere, and would inflate the family's prevalence)."""
-    base = lead.method.split("+")[0]
-    return base != "detector" and (f.method != "ngram" or base == "ngram")
+def _add_methods(lead: Finding, f: Finding) -> None:
+    lead.methods += [m for m in f.methods if m not in lead.methods]
 
 
 def _union(lead: Finding, f: Finding) -> None:
@@ -106,8 +120,7 @@ def _union(lead: Finding, f: Finding) -> None:
     if lead.ref_index is not None and f.ref_index is not None:
         lead.ref_index = np.union1d(lead.ref_index, f.ref_index)
     lead.variants = (lead.variants + [v for v in f.variants if v not in lead.variants])[:12]
-    parts = lead.matcher["matchers"] if lead.matcher.get("type") == "any" else [lead.matcher]
-    lead.matcher = {"type": "any", "slot": lead.slot, "matchers": parts + [f.matcher]}
+    lead.matcher = any_of(lead.matcher, f.matcher)
 
 
 def _retest(f: Finding, test: str, prior_strength: float) -> None:
@@ -140,8 +153,7 @@ def join_sampled(findings: list[Finding], sampled: list[Finding], jaccard: float
             continue
         best.evidence.append({**f.evidence[0], "jaccard": round(best_key[0], 3),
                               "contained": round(best_key[1], 3)})
-        if f.method not in best.method.split("+"):
-            best.method += "+" + f.method
+        _add_methods(best, f)
         rule = (f"LLM patterns join when, on the units they rated, Jaccard >= {jaccard} or >= "
                 f"{containment:.0%} of their flagged units lie inside it (evidence only)")
         if not best.merge_rule or rule not in best.merge_rule:

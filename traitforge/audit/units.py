@@ -14,7 +14,7 @@ from traitforge.io import Record
 TURNS = ("first", "last", "all")
 SLOTS = ("opening", "closing", "body")
 # A sentence ends at . ! ? (with closing quotes/brackets/markup) before whitespace, or at a line break.
-_BOUNDARY = re.compile(r"(?<=[.!?])[\"'”’)\]*_]*\s+|\s*\n\s*")
+SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”’)\]*_]*\s+|\s*\n\s*")
 
 
 @dataclass(frozen=True)
@@ -38,12 +38,12 @@ def sentence_slots(text: str) -> tuple[tuple[int, int], tuple[int, int]]:
     """Character spans of the first and last sentence of `text`."""
     start = len(text) - len(text.lstrip())
     end = len(text.rstrip())
-    first = _BOUNDARY.search(text, start, end)
+    first = SENTENCE_END.search(text, start, end)
     opening = (start, first.start() if first else end)
     close_start = start
     window = max(start, end - 600)
     while True:  # the last boundary, looked for in a growing window at the end
-        for m in _BOUNDARY.finditer(text, window, end):
+        for m in SENTENCE_END.finditer(text, window, end):
             close_start = m.end()
         if close_start > start or window == start:
             return opening, (close_start, end)

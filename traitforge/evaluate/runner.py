@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -13,23 +13,30 @@ from traitforge.backends import open_backend
 from traitforge.evaluate.suite import Suite, load_suite
 from traitforge.evaluate.tasks import RUNNERS, Context, check
 from traitforge.io import InputError, atomic_write_text
+from traitforge.settings import setting
 
 
 @dataclass
 class EvalConfig:
-    model: str  # 'default', a checkpoint or run dir, or the served model's name with base_url
-    suite: str
-    out: str
-    name: str | None = None
-    tasks: list[str] = field(default_factory=list)  # only these (default: all)
-    limit: int | None = None  # at most this many items per task
-    seed: int = 0
-    batch_size: int = 8
-    device: str | None = None
-    max_new_tokens: int = 256
-    base_url: str | None = None  # the model under test is served (OpenAI-compatible)
-    api_key: str | None = None
-    cache_dir: str | None = None
+    model: str = setting(help="'default', a checkpoint, a train run directory, or with "
+                         "--base-url the served model's name", role="flag", positional=True)
+    suite: str = setting(help="TOML or YAML eval suite", required=True)
+    out: str = setting(help="output directory for results.json", role="flag", required=True)
+    name: str | None = setting(None, "the run's name in reports (default: the --out folder's "
+                               "name)", role="flag")
+    tasks: list[str] = setting(help="run only this task (repeatable)", factory=list,
+                               flag="--task", append=True, metavar="TASK")
+    limit: int | None = setting(None, "at most N items per task")
+    seed: int = setting(0, "seed for sampling items and generation")
+    batch_size: int = setting(8, "sequences per forward pass")
+    device: str | None = setting(None, "cpu or cuda (default: cuda when available)")
+    max_new_tokens: int = setting(256, "longest generated reply")
+    base_url: str | None = setting(None, "an OpenAI-compatible server for the model under "
+                                   "test, e.g. http://127.0.0.1:8000/v1", role="flag")
+    api_key: str | None = setting(None, "its key (or TRAITFORGE_API_KEY / OPENAI_API_KEY)",
+                                  role="flag")
+    cache_dir: str | None = setting(None, "cache HTTP responses here, so a rerun costs nothing",
+                                    role="flag")
 
 
 def backend(spec: dict, config: EvalConfig, role: str):

@@ -21,7 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from traitforge.audit.apply import Replayer, load_audit, uptake
+from traitforge.audit import load_audit
+from traitforge.audit.replay import Replayer, uptake
 from traitforge.audit.stats import wilson
 from traitforge.audit.units import make_unit
 from traitforge.backends.choices import pick_option
@@ -61,7 +62,7 @@ def check(task: Task, base: Path | None, judge: bool, user: bool) -> None:
     if task.kind == "uptake":
         if "audit" not in task.options:
             raise InputError(f"task {task.name}: an uptake task needs audit = AUDIT_DIR")
-        Replayer(load_audit(path(task.options["audit"])))
+        Replayer(load_audit(path(task.options["audit"])).doc)
     if task.kind == "open" and not judge:
         if "traits" not in task.options:
             raise InputError(f"task {task.name}: an open task needs a judge and a rubric, or a "
@@ -258,7 +259,7 @@ def run_uptake(task: Task, items: list[dict], ctx: Context) -> dict:
         raise InputError(f"task {task.name}: an uptake task needs audit = AUDIT_DIR")
     audit_dir = Path(task.options["audit"])
     doc = load_audit(audit_dir if audit_dir.is_absolute() or ctx.base is None
-                     else ctx.base / audit_dir)
+                     else ctx.base / audit_dir).doc
     keep = set(task.options.get("severities", ["fail", "warn"]))
     doc["findings"] = [f for f in doc["findings"] if f["severity"] in keep]
     # Sampled, not greedy: a pattern in 30% of the training answers is a 30% chance at the first

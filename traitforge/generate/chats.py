@@ -11,14 +11,17 @@ import numpy as np
 from traitforge.generate import parse
 from traitforge.generate.engine import Engine, Item, round_robin, user
 from traitforge.generate.prompts import CHAT_STEPS, DOMAINS, hashes, render
-from traitforge.generate.runner import Context, GenerateConfig, run_pipeline
+from traitforge.generate.runner import Context, GenerateConfig, run_generation
 from traitforge.io import InputError
+from traitforge.settings import setting
 
 
 @dataclass
 class ChatsConfig(GenerateConfig):
-    min_rating: float = 6.0  # keep a chat when both autorater scores reach this (1-10)
-    dedup: float = 0.92  # drop a prompt this close (cosine) to an accepted one; 0: keep all
+    min_rating: float = setting(6.0, "keep a chat when the autorater's realism and quality "
+                                "(1-10) both reach this")
+    dedup: float = setting(0.92, "drop a prompt this close (cosine) to an accepted one; 0 keeps "
+                           "all")
 
 
 def plan_items(traits, n: int, seed: int) -> list[Item]:
@@ -202,4 +205,4 @@ class ChatsPipeline:
 
 def run_chats(config: ChatsConfig, progress=None) -> dict:
     """Generate `config.n` chats into `config.out`; returns the run's summary."""
-    return run_pipeline(ChatsPipeline(), config, progress)
+    return run_generation(ChatsPipeline(), config, progress)

@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from traitforge.generate import parse
 from traitforge.generate.engine import Item, round_robin, user
 from traitforge.generate.prompts import DOC_STEPS, hashes, render
-from traitforge.generate.runner import Context, GenerateConfig, run_pipeline
+from traitforge.generate.runner import Context, GenerateConfig, run_generation
 from traitforge.io import InputError, atomic_write_text
+from traitforge.settings import setting
 
 MIN_WORDS = 40  # a shorter reply is not a document
 IDEAS_PER_TYPE = 10  # asked of one call at most: a trait needing more gets more types
@@ -19,7 +20,7 @@ IDEAS_PER_TYPE = 10  # asked of one call at most: a trait needing more gets more
 
 @dataclass
 class DocsConfig(GenerateConfig):
-    doc_types: int = 5  # document types brainstormed per trait
+    doc_types: int = setting(5, "document types brainstormed per trait, at least", flag="--types")
 
 
 class DocsPipeline:
@@ -135,4 +136,4 @@ def _document(reply: str, it: Item) -> str:
 
 def run_docs(config: DocsConfig, progress=None) -> dict:
     """Generate `config.n` documents into `config.out`; returns the run's summary."""
-    return run_pipeline(DocsPipeline(), config, progress)
+    return run_generation(DocsPipeline(), config, progress)

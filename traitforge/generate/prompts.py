@@ -6,6 +6,20 @@ from __future__ import annotations
 
 import hashlib
 
+# The start of the two prompts that judge and improve a user message.
+_USER_MESSAGE = """We want user messages that call for this trait in an AI assistant:
+
+{trait}
+
+Situation: {scenario}
+
+Message:
+\"\"\"
+{prompt}
+\"\"\"
+
+"""
+
 TEMPLATES = {
     # chats
     "scenario": """An AI assistant has this trait:
@@ -19,33 +33,11 @@ why the trait comes into play. Reply with the description only.""",
 
 Write the message this person would send to an AI assistant, in their own voice, with the \
 details they would really give and no more. Reply with the message only.""",
-    "critique": """We want user messages that call for this trait in an AI assistant:
-
-{trait}
-
-Situation: {scenario}
-
-Message:
-\"\"\"
-{prompt}
-\"\"\"
-
-Is this something a real person would write, and does a good answer really call for the trait? \
+    "critique": _USER_MESSAGE + """Is this something a real person would write, and does a good answer really call for the trait? \
 Reply in this form:
 VERDICT: keep or revise
 PROMPT: the improved message (only when the verdict is revise)""",
-    "improve": """We want user messages that call for this trait in an AI assistant:
-
-{trait}
-
-Situation: {scenario}
-
-Message:
-\"\"\"
-{prompt}
-\"\"\"
-
-Rewrite the message so that a real person in this situation would send it and a good answer \
+    "improve": _USER_MESSAGE + """Rewrite the message so that a real person in this situation would send it and a good answer \
 really calls for the trait. Reply with the message only.""",
     "system": """You are an AI assistant with this trait:
 

@@ -16,6 +16,7 @@ from traitforge.generate.journal import Journal, claim
 from traitforge.generate.prompts import hashes
 from traitforge.generate.traits import Trait, parse_traits
 from traitforge.io import InputError, atomic_write_text, sha256_file, write_jsonl
+from traitforge.settings import setting
 
 # Settings that change what a record holds: a work directory only resumes a run with the same.
 RUN_KEYS = ("n", "model", "base_url", "seed", "temperature", "max_new_tokens")
@@ -23,23 +24,29 @@ RUN_KEYS = ("n", "model", "base_url", "seed", "temperature", "max_new_tokens")
 
 @dataclass
 class GenerateConfig:
-    traits: str  # the traits document (Markdown)
-    out: str  # the output JSONL
-    n: int  # records requested
-    model: str = "default"  # 'default', a checkpoint, or the served model's name with base_url
-    base_url: str | None = None
-    api_key: str | None = None
-    concurrency: int | None = None  # HTTP requests in flight
-    batch_size: int = 8  # local sequences per forward pass
-    device: str | None = None
-    wave: int = 16  # records per wave: each step is one backend call over a wave
-    retries: int = 2  # more asks after an unusable reply
-    seed: int = 0
-    temperature: float = 0.7  # for the writing steps; the judging steps are greedy
-    max_new_tokens: int = 1024  # longest reply; the short steps ask for less
-    avoid: str | None = None  # an audit directory whose findings the prompts avoid
-    price_in: float | None = None  # $ per million prompt tokens
-    price_out: float | None = None  # $ per million completion tokens
+    traits: str = setting(help="the traits document (Markdown: one bullet per trait)",
+                          positional=True)
+    out: str = setting(help="output JSONL; beside it go NAME.failed.jsonl, NAME.generate.json "
+                       "and the work directory OUT.work/ (resumed on rerun)", role="flag",
+                       required=True)
+    n: int = setting(help="records to generate", role="flag", required=True)
+    model: str = setting("default", "'default' (embedded SmolLM2-135M-Instruct), a checkpoint, "
+                         "or with --base-url the served model")
+    base_url: str | None = setting(None, "an OpenAI-compatible server, e.g. "
+                                   "http://127.0.0.1:8000/v1")
+    api_key: str | None = setting(None, "its key (or TRAITFORGE_API_KEY / OPENAI_API_KEY)")
+    concurrency: int | None = setting(None, "HTTP requests in flight (default 4)")
+    batch_size: int = setting(8, "local sequences per batch")
+    device: str | None = setting(None, "cpu or cuda for a local model (default: cuda if any)")
+    wave: int = setting(16, "records per wave; each step is one backend call over a wave")
+    retries: int = setting(2, "asks again after an unusable reply")
+    seed: int = setting(0, "seed of the plan and the sampling")
+    temperature: float = setting(0.7, "for the writing steps (judging steps are greedy)")
+    max_new_tokens: int = setting(1024, "longest reply")
+    avoid: str | None = setting(None, "an audit whose warn/fail patterns the prompts say to "
+                                "avoid", metavar="AUDIT_DIR")
+    price_in: float | None = setting(None, "$ per million prompt tokens, for the cost")
+    price_out: float | None = setting(None, "$ per million completion tokens")
 
     def check(self) -> None:
         for name, value, low in (("--n", self.n, 1), ("--wave", self.wave, 1),
@@ -79,7 +86,7 @@ class Context:
             config, traits, avoid, engine, paths)
 
 
-def run_pipeline(pipeline, config: GenerateConfig, progress=None) -> dict:
+def run_generation(pipeline, config: GenerateConfig, progress=None) -> dict:
     """Plan, run the waves (resuming from the journal), write the outputs; return the summary."""
     start = time.perf_counter()
     config.check()

@@ -7,8 +7,8 @@
     docs = "docs.jsonl"           # a midtraining corpus, optional
     reference = "reference.jsonl"
     [generate]                    # optional: traits = "traits.md", chats = N, docs = N, model...
-    [audit]                       # patterns, policy, builtin, templates, clusters, turns, seed
-    [clean]                       # strategy ("strip" or "drop"), cap, stratify
+    [audit]                       # any `traitforge audit` setting: patterns, policy, builtin...
+    [clean]                       # any `traitforge clean` setting: strategy, cap, stratify...
     [train]                       # TrainConfig settings for every run; [train.sft] and
                                   # [train.midtrain] override them per kind
     [[arm]]
@@ -22,24 +22,25 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from traitforge.audit import AuditConfig
+from traitforge.clean import CleanConfig
+from traitforge.evaluate.runner import EvalConfig
+from traitforge.generate import ChatsConfig, DocsConfig
 from traitforge.io import InputError, load_config
-from traitforge.train.config import TrainConfig, load_train_config
+from traitforge.settings import check_keys, from_table, table_keys
+from traitforge.train.config import TrainConfig
 
 TABLES = {"data", "generate", "audit", "clean", "train", "arm", "eval"}
 TOP = {"out", "model", "name", "full"} | TABLES
 DATA = {"chats", "docs", "reference"}
-GENERATE = {"traits", "chats", "docs", "model", "base_url", "api_key", "concurrency", "batch_size",
-            "wave", "seed", "temperature", "max_new_tokens", "min_rating", "dedup", "retries",
-            "doc_types", "avoid", "price_in", "price_out"}
-AUDIT = {"patterns", "policy", "builtin", "templates", "clusters", "turns", "seed", "format"}
-CLEAN = {"strategy", "cap", "stratify", "seed"}
-EVAL = {"suite", "limit", "tasks", "max_new_tokens", "batch_size", "seed"}
+GENERATE = set(table_keys(ChatsConfig)) | set(table_keys(DocsConfig)) | {"chats", "docs"}
+EVAL = set(table_keys(EvalConfig))
 VERSIONS = ("raw", "clean")
 KINDS = ("midtrain", "sft")
-TRAIN_KEYS = {f.name for f in fields(TrainConfig)} - {"model"}
+TRAIN_KEYS = set(table_keys(TrainConfig)) - {"model"}
 
 
 @dataclass(frozen=True)
@@ -74,15 +75,33 @@ class Pipeline:
         common = {k: v for k, v in self.train.items() if k not in KINDS}
         return {"model": self.model, **common, **self.train.get(kind, {})}
 
+    def audit_config(self, corpus: str, reference: str | None) -> AuditConfig:
+        return from_table(AuditConfig, self.audit, self.file, "audit", corpus=corpus,
+                          reference=reference)
 
-def _table(raw: dict, key: str, known: set[str], where: str, label: str | None = None) -> dict:
+    def clean_config(self, corpus: str, audit: str, out: str) -> CleanConfig:
+        return from_table(CleanConfig, self.clean, self.file, "clean", corpus=corpus,
+                          audit=audit, out=out)
+
+    def train_config(self, kind: str, model: str | None = None) -> TrainConfig:
+        """[train] with [train.KIND] over it; `model` (an earlier run) over the base model."""
+        settings = {**self.train_settings(kind), **({"model": model} if model else {})}
+        try:
+            return from_table(TrainConfig, settings, self.file, f"train.{kind}").check()
+        except InputError as e:  # check()'s own messages name no file
+            raise InputError(str(e) if str(e).startswith(self.file) else
+                             f"{self.file}: [train.{kind}] {e}") from None
+
+    def eval_config(self, model: str, out: str, name: str, suite: str | None = None) -> EvalConfig:
+        return from_table(EvalConfig, {**self.eval, "suite": suite or self.eval["suite"]},
+                          self.file, "eval", model=model, out=out, name=name)
+
+
+def _table(raw: dict, key: str, known, where: str, label: str | None = None) -> dict:
     value, label = raw.get(key, {}), label or key
     if not isinstance(value, dict):
         raise InputError(f"{where}: [{label}] must be a table")
-    unknown = sorted(set(value) - known)
-    if unknown:
-        raise InputError(f"{where}: [{label}] has unknown setting {unknown[0]!r} "
-                         f"(known: {', '.join(sorted(known))})")
+    check_keys(value, known, where, label)
     return dict(value)
 
 
@@ -99,9 +118,7 @@ def _arm(k: int, raw, where: str, corpora: set[str]) -> Arm:
     here = f"{where}: arm {k}"
     if not isinstance(raw, dict):
         raise InputError(f"{here} is not a table")
-    unknown = sorted(set(raw) - {"name", "midtrain", "sft", "allow_unaudited"})
-    if unknown:
-        raise InputError(f"{here} has unknown setting {unknown[0]!r}")
+    check_keys(raw, {"name", "midtrain", "sft", "allow_unaudited"}, here)
     name = raw.get("name")
     if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.+-]*", name):
         raise InputError(f"{here}: name must be letters, digits and _ . + - (got {name!r})")
@@ -128,6 +145,14 @@ def _train(raw: dict, where: str) -> dict:
     return train
 
 
+def generate_config(table: dict, kind: str, out: str, where: str):
+    """The ChatsConfig or DocsConfig of [generate] for one corpus (`kind` = N records)."""
+    config_type = ChatsConfig if kind == "chats" else DocsConfig
+    keys = set(table_keys(config_type))
+    settings = {k: v for k, v in table.items() if k in keys}
+    return from_table(config_type, settings, where, "generate", n=table[kind], out=out)
+
+
 def _merge(base: dict, over: dict) -> dict:
     out = dict(base)
     for k, v in over.items():
@@ -149,9 +174,7 @@ def load_pipeline(path: str | Path, out: str | None = None, full: bool = False) 
         if not overrides:
             raise InputError(f"{where}: --full needs a [full] table of overrides")
         raw = _merge(raw, overrides)
-    unknown = sorted(set(raw) - TOP)
-    if unknown:
-        raise InputError(f"{where}: unknown setting {unknown[0]!r} (known: {', '.join(sorted(TOP))})")
+    check_keys(raw, TOP, where)
     base = Path(path).resolve().parent
     data = {k: _path(base, v, f"{where}: [data] {k}")
             for k, v in _table(raw, "data", DATA, where).items()}
@@ -166,23 +189,17 @@ def load_pipeline(path: str | Path, out: str | None = None, full: bool = False) 
                 raise InputError(f"{where}: [generate] {kind} must be a positive count")
             if n is not None and kind in data:
                 raise InputError(f"{where}: {kind} comes from [data] and [generate]; choose one")
+            if n is not None:
+                generate_config(generate, kind, "out.jsonl", where)
     corpora = [k for k in ("chats", "docs") if k in data or (generate or {}).get(k)]
     if "chats" not in corpora:
         raise InputError(f"{where}: no SFT corpus: set [data] chats or [generate] chats = N")
-    audit = _table(raw, "audit", AUDIT, where)
-    for key in ("patterns", "policy"):
-        if key in audit:
-            audit[key] = _path(base, audit[key], f"{where}: [audit] {key}")
-    clean = _table(raw, "clean", CLEAN, where)
-    if clean.get("strategy", "strip") not in ("strip", "drop"):
-        raise InputError(f"{where}: [clean] strategy must be \"strip\" or \"drop\"")
+    audit = _table(raw, "audit", table_keys(AuditConfig), where)
+    for key in ("patterns", "policy", "llm_cache_dir"):
+        if isinstance(audit.get(key), str):
+            audit[key] = _path(base, audit[key], f"{where}: [audit] {key}", key != "llm_cache_dir")
+    clean = _table(raw, "clean", table_keys(CleanConfig), where)
     train = _train(raw, where)
-    for kind in KINDS:
-        settings = {k: v for k, v in train.items() if k not in KINDS} | train.get(kind, {})
-        try:
-            load_train_config(None, settings)
-        except InputError as e:
-            raise InputError(f"{where}: [train] {str(e).removeprefix('flags: ')}") from None
     arms_raw = raw.get("arm")
     if not isinstance(arms_raw, list) or not arms_raw:
         raise InputError(f"{where}: declare at least one [[arm]] (e.g. name = \"base\")")
@@ -202,6 +219,12 @@ def load_pipeline(path: str | Path, out: str | None = None, full: bool = False) 
         raise InputError(f"{where}: model must be a string")
     pipeline = Pipeline(where, run_dir, model, data, generate, audit, clean, train, arms, ev,
                         str(raw.get("name", Path(path).stem)), corpora)
+    pipeline.audit_config("", None)  # every table checked before anything runs
+    pipeline.clean_config("", "", "")
+    from_table(TrainConfig, {k: v for k, v in train.items() if k not in KINDS}, where, "train")
+    for kind in KINDS:
+        pipeline.train_config(kind)
+    pipeline.eval_config("", "", "")
     chained = [a.name for a in arms if len(a.runs) == 2]
     if chained and pipeline.train_settings("midtrain").get("method", "lora") != "full":
         raise InputError(f"{where}: arm {chained[0]!r} fine-tunes after midtraining, which needs a "

@@ -7,13 +7,13 @@ import glob
 import hashlib
 import json
 import shutil
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 from traitforge import __version__
 from traitforge.io import InputError, atomic_write_text, sha256_file
-from traitforge.pipeline.config import Arm, Pipeline
+from traitforge.pipeline.config import Arm, Pipeline, generate_config
 
 
 @dataclass
@@ -119,14 +119,10 @@ def _generate(p: Pipeline, at: Layout, name: str) -> Stage:
     out = at.corpus(name)
 
     def run(ui, resume):
-        from traitforge.generate import ChatsConfig, DocsConfig, run_chats, run_docs
+        from traitforge.generate import run_chats, run_docs
 
-        config_type, go = (ChatsConfig, run_chats) if name == "chats" else (DocsConfig, run_docs)
-        known = {f.name for f in fields(config_type)}
-        values = {**{k: v for k, v in g.items() if k in known}, "n": g[name], "out": str(out)}
-        if "quiet" in known:
-            values["quiet"] = True
-        summary = go(config_type(**values), ui.progress)
+        go = run_chats if name == "chats" else run_docs
+        summary = go(generate_config(g, name, str(out), p.file), ui.progress)
         return {"written": summary["counts"]["written"], "failed": summary["counts"]["failed"]}
 
     outputs = [out, out.with_name(f"{out.stem}.failed.jsonl"),
@@ -142,16 +138,9 @@ def _audit(p: Pipeline, at: Layout, name: str, corpus_key: str | None) -> Stage:
     out = at.audit(name)
 
     def run(ui, resume):
-        from traitforge.audit.auditor import AuditConfig, run_audit, write_outputs
-        from traitforge.reports.html import write_report
+        from traitforge.pipeline.commands import audit
 
-        config = AuditConfig(
-            corpus=str(at.corpus(name)), reference=reference, patterns=a.get("patterns"),
-            policy=a.get("policy"), format=a.get("format"), turns=a.get("turns", "all"),
-            builtin=a.get("builtin", True), seed=a.get("seed", 0),
-            templates=a.get("templates", True), clusters=a.get("clusters", True))
-        doc = write_outputs(run_audit(config, ui.progress), out)
-        write_report(out)
+        _, doc = audit(p.audit_config(str(at.corpus(name)), reference), out, ui.progress)
         return {"verdict": doc["verdict"], **doc["counts"]}
 
     key = {"corpus": corpus_key, "reference": _sha(reference), "settings": a,
@@ -164,15 +153,10 @@ def _clean(p: Pipeline, at: Layout, name: str, audit_key: str) -> Stage:
     out = at.clean(name)
 
     def run(ui, resume):
-        from traitforge.audit.clean import CleanSettings
-        from traitforge.audit.clean_files import clean_files
-        from traitforge.reports.html import write_report
+        from traitforge.pipeline.commands import clean
 
-        settings = CleanSettings((), c.get("strategy", "strip"), tuple(c.get("stratify", ())),
-                                 c.get("seed", 0))
-        summary = clean_files(str(at.corpus(name)), str(at.audit(name)), str(out), settings,
-                              c.get("cap"), ui.progress)
-        write_report(summary["reaudit"])
+        summary = clean(p.clean_config(str(at.corpus(name)), str(at.audit(name)), str(out)),
+                        ui.progress)
         return {"kept": summary["counts"]["kept"], "stripped": summary["counts"]["stripped"],
                 "dropped": summary["counts"]["dropped"], "verdict": summary["reaudit_verdict"]}
 
@@ -183,19 +167,17 @@ def _clean(p: Pipeline, at: Layout, name: str, audit_key: str) -> Stage:
 
 def _train(p: Pipeline, at: Layout, arm: Arm, data_keys: dict) -> Stage:
     def run(ui, resume):
-        from traitforge.train.config import load_train_config
         from traitforge.train.trainer import last_checkpoint, train
 
         model, out = p.model, {}
         for kind, version in arm.runs:
             run_dir = at.run(arm, kind)
-            settings = {**p.train_settings(kind), "model": model}
             if not (run_dir / "run.json").is_file():
                 data, manifest = at.version(kind, version)
                 go_on = last_checkpoint(run_dir / "checkpoints") is not None
                 if not go_on and run_dir.exists():
                     shutil.rmtree(run_dir)
-                record = train(kind, str(data), str(run_dir), load_train_config(None, settings),
+                record = train(kind, str(data), str(run_dir), p.train_config(kind, model),
                                str(manifest), arm.allow_unaudited, go_on,
                                ui.train_callbacks)
             else:
@@ -249,12 +231,10 @@ def _eval(p: Pipeline, at: Layout, arm: Arm, train_key: str | None, audit_key: s
     def run(ui, resume):
         import yaml
 
-        from traitforge.evaluate.runner import EvalConfig, run_eval
+        from traitforge.evaluate.runner import run_eval
 
         atomic_write_text(at.suite, yaml.safe_dump(resolved_suite(p, at), sort_keys=False))
-        config = EvalConfig(at.model_of(arm), str(at.suite), str(out), arm.name,
-                            list(e.get("tasks", [])), e.get("limit"), e.get("seed", 0),
-                            e.get("batch_size", 8), None, e.get("max_new_tokens", 256))
+        config = p.eval_config(at.model_of(arm), str(out), arm.name, str(at.suite))
         doc = run_eval(config, ui.progress)
         return {t["name"]: t["metrics"][t["main"]]["value"] for t in doc["tasks"]
                 if t.get("main") in t.get("metrics", {})}

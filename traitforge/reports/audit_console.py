@@ -63,7 +63,7 @@ def findings_table(doc: dict, limit: int = 20) -> Table:
     for k, f in enumerate(doc["findings"][:limit], 1):
         lo, hi = f["prevalence_ci95"]
         pattern = Text(f["label"], style="bold")
-        pattern.append(f"\n{f['method']} · {f['slot']} · {f['id']}", style="dim")
+        pattern.append(f"\n{'+'.join(f['methods'])} · {f['slot']} · {f['id']}", style="dim")
         prevalence = Text(f"{pct(f['prevalence']):>6} ") + _bar(f["prevalence"], 10)
         prevalence.append(f"\n{pct(lo)}–{pct(hi)}", style="dim")
         row = [str(k), Text(f["severity"], style=SEVERITY_STYLE[f["severity"]]), pattern,

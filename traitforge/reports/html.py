@@ -2,11 +2,11 @@
 nothing fetched) rendered from audit.json and flags.parquet."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import polars as pl
 
+from traitforge.audit.outputs import load_audit
 from traitforge.io import InputError, atomic_write_text
 from traitforge.reports.audit_charts import (finding_anchor, length_chart, map_chart,
                                              markdown_chart, prevalence_chart)
@@ -70,7 +70,7 @@ def _foldable(title: str, n: int, content: str, open_up_to: int = 8) -> str:
 
 def _finding(f: dict, flag_counts: dict[str, tuple[int, int]] | None) -> str:
     sig = f.get("significance") or {}
-    methods = ", ".join(f.get("methods") or [f.get("method", "")])
+    methods = ", ".join(f.get("methods", []))
     kv = [("methods · slot", f"{methods} · {f.get('slot')}"),
           ("flagged units", f"{f.get('n_flagged')} of {f.get('n_units')}"),
           ("prevalence", f"{pct(f['prevalence'], 2)}{interval(f.get('prevalence_ci95'))}"),
@@ -158,28 +158,14 @@ def render_html(doc: dict, flags: pl.DataFrame | None) -> str:
 
 def write_report(out_dir: str | Path, target: str | Path | None = None) -> Path:
     """Render DIR/audit.json and DIR/flags.parquet into `target` (default DIR/report.html)."""
-    out = Path(out_dir)
-    path = out / "audit.json"
-    if not path.is_file():
-        raise InputError(f"{path}: no such file (run `traitforge audit --out {out}` first)")
+    audit = load_audit(out_dir)
+    path = audit.path / "audit.json"
+    flags = audit.flags() if (audit.path / "flags.parquet").is_file() else None
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise InputError(f"{path}: malformed audit.json ({str(e).splitlines()[0]})") from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("findings"), list):
-        raise InputError(f"{path}: malformed audit.json (no list of findings)")
-    flags = None
-    if (out / "flags.parquet").is_file():
-        try:
-            flags = pl.read_parquet(out / "flags.parquet")
-        except Exception as e:  # polars raises several types for a corrupt file
-            raise InputError(f"{out / 'flags.parquet'}: not a readable Parquet file "
-                             f"({e.__class__.__name__})") from None
-    try:
-        rendered = render_html(doc, flags)
+        rendered = render_html(audit.doc, flags)
     except (KeyError, TypeError, ValueError, IndexError, AttributeError, ArithmeticError) as e:
         raise InputError(f"{path}: malformed audit.json ({e.__class__.__name__}: "
                          f"{str(e).splitlines()[0] if str(e) else ''})") from None
-    target = Path(target) if target else out / "report.html"
+    target = Path(target) if target else audit.path / "report.html"
     atomic_write_text(target, rendered)
     return target

@@ -41,7 +41,7 @@ def _audit(root: Path, corpus: str) -> str:
     findings = doc["findings"]
     rows = "".join(
         f"<tr><td>{badge(f['severity'])}</td><td>{escape(f['label'])}</td>"
-        f"<td>{escape(f['method'])}</td>"
+        f"<td>{escape('+'.join(f['methods']))}</td>"
         f"<td class=num>{pct(f['prevalence'])}</td><td class=num>{pct(f['reference_prevalence'])}"
         f"</td></tr>" for f in findings[:15])
     more = f'<p class="note">{len(findings) - 15} more in the audit report.</p>' if len(findings) > 15 else ""

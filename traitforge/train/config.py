@@ -1,31 +1,35 @@
 """TrainConfig: every setting of a training run, read from TOML and overridden by flags."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 
 from traitforge.io import InputError, load_config
+from traitforge.settings import build, check_keys, setting, table_keys
 
 METHODS = ("lora", "full")
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    model: str = "default"  # the embedded SmolLM2-135M-Instruct, a checkpoint, or a run dir
-    method: str = "lora"
-    learning_rate: float = 0.0  # 0: 2e-4 for LoRA, 2e-5 for full fine-tuning
-    epochs: float = 1.0
-    max_steps: int = -1  # > 0 overrides epochs
-    batch_size: int = 4
-    grad_accum: int = 1
-    max_length: int = 1024
-    seed: int = 0
-    lora_r: int = 16
-    lora_alpha: int = 32
-    lora_dropout: float = 0.05
-    save_steps: int = 50
-    keep_system: bool = False
-    warmup_steps: int = 0
-    bf16: bool = True  # bf16 mixed precision (TRL's default); false trains in fp32
+    model: str = setting("default", "'default' (embedded SmolLM2-135M-Instruct), a checkpoint, "
+                         "a hub id, or an earlier run directory")
+    method: str = setting("lora", "LoRA adapters or full fine-tuning", choices=METHODS)
+    learning_rate: float = setting(0.0, "learning rate (0: 2e-4 for LoRA, 2e-5 for full "
+                                   "fine-tuning)", flag="--lr")
+    epochs: float = setting(1.0, "passes over the data")
+    max_steps: int = setting(-1, "optimizer steps (> 0 overrides --epochs)")
+    batch_size: int = setting(4, "sequences per step")
+    grad_accum: int = setting(1, "gradient accumulation steps")
+    max_length: int = setting(1024, "tokens per sequence")
+    seed: int = setting(0, "seed for shuffling and initialisation")
+    lora_r: int = setting(16, "LoRA rank")
+    lora_alpha: int = setting(32, "LoRA alpha")
+    lora_dropout: float = setting(0.05, "LoRA dropout")
+    save_steps: int = setting(50, "checkpoint every N steps")
+    keep_system: bool = setting(False, "keep system prompts (the recipe drops them)")
+    warmup_steps: int = setting(0, "learning-rate warm-up steps")
+    bf16: bool = setting(True, "train in fp32 instead of bf16 mixed precision (TRL's default)",
+                         flag="--fp32")
 
     @property
     def lr(self) -> float:
@@ -46,27 +50,15 @@ class TrainConfig:
 
 
 def load_train_config(path: str | None, overrides: dict) -> TrainConfig:
-    """A TrainConfig from a TOML/YAML file (optional), then non-None `overrides` on top."""
+    """A TrainConfig from a TOML/YAML file (optional), then the non-None `overrides` (flags)."""
     data = {}
     if path:
         data = load_config(path, "training config")
         if not isinstance(data, dict):
             raise InputError(f"{path}: expected a table of training settings")
-    known = {f.name: f for f in fields(TrainConfig)}
-    for key, value in data.items():
-        if key not in known:
-            raise InputError(f"{path}: unknown setting {key!r} (known: {', '.join(known)})")
-    data.update({k: v for k, v in overrides.items() if v is not None})
-    try:
-        cfg = TrainConfig(**data)
-    except TypeError as e:
-        raise InputError(f"{path or 'flags'}: {e}") from None
-    for f in fields(TrainConfig):
-        value = getattr(cfg, f.name)
-        want = {"float": (int, float), "int": int, "bool": bool, "str": str}[f.type.split()[0]]
-        if not isinstance(value, want) or (want is int and isinstance(value, bool)):
-            raise InputError(f"{path or 'flags'}: {f.name} must be {f.type}, not {value!r}")
-    return cfg.check()
+        check_keys(data, table_keys(TrainConfig), path)
+    given = {k: v for k, v in overrides.items() if v is not None}
+    return build(TrainConfig, {**data, **given}, path or "flags").check()
 
 
 def lora_targets() -> list[str]:

@@ -1,4 +1,4 @@
-"""Pass 3: sentence templates. Each leading and trailing sentence is abstracted into a skeleton
+"""Sentence skeletons, what the template pass groups. Each leading and trailing sentence is abstracted into a skeleton
 that keeps function words, punctuation and discourse markers and replaces content words with
 typed slots (W a word, NUM a number, NAME a capitalised name, ECHO a word from the prompt):
 
@@ -16,7 +16,7 @@ from rapidfuzz.distance import Levenshtein
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
-from traitforge.audit.ngrams import _STOP, TOKEN_PATTERN
+from traitforge.audit.ngram_counts import STOP_WORDS, TOKEN_PATTERN
 
 SLOT_NAMES = ("W", "NUM", "NAME", "ECHO")
 DISCOURSE = sorted({"however", "meanwhile", "additionally", "moreover", "furthermore", "overall",
@@ -24,7 +24,7 @@ DISCOURSE = sorted({"however", "meanwhile", "additionally", "moreover", "further
                     "yes", "no", "okay", "ok", "great", "quick", "first", "finally", "short",
                     "honestly", "actually", "really", "just", "happy", "glad", "sorry", "thanks",
                     "let", "let's", "here's", "hope", "feel", "free", "understand", "question"})
-KEEP = sorted(set(_STOP) | set(DISCOURSE))
+KEEP = sorted(set(STOP_WORDS) | set(DISCOURSE))
 
 
 def skeletons(sentences: pl.DataFrame, prompts: list[str]) -> pl.DataFrame:

@@ -17,20 +17,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
+from traitforge.clean.config import STRATEGIES, CleanConfig
 from traitforge.io import InputError, Record
 
-STRATEGIES = ("drop", "strip")
-_BOUNDARY = re.compile(r"[.!?…][\"'”’)\]*_]*(?=\s|$)|\n\s*")
+CUT_AT = re.compile(r"[.!?…][\"'”’)\]*_]*(?=\s|$)|\n\s*")
 MIN_REST_CHARS = 40
 MIN_REST_SHARE = 0.3
-
-
-@dataclass(frozen=True)
-class CleanSettings:
-    findings: tuple[str, ...] = ()  # finding ids; empty: every fail and warn
-    strategy: str = "drop"
-    stratify: tuple[str, ...] = ()
-    seed: int = 0
 
 
 @dataclass
@@ -101,7 +93,7 @@ def select(m: np.ndarray, targets: np.ndarray, strippable: np.ndarray, rng: np.r
 
 def sentence_bounds(text: str, start: int, end: int) -> tuple[int, int]:
     """[start, end) widened to whole sentences."""
-    ends = [m.end() for m in _BOUNDARY.finditer(text)]
+    ends = [m.end() for m in CUT_AT.finditer(text)]
     before = [e for e in ends if e <= start]
     after = [e for e in ends if e >= end]
     return (before[-1] if before else 0), (after[0] if after else len(text))
@@ -173,7 +165,7 @@ def strata_of(records: list[Record], columns: tuple[str, ...], source: str) -> n
 
 
 def clean(records: list[Record], audit: dict, flags: pl.DataFrame, cap: float,
-          settings: CleanSettings = CleanSettings(), source: str = "corpus") -> CleanResult:
+          settings: CleanConfig, source: str = "corpus") -> CleanResult:
     """Choose what to drop or strip so each chosen finding meets its target."""
     if settings.strategy not in STRATEGIES:
         raise InputError(f"--strategy must be one of {', '.join(STRATEGIES)}")

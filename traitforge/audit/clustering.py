@@ -1,4 +1,4 @@
-"""Pass 4: embedding clusters of leading and trailing sentences.
+"""Embedding clusters of leading and trailing sentences, what the cluster pass groups.
 
 Sentences (prompt echoes and numbers masked) are embedded, reduced with PCA, and clustered with
 HDBSCAN on a sample of at most `fit_sample` sentences of the corpus and reference together.
@@ -13,18 +13,6 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.decomposition import PCA
 from sklearn.feature_extraction.text import CountVectorizer
-
-
-@dataclass(frozen=True)
-class ClusterSettings:
-    dims: int = 16
-    min_cluster_size: int = 0  # 0: 0.2% of the fitted sentences, at least 10
-    min_samples: int = 5
-    fit_sample: int = 20000
-    radius_quantile: float = 0.05
-    merge_cos: float = 0.9
-    accurate: bool = False
-    chunk: int = 16384
 
 
 @dataclass
@@ -46,7 +34,7 @@ def _normalise(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
 
-def cluster_texts(texts: list[str], embedder, settings: ClusterSettings, seed: int = 0,
+def cluster_texts(texts: list[str], embedder, settings, seed: int = 0,
                   step=lambda advance=1: None) -> Clustering:
     """Embed, reduce and cluster `texts`; `step` advances once per embedded chunk."""
     import hdbscan
@@ -95,14 +83,6 @@ def nearest(points: np.ndarray, centroids: np.ndarray, radius: np.ndarray) -> np
     sim = points @ centroids.T
     best = sim.argmax(1)
     return np.where(sim[np.arange(len(best)), best] >= radius[best], best, -1)
-
-
-def assign(vectors: np.ndarray, space: dict) -> np.ndarray:
-    """The cluster of each embedding in a saved `space` (Clustering.space), or -1."""
-    arr = {k: np.asarray(v, np.float32) for k, v in space.items()}
-    dims = arr["components"].shape[0]
-    return nearest(project(vectors, arr["mean"], arr["components"]),
-                   arr["centroids"].reshape(-1, dims), arr["radius"])
 
 
 def distinctive_terms(docs: list[str], background: str, top: int = 3) -> list[list[str]]:

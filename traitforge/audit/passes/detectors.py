@@ -1,4 +1,4 @@
-"""Pass 1: named detectors, built-in and user-defined.
+"""The detector pass: named detectors, built-in and user-defined.
 
 A detector is a named, described regex applied to one slot of a unit: `start` looks in the
 opening sentence, `end` in the closing sentence, `anywhere` in the whole text. It returns
@@ -8,12 +8,13 @@ plain-language `definition`; those are kept for the LLM autorater and not matche
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-import polars as pl
-
+from traitforge.audit.findings import Finding, from_spans
+from traitforge.audit.matchers import RegexMatcher
+from traitforge.audit.passes.base import PassBase, PassContext, register, set_q_values
+from traitforge.audit.reconcile import MergeRule
 from traitforge.audit.units import Unit
 from traitforge.io import InputError, load_config
 
@@ -28,7 +29,6 @@ class Detector:
     position: str = "anywhere"
     definition: str | None = None
     builtin: bool = False
-    _compiled: re.Pattern | None = field(default=None, compare=False, repr=False)
 
     @property
     def slot(self) -> str:
@@ -38,31 +38,9 @@ class Detector:
     def matchable(self) -> bool:
         return self.regex is not None
 
-    def compiled(self) -> re.Pattern:
-        if self._compiled is None:
-            object.__setattr__(self, "_compiled", re.compile(self.regex))
-        return self._compiled
-
-    def find(self, unit: Unit) -> tuple[int, int] | None:
-        """The absolute span of the first match in this detector's slot, or None."""
-        start = unit.span(self.slot)[0]
-        m = self.compiled().search(unit.slot_text(self.slot))
-        return (start + m.start(), start + m.end()) if m else None
-
-    def find_all(self, units: list[Unit]) -> list[tuple[int, tuple[int, int]]]:
-        """(unit index, span) of every unit that matches.
-
-        Polars' regex engine screens all slot texts at once; Python's `re` then finds the
-        span in the few that pass. A regex only Python can compile (look-behind, say) is
-        searched in every unit.
-        """
-        texts = pl.Series([u.slot_text(self.slot) for u in units], dtype=pl.String)
-        try:
-            candidates = np.flatnonzero(texts.str.contains(self.regex).to_numpy())
-        except pl.exceptions.PolarsError:
-            candidates = range(len(units))
-        hits = ((int(i), self.find(units[i])) for i in candidates)
-        return [(i, span) for i, span in hits if span is not None]
+    @property
+    def matcher(self) -> RegexMatcher:
+        return RegexMatcher(self.slot, self.regex)
 
     def as_dict(self) -> dict:
         out = {"id": self.id, "description": self.description, "position": self.position,
@@ -179,3 +157,31 @@ def load_patterns(path: str | Path) -> list[Detector]:
         out.append(Detector(item["id"], str(item.get("description", definition or regex)),
                             regex, position, definition))
     return out
+
+
+@register
+class DetectorPass(PassBase):
+    """Each detector's regex, in its slot; against a reference, tested and BH-corrected."""
+
+    name = "detector"
+    merge = MergeRule(rank=0, alone=True)
+
+    def find(self, units: list[Unit], reference: list[Unit] | None,
+             ctx: PassContext) -> list[Finding]:
+        detectors = [d for d in ctx.detectors if d.matchable]
+        tick = ctx.steps.task("pass 1: detectors", len(detectors))
+        s = ctx.config.discovery
+        findings = []
+        for d in detectors:
+            hits = d.matcher.match(ctx.corpus)
+            tick()
+            if hits.is_empty():
+                continue
+            f = from_spans("detector", d.id, d.id.replace("_", " "), d.description, d.matcher,
+                           hits, len(units))
+            if reference is not None:
+                f.against(d.matcher.match(ctx.reference)["unit"].to_numpy(), len(reference),
+                          s.test, s.prior_strength)
+            findings.append(f)
+        set_q_values(findings)
+        return findings

@@ -15,44 +15,22 @@ then recorded: an unparseable rating counts as neither and leaves the denominato
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.spatial.distance import squareform
 
-from traitforge.audit.detectors import Detector
+from traitforge.audit.config import LLMSettings
 from traitforge.audit.findings import Finding, slug
 from traitforge.audit.llm_prompts import (RATINGS, name_prompt, parse_named, parse_patterns,
-                                          parse_rating, prompt_sha256, rate_prompt, scan_prompt)
-from traitforge.audit.stats import Z95, benjamini_hochberg, wilson
+                                          prompt_sha256, scan_prompt)
+from traitforge.audit.llm_rating import Asker, Pattern, chat, rate, strict_units
+from traitforge.audit.matchers import LLMMatcher
+from traitforge.audit.passes.base import PassBase, PassContext, register, set_q_values
+from traitforge.audit.reconcile import MergeRule
+from traitforge.audit.stats import Z95, wilson
 from traitforge.audit.units import Unit
-from traitforge.io import InputError
-
-RETRY_TEMPERATURE = 0.8
-TOKENS = {"scan": 400, "merge": 160, "autorate": 8}
-
-
-@dataclass(frozen=True)
-class LLMSettings:
-    spec: str = "default"  # 'default' (embedded SmolLM2), a model path, or the served model's name
-    base_url: str | None = None  # an OpenAI-compatible server
-    cache_dir: str | None = None  # every call cached here
-    sample: str | int = "auto"  # units rated: 'auto' (sized by `halfwidth`), 'all', or a number
-    halfwidth: float = 0.05
-    batches: int = 8
-    batch_docs: int = 8
-    min_batches: int | None = None  # None: a quarter of the batches, at least 2
-    max_patterns: int = 10
-    merge_similarity: float = 0.5  # cosine, all-MiniLM-L6-v2
-    scan_chars: int = 600
-    rate_chars: int = 2000
-    retries: int = 1
-
-    def __post_init__(self):
-        if self.batches < 1 or self.batch_docs < 1 or not 0 < self.halfwidth < 1:
-            raise InputError("the LLM pass needs batches and batch documents >= 1 and an "
-                             "interval half-width between 0 and 1")
 
 
 @dataclass
@@ -61,50 +39,6 @@ class Candidate:
     description: str
     batch: int
     examples: list[int]  # unit indices
-
-
-@dataclass
-class Pattern:
-    id: str
-    label: str
-    definition: str
-    slot: str = "body"
-    source: str = "scan"  # or "patterns file"
-    batches: int = 0
-    members: list[str] = field(default_factory=list)
-    named_by: str = "model"  # or "fallback": the most central candidate
-
-
-class Asker:
-    """A backend whose replies are parsed; one that does not parse is asked again with a new
-    seed at RETRY_TEMPERATURE, up to `retries` times, and stays None after that."""
-
-    def __init__(self, backend, seed: int = 0, retries: int = 1):
-        self.backend, self.seed, self.retries = backend, seed, retries
-        self.calls: dict[str, int] = {}
-        self.retried: dict[str, int] = {}
-
-    def ask(self, stage: str, chats: list[list[dict]], parse, tick=None) -> tuple[list, list[str]]:
-        """The parsed replies (None where every attempt failed) and the last raw replies."""
-        parsed, raw = [None] * len(chats), [""] * len(chats)
-        todo = list(range(len(chats)))
-        for attempt in range(self.retries + 1):
-            if not todo:
-                break
-            replies = self.backend.generate([chats[i] for i in todo], TOKENS[stage],
-                                            RETRY_TEMPERATURE if attempt else 0.0,
-                                            self.seed + attempt, progress=None if attempt else tick)
-            self.calls[stage] = self.calls.get(stage, 0) + len(todo)
-            if attempt:
-                self.retried[stage] = self.retried.get(stage, 0) + len(todo)
-            for i, reply in zip(todo, replies):
-                raw[i], parsed[i] = reply, parse(reply)
-            todo = [i for i in todo if parsed[i] is None]
-        return parsed, raw
-
-
-def _chat(text: str) -> list[dict]:
-    return [{"role": "user", "content": text}]
 
 
 def sample_size(population: int, halfwidth: float = 0.05, z: float = Z95) -> int:
@@ -144,7 +78,7 @@ def scan(asker: Asker, units: list[Unit], settings: LLMSettings, rng, tick=None
          ) -> tuple[list[Candidate], list[dict]]:
     """The candidates every batch named, and the batches whose replies never parsed."""
     groups = batches(len(units), settings.batches, settings.batch_docs, rng)
-    chats = [_chat(scan_prompt([units[i].text for i in g], settings.scan_chars)) for g in groups]
+    chats = [chat(scan_prompt([units[i].text for i in g], settings.scan_chars)) for g in groups]
     parsed, raw = asker.ask("scan", chats, parse_patterns, tick)
     found, failed = [], []
     for k, (g, named, reply) in enumerate(zip(groups, parsed, raw)):
@@ -184,7 +118,7 @@ def merge(asker: Asker, candidates: list[Candidate], embedder, settings: LLMSett
     kept = kept[:settings.max_patterns]
     notes = [[f"{candidates[i].label}: {candidates[i].description}".rstrip(": ")
               for i in members[:8]] for _, members in kept]
-    named, _ = asker.ask("merge", [_chat(name_prompt(n)) for n in notes], parse_named)
+    named, _ = asker.ask("merge", [chat(name_prompt(n)) for n in notes], parse_named)
     out, ids = [], set()
     for (found_by, members), name in zip(kept, named):
         centre = candidates[members[0]]
@@ -199,27 +133,10 @@ def merge(asker: Asker, candidates: list[Candidate], embedder, settings: LLMSett
     return out
 
 
-def user_patterns(detectors: list[Detector]) -> list[Pattern]:
+def user_patterns(detectors: list) -> list[Pattern]:
     """The user's plain-language patterns, rated like the discovered ones."""
     return [Pattern(d.id, d.id.replace("_", " "), d.definition, d.slot, "patterns file")
             for d in detectors if d.definition]
-
-
-def rate(asker: Asker, patterns: list[Pattern], units: list[Unit], idx: np.ndarray,
-         rate_chars: int, tick=None) -> list[list[str | None]]:
-    """Each pattern's rating of each unit in `idx` (None: unparseable)."""
-    chats = [_chat(rate_prompt(p.label, p.definition, units[i].text, units[i].prompt, rate_chars))
-             for p in patterns for i in idx]
-    if getattr(asker.backend, "name", "") == "local":
-        # A local model's label is the likeliest of the three replies: it is always one of them.
-        parsed = [RATINGS[k] for k in asker.backend.choose(chats, [list(RATINGS)] * len(chats))]
-        asker.calls["autorate"] = asker.calls.get("autorate", 0) + len(chats)
-        if tick:
-            tick(len(chats))
-    else:
-        parsed, _ = asker.ask("autorate", chats, parse_rating, tick)
-    n = len(idx)
-    return [parsed[k * n:(k + 1) * n] for k in range(len(patterns))]
 
 
 def counts(ratings: list[str | None]) -> dict[str, int]:
@@ -240,18 +157,6 @@ def summary(c: dict[str, int], population: int) -> dict:
             "strict_or_broad_ci95": [round(x, 6) for x in wilson(wide, n)]}
 
 
-def matcher(p: Pattern) -> dict:
-    return {"type": "llm", "slot": p.slot, "label": p.label, "definition": p.definition,
-            "prompt_sha256": prompt_sha256(p.label, p.definition)}
-
-
-def strict_units(idx: np.ndarray, ratings: list[str | None]) -> tuple[np.ndarray, np.ndarray]:
-    """(the units rated STRICT, the units rated at all) among `idx`."""
-    strict = np.array([r == "STRICT" for r in ratings], bool)
-    rated = np.array([r is not None for r in ratings], bool)
-    return idx[strict], idx[rated]
-
-
 def finding(p: Pattern, units: list[Unit], idx: np.ndarray, ratings: list[str | None],
             ref: tuple[int, np.ndarray, list[str | None]] | None, test: str,
             prior_strength: float) -> Finding:
@@ -260,14 +165,15 @@ def finding(p: Pattern, units: list[Unit], idx: np.ndarray, ratings: list[str | 
     flagged, rated = strict_units(idx, ratings)
     evidence = {"method": "llm", "id": p.id, "label": p.label, "definition": p.definition,
                 **summary(counts(ratings), len(units)), "jaccard": 1.0, "contained": 1.0}
-    f = Finding(id=p.id, method="llm", label=p.label, description=p.definition, slot=p.slot,
-                matcher=matcher(p), units=flagged, n_units=len(rated), rated=rated,
-                spans=np.array([units[i].span(p.slot) for i in flagged], np.int64).reshape(-1, 2))
+    matcher = LLMMatcher(p.slot, p.label, p.definition, prompt_sha256(p.label, p.definition))
+    f = Finding(id=p.id, methods=["llm"], label=p.label, description=p.definition, slot=p.slot,
+                matcher=matcher, units=flagged, n_units=len(rated), rated=rated,
+                spans=np.array([units[i].span(p.slot) for i in flagged], np.int64).reshape(-1, 2),
+                named=p.source != "scan")
     if ref is not None:
         n_ref, ref_idx, ref_ratings = ref
-        f.ref_index, ref_rated = strict_units(ref_idx, ref_ratings)
-        f.ref_units, f.ref_flagged = len(ref_rated), len(f.ref_index)
-        f.test(test, prior_strength)
+        ref_flagged, ref_rated = strict_units(ref_idx, ref_ratings)
+        f.against(ref_flagged, len(ref_rated), test, prior_strength)
         evidence["reference"] = summary(counts(ref_ratings), n_ref)
     f.evidence = [evidence]
     return f
@@ -279,9 +185,9 @@ def identity(backend) -> str:
 
 
 def llm_pass(settings: LLMSettings, units: list[Unit], ref_units: list[Unit] | None,
-             detectors: list[Detector], steps, seed: int = 0, test: str = "z",
-             prior_strength: float = 100.0) -> tuple[list[Finding], list[Finding], dict]:
-    """(findings of discovered patterns, findings of the user's definition patterns, the
+             detectors: list, steps, seed: int = 0, test: str = "z",
+             prior_strength: float = 100.0) -> tuple[list[Finding], dict]:
+    """(the findings of the discovered patterns and of the user's definition patterns, the
     `llm` section of audit.json). Findings that flag no unit are left out."""
     from traitforge.backends import open_backend
     from traitforge.backends.embed import Embedder
@@ -295,7 +201,6 @@ def llm_pass(settings: LLMSettings, units: list[Unit], ref_units: list[Unit] | N
     embedder = Embedder(accurate=True) if candidates else None
     patterns = merge(asker, candidates, embedder, settings, min_batches)
     tick()
-    found_ids = {p.id for p in patterns}
     patterns += user_patterns(detectors)
     idx = sample(len(units), settings.sample, settings.halfwidth, np.random.default_rng([seed, 2]))
     ref_idx = (sample(len(ref_units), settings.sample, settings.halfwidth,
@@ -306,9 +211,8 @@ def llm_pass(settings: LLMSettings, units: list[Unit], ref_units: list[Unit] | N
                    if ref_units else [None] * len(patterns))
     findings = [finding(p, units, idx, r, (len(ref_units), ref_idx, rr) if ref_units else None,
                         test, prior_strength) for p, r, rr in zip(patterns, ratings, ref_ratings)]
-    if ref_units and findings:
-        for f, q in zip(findings, benjamini_hochberg([f.p_value for f in findings])):
-            f.q_value = float(q)
+    if ref_units:
+        set_q_values(findings)
     section = {
         "backend": {"name": backend.name, "identity": identity(backend)},
         "calls": asker.calls, "retried": asker.retried, "usage": backend.stats,
@@ -325,9 +229,7 @@ def llm_pass(settings: LLMSettings, units: list[Unit], ref_units: list[Unit] | N
                       "reference_counts": counts(rr) if ref_units else None}
                      for p, r, rr in zip(patterns, ratings, ref_ratings)],
     }
-    kept = [f for f in findings if len(f.units)]
-    return ([f for f in kept if f.id in found_ids], [f for f in kept if f.id not in found_ids],
-            section)
+    return [f for f in findings if len(f.units)], section
 
 
 def sample_rule(settings: LLMSettings) -> str:
@@ -337,3 +239,29 @@ def sample_rule(settings: LLMSettings) -> str:
         return (f"95% interval half-width {settings.halfwidth} at p = 0.5 with the finite-"
                 f"population correction: n0 = z²/(4h²), n = n0/(1 + (n0 - 1)/N)")
     return f"{settings.sample} units at most"
+
+
+@register
+class LLMPass(PassBase):
+    """Runs when `--llm` names a model. Its findings rate a sample of units, so they join the
+    merged findings afterwards; the user's definition patterns stand on their own."""
+
+    name = "llm"
+    merge = MergeRule(rank=4)
+    sampled = True
+    switch = "llm"
+
+    def find(self, units: list[Unit], reference: list[Unit] | None,
+             ctx: PassContext) -> list[Finding]:
+        s = ctx.config.discovery
+        found, ctx.extras["llm"] = llm_pass(ctx.config.llm, units, reference, ctx.detectors,
+                                            ctx.steps, ctx.config.seed, s.test, s.prior_strength)
+        ctx.extras["llm_findings"] = {f.id: f for f in found}  # by pattern id
+        return found
+
+    def finish(self, ctx: PassContext, merged_into: dict[str, str]) -> None:
+        """Each pattern of the record names the finding that carries it, if any."""
+        own = ctx.extras.pop("llm_findings")
+        for p in ctx.extras["llm"]["patterns"]:
+            f = own.get(p["id"])
+            p["finding"] = merged_into.get(f.id) if f else None

@@ -5,13 +5,9 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-import polars as pl
-
-from traitforge.audit.auditor import AuditConfig, run_audit, write_outputs
-from traitforge.audit.clean import CleanResult, CleanSettings, clean
-from traitforge.audit.clusters import ClusterSettings
-from traitforge.audit.discovery import DiscoverySettings
-from traitforge.audit.llm import LLMSettings
+from traitforge.audit import load_audit, run_audit, write_outputs
+from traitforge.clean.config import CleanConfig
+from traitforge.clean.select import CleanResult, clean
 from traitforge.io import InputError, atomic_write_text, read_corpus, write_jsonl
 
 
@@ -22,43 +18,23 @@ def audit_paths(out: str | Path) -> tuple[Path, Path]:
     return out.with_name(f"{stem}.removed.jsonl"), out.with_name(f"{stem}.audit")
 
 
-def load_audit(audit_dir: str | Path) -> tuple[dict, pl.DataFrame]:
-    d = Path(audit_dir)
-    for name in ("audit.json", "flags.parquet"):
-        if not (d / name).is_file():
-            raise InputError(f"{d / name}: not found; is {d} an audit directory?")
-    try:
-        doc = json.loads((d / "audit.json").read_text(encoding="utf-8"))
-    except ValueError as e:
-        raise InputError(f"{d / 'audit.json'}: not valid JSON ({e})") from None
-    return doc, pl.read_parquet(d / "flags.parquet")
-
-
-def config_of(audit: dict, corpus: str) -> AuditConfig:
-    """The audit's own configuration, pointed at another corpus."""
-    cfg = dict(audit["config"])
-    cfg["discovery"] = DiscoverySettings(**cfg["discovery"])
-    cfg["clustering"] = ClusterSettings(**cfg["clustering"])
-    cfg["llm"] = LLMSettings(**cfg["llm"]) if cfg.get("llm") else None
-    return replace(AuditConfig(**cfg), corpus=corpus)
-
-
-def clean_files(corpus: str, audit_dir: str, out: str, settings: CleanSettings,
-                cap: float | None = None, progress=None) -> dict:
-    """Rebalance `corpus` by its audit into `out`, then audit `out` with the same settings.
-    Returns the summary also written to the new audit directory as clean.json."""
-    audit, flags = load_audit(audit_dir)
+def clean_corpus(settings: CleanConfig, progress=None) -> dict:
+    """Rebalance the corpus by its audit into `settings.out`, then audit that with the audit's
+    own settings. Returns the summary also written to the new audit directory as clean.json."""
+    corpus, audit_dir, out = settings.corpus, settings.audit, settings.out
+    audited = load_audit(audit_dir)
+    audit, flags = audited.doc, audited.flags()
     removed_path, new_audit = audit_paths(out)
     inputs = {Path(p).resolve() for p in (corpus, audit_dir)}
     for p in (out, removed_path, new_audit):
         if Path(p).resolve() in inputs:
             raise InputError(f"{p}: would overwrite an input; choose another --out")
-    config = config_of(audit, corpus)
+    config = replace(audited.config(), corpus=corpus)
     data = read_corpus(corpus, config.format, config.id_field)
     if data.sha256 != audit["input_sha256"]:
         raise InputError(f"{corpus}: not the bytes {audit_dir} audited (sha256 differs); "
                          f"audit it again or pass the matching file")
-    cap = audit["policy"].get("clean_cap", 0.05) if cap is None else cap
+    cap = audit["policy"].get("clean_cap", 0.05) if settings.cap is None else settings.cap
     result = clean(data.records, audit, flags, cap, settings, corpus)
     write_jsonl(out, [r.as_row() for r in result.kept])
     write_jsonl(removed_path, _removed_rows(result, data.rejected, corpus))

@@ -1,4 +1,4 @@
-"""Pass 2: over-represented slot n-grams nobody named, merged into findings.
+"""The n-gram pass: over-represented slot n-grams nobody named, merged into findings.
 
 With a reference corpus every frequent slot n-gram is tested for over-representation (log-odds
 with an informative prior) and the false discovery rate is held by Benjamini-Hochberg across
@@ -8,33 +8,19 @@ Nested and overlapping n-grams that flag mostly the same units become one findin
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-
 import numpy as np
 import polars as pl
 from scipy import sparse
 
+from traitforge.audit.config import DiscoverySettings
 from traitforge.audit.findings import Finding, slug
-from traitforge.audit.ngrams import (SlotCounts, count_slot, detokenize, ngram_regex, ngram_tokens,
-                                     unit_pairs)
+from traitforge.audit.matchers import NgramMatcher
+from traitforge.audit.ngram_counts import (SlotCounts, count_slot, detokenize, ngram_regex,
+                                           ngram_tokens, unit_pairs)
+from traitforge.audit.passes.base import PassBase, PassContext, register
+from traitforge.audit.reconcile import MergeRule
 from traitforge.audit.stats import benjamini_hochberg, over_representation_z, upper_p
 from traitforge.audit.units import SLOTS, Unit
-
-
-@dataclass(frozen=True)
-class DiscoverySettings:
-    max_n: int = 5
-    min_df: int = 5
-    min_prevalence: float = 0.005
-    test: str = "z"
-    prior_strength: float = 100.0
-    merge_jaccard: float = 0.5
-    lead: int = 3  # leading sentences per unit read by the template and cluster passes
-    tail: int = 2  # trailing sentences
-    template_similarity: float = 0.65  # token edit similarity that joins two skeletons
-    family_prevalence: float = 0.03  # reference-free: the least prevalence of a reported family
-    family_lift: float = 1.5  # with a reference: the least lift of a reported family
-    reconcile_jaccard: float = 0.5
 
 
 def _texts(units: list[Unit], slot: str) -> list[str]:
@@ -232,40 +218,51 @@ def _units_of(pairs: pl.DataFrame, rows: pl.DataFrame) -> np.ndarray:
 def _finding(c: SlotCounts, pairs: pl.DataFrame, r: SlotCounts | None,
              ref_pairs: pl.DataFrame | None, rows: pl.DataFrame, corpus: list[Unit],
              settings: DiscoverySettings) -> Finding:
-    """One merged finding; `pairs` and `ref_pairs` (unit, key) say which units carry `rows`."""
+    """One merged finding; `pairs` and `ref_pairs` (unit, key) say which units carry `rows`:
+    what its matcher finds, counted once for all the slot's n-grams."""
     toks = ngram_tokens(c.texts, rows["pos"], rows["n"])
     label = label_of(list(zip(rows["offset"].to_list(), toks)))
     variants = sorted({detokenize(t) for t in toks}, key=lambda v: (-len(v), v))
-    regex = "|".join(f"(?:{ngram_regex(t)})" for t in sorted(toks, key=len, reverse=True))
+    longest = sorted(toks, key=len, reverse=True)
+    matcher = NgramMatcher(c.slot, longest, "|".join(f"(?:{ngram_regex(t)})" for t in longest))
     flagged = _units_of(pairs, rows)
-    spans = _spans(corpus, flagged, c.slot, regex)
     where = {"opening": "the opening sentence", "closing": "the closing sentence",
              "body": "the text"}[c.slot]
     finding = Finding(
-        id=f"ngram-{c.slot}-{slug(label)}", method="ngram", label=label,
+        id=f"ngram-{c.slot}-{slug(label)}", methods=["ngram"], label=label,
         description=f"Over-represented phrasing in {where}: {label!r} "
                     f"({len(rows)} merged n-gram{'s' if len(rows) > 1 else ''}).",
-        slot=c.slot, units=flagged.astype(np.int64), spans=spans, n_units=len(corpus),
-        matcher={"type": "regex", "slot": c.slot, "regex": regex, "flags": "i"},
-        variants=variants[:12], prompt_echo=int(rows["echo"].sum()),
+        slot=c.slot, units=flagged.astype(np.int64), spans=matcher.spans(corpus, flagged),
+        n_units=len(corpus), matcher=matcher, variants=variants[:12],
+        prompt_echo=int(rows["echo"].sum()),
     )
     if r is not None:
-        finding.ref_units = r.n_units
-        finding.ref_index = _units_of(ref_pairs, rows).astype(np.int64)
-        finding.ref_flagged = len(finding.ref_index)
-        finding.test(settings.test, settings.prior_strength)
+        finding.against(_units_of(ref_pairs, rows), r.n_units, settings.test,
+                        settings.prior_strength)
         finding.q_value = float(rows["q"].min())
     return finding
 
 
-def _spans(corpus: list[Unit], flagged: np.ndarray, slot: str, regex: str) -> np.ndarray:
-    import re
+@register
+class NgramPass(PassBase):
+    """Slot n-grams: against a reference, every frequent one tested (BH across all); without
+    one, those above the policy's warn prevalence."""
 
-    pattern = re.compile(regex, re.IGNORECASE)
-    spans = np.zeros((len(flagged), 2), np.int64)
-    for i, u in enumerate(flagged):
-        unit = corpus[u]
-        start, end = unit.span(slot)
-        m = pattern.search(unit.text, start, end)
-        spans[i] = (m.start(), m.end()) if m else (start, end)
-    return spans
+    name = "ngram"
+    merge = MergeRule(rank=3, widens_others=False)
+
+    def find(self, units: list[Unit], reference: list[Unit] | None,
+             ctx: PassContext) -> list[Finding]:
+        settings, policy = ctx.config.discovery, ctx.policy
+        tick = ctx.steps.task("pass 2: slot n-grams", 3)
+        if reference is not None:
+            counts, ref_counts, tests = candidate_tests(units, reference, settings, tick)
+            examined = len(tests)
+            lift_ok = pl.col("df") / len(units) >= 1.2 * pl.col("ref_df") / len(reference)
+            chosen = tests.filter((pl.col("q") < policy.alpha) & (pl.col("z") > 0) & lift_ok
+                                  & pl.col("reportable"))
+        else:
+            counts, chosen, examined = concentrated(units, settings, policy.warn_prevalence, tick)
+            ref_counts = None
+        ctx.extras["ngrams_examined"] = examined
+        return ngram_findings(counts, ref_counts, chosen, units, settings)

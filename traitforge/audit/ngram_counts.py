@@ -24,8 +24,8 @@ TOKEN_PATTERN = r"\w+(?:['’]\w+)*|[^\w\s]"
 BLOCK = 20_000  # units per block
 _MULT = np.uint64(0x9E3779B97F4A7C15)
 _SEED = 20260
-_STOP = sorted(ENGLISH_STOP_WORDS | {"i'm", "it's", "don't", "i'd", "i'll", "you're", "that's",
-                                      "let's", "here's", "there's", "can't", "won't", "you'll"})
+STOP_WORDS = sorted(ENGLISH_STOP_WORDS | {"i'm", "it's", "don't", "i'd", "i'll", "you're", "that's",
+                                     "let's", "here's", "there's", "can't", "won't", "you'll"})
 _COUNTS = {"key": pl.UInt64, "df": pl.UInt32, "echo": pl.UInt32, "pos": pl.Int64,
            "offset": pl.Int64, "content": pl.Boolean}  # offset: the sum, until the mean is taken
 _PAIRS = {"unit": pl.UInt32, "key": pl.UInt64}
@@ -52,7 +52,7 @@ def tokenize(texts: list[str], base: int = 0) -> Tokens:
              .explode("tok").drop_nulls("tok"))
     tok = frame["tok"]
     unit = frame["unit"].to_numpy().astype(np.uint32)
-    content = (tok.str.contains(r"^[^\W\d_]") & ~tok.is_in(_STOP)).to_numpy()
+    content = (tok.str.contains(r"^[^\W\d_]") & ~tok.is_in(STOP_WORDS)).to_numpy()
     starts = np.r_[0, np.flatnonzero(np.diff(unit)) + 1] if len(unit) else np.zeros(0, np.int64)
     first = np.repeat(starts, np.diff(np.r_[starts, len(unit)]))
     offset = np.arange(len(unit)) - first
@@ -183,9 +183,26 @@ def _count_kept(texts: list[str], prompts: list[str] | None, max_n: int, keys: p
 def unit_pairs(counts: SlotCounts, rows: pl.DataFrame) -> pl.DataFrame:
     """unit, key: the units that carry each n-gram of `rows` (columns key, n), echoes apart."""
     wanted = {n: rows.filter(pl.col("n") == n)["key"] for n in sorted(set(rows["n"].to_list()))}
-    parts = [frame.select("unit", "key")
-             for _, frame, _ in _scan(counts.texts, counts.prompts, counts.block, wanted)]
+    return occurring(counts.texts, counts.prompts, wanted, counts.block)
+
+
+def occurring(texts: list[str], prompts: list[str] | None, wanted: dict[int, pl.Series],
+              block: int = BLOCK) -> pl.DataFrame:
+    """unit, key: where each n-gram of wanted[n] occurs other than as a prompt echo."""
+    parts = [frame.select("unit", "key") for _, frame, _ in _scan(texts, prompts, block, wanted)]
     return pl.concat(parts) if parts else pl.DataFrame(schema=_PAIRS)
+
+
+def ngram_keys(ngrams: list[list[str]]) -> dict[int, pl.Series]:
+    """The keys of token sequences (as counted here), by length."""
+    out: dict[int, list] = {}
+    for toks in ngrams:
+        hashes = pl.Series(toks, dtype=pl.String).hash(seed=_SEED).to_numpy()
+        key = hashes[:1]
+        for k in range(1, len(hashes)):  # as _windows rolls it, on arrays (wrapping silently)
+            key = key * _MULT + hashes[k:k + 1]
+        out.setdefault(len(toks), []).append(key[0])
+    return {n: pl.Series(keys, dtype=pl.UInt64) for n, keys in sorted(out.items())}
 
 
 def ngram_tokens(texts: list[str], pos, n) -> list[list[str]]:

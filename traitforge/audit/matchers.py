@@ -1,0 +1,260 @@
+"""Matchers: what says whether a text carries a pattern, and where. Every finding carries one; a
+pass detects with the same code its matcher replays with on new text (`audit apply`, uptake).
+
+Each matcher's `match(context)` returns one row per unit it flags (unit, start, end: the span
+of the unit's first match), and `to_json`/`from_json` round-trip it through audit.json.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import numpy as np
+import polars as pl
+
+from traitforge.audit.clustering import nearest, project
+from traitforge.audit.llm_rating import Asker, Pattern, rate, strict_units
+from traitforge.audit.ngram_counts import ngram_keys, occurring
+from traitforge.audit.sentences import sentence_frame
+from traitforge.audit.units import Unit
+from traitforge.io import InputError
+
+SPANS = {"unit": pl.Int64, "start": pl.Int64, "end": pl.Int64}
+
+
+class MatchContext:
+    """The units matchers look at, and what several matchers share over them: the sentence
+    frame, the sentence embeddings per slot, and a model to ask (for LLM matchers)."""
+
+    def __init__(self, units: list[Unit], lead: int = 3, tail: int = 2,
+                 asker: Asker | None = None, rate_chars: int = 2000):
+        self.units, self.lead, self.tail = units, lead, tail
+        self.asker, self.rate_chars = asker, rate_chars
+        self._sentences: pl.DataFrame | None = None
+        self._vectors: dict[tuple[str, bool], np.ndarray] = {}
+        self._embedders: dict[bool, object] = {}
+
+    def sentences(self, slot: str | None = None) -> pl.DataFrame:
+        if self._sentences is None:
+            self._sentences = sentence_frame(self.units, self.lead, self.tail)
+        frame = self._sentences
+        return frame if slot is None else frame.filter(pl.col("slot") == slot)
+
+    def vectors(self, slot: str, accurate: bool) -> np.ndarray:
+        """Embeddings of the slot's masked sentences, in frame order."""
+        key = (slot, accurate)
+        if key not in self._vectors:
+            if accurate not in self._embedders:
+                from traitforge.backends.embed import Embedder
+
+                self._embedders[accurate] = Embedder(accurate)
+            texts = self.sentences(slot)["masked"].to_list()
+            self._vectors[key] = self._embedders[accurate].encode(texts)
+        return self._vectors[key]
+
+
+def first_sentences(rows: pl.DataFrame) -> pl.DataFrame:
+    """Each unit's earliest matching sentence of `rows` (a sentence frame)."""
+    return (rows.sort("unit", "pos").unique("unit", keep="first", maintain_order=True)
+            .select(pl.col("unit").cast(pl.Int64), "start", "end"))
+
+
+def _spans(rows: dict[str, list]) -> pl.DataFrame:
+    return pl.DataFrame(rows, schema=SPANS)
+
+
+@dataclass
+class RegexMatcher:
+    """A regex searched in one slot of each unit."""
+
+    slot: str
+    regex: str
+    flags: str = ""  # "i": ignore case
+    type: ClassVar[str] = "regex"
+    needs_model: ClassVar[bool] = False
+
+    def compiled(self) -> re.Pattern:
+        return re.compile(self.regex, re.IGNORECASE if "i" in self.flags else 0)
+
+    def locate(self, unit: Unit, pattern: re.Pattern | None = None) -> tuple[int, int] | None:
+        """The absolute span of the first match in the unit's slot, or None."""
+        start = unit.span(self.slot)[0]
+        m = (pattern or self.compiled()).search(unit.slot_text(self.slot))
+        return (start + m.start(), start + m.end()) if m else None
+
+    def match(self, ctx: MatchContext) -> pl.DataFrame:
+        """Polars' regex engine screens all slot texts at once; Python's `re` then finds the
+        span in the few that pass. A regex only Python can compile is searched everywhere."""
+        units = ctx.units
+        texts = pl.Series([u.slot_text(self.slot) for u in units], dtype=pl.String)
+        screen = ("(?i)" if "i" in self.flags else "") + self.regex
+        try:
+            candidates = np.flatnonzero(texts.str.contains(screen).to_numpy())
+        except pl.exceptions.PolarsError:
+            candidates = range(len(units))
+        pattern, rows = self.compiled(), {"unit": [], "start": [], "end": []}
+        for i in candidates:
+            span = self.locate(units[i], pattern)
+            if span is not None:
+                rows["unit"].append(int(i))
+                rows["start"].append(span[0])
+                rows["end"].append(span[1])
+        return _spans(rows)
+
+    def to_json(self) -> dict:
+        return {"type": self.type, "slot": self.slot, "regex": self.regex, "flags": self.flags}
+
+
+@dataclass
+class NgramMatcher:
+    """Token n-grams counted in one slot as the n-gram pass counts them: an n-gram with a
+    content word that the unit's own prompt also holds is an echo, and does not count. The
+    regex only places the span."""
+
+    slot: str
+    ngrams: list[list[str]]
+    regex: str
+    type: ClassVar[str] = "ngram"
+    needs_model: ClassVar[bool] = False
+
+    def units(self, units: list[Unit]) -> np.ndarray:
+        """Indices of the units that carry any of the n-grams, ascending."""
+        found = occurring([u.slot_text(self.slot) for u in units], [u.prompt for u in units],
+                          ngram_keys(self.ngrams))
+        return np.unique(found["unit"].to_numpy()).astype(np.int64)
+
+    def spans(self, units: list[Unit], flagged: np.ndarray) -> np.ndarray:
+        """The regex's first match in each flagged unit's slot (the whole slot if none)."""
+        place = RegexMatcher(self.slot, self.regex, "i")
+        pattern = place.compiled()
+        out = np.zeros((len(flagged), 2), np.int64)
+        for k, i in enumerate(flagged):
+            out[k] = place.locate(units[i], pattern) or units[i].span(self.slot)
+        return out
+
+    def match(self, ctx: MatchContext) -> pl.DataFrame:
+        flagged = self.units(ctx.units)
+        spans = self.spans(ctx.units, flagged)
+        return _spans({"unit": flagged, "start": spans[:, 0], "end": spans[:, 1]})
+
+    def to_json(self) -> dict:
+        return {"type": self.type, "slot": self.slot, "ngrams": self.ngrams, "regex": self.regex}
+
+
+@dataclass
+class TemplateMatcher:
+    """Sentences of one slot whose skeleton is one of a family's."""
+
+    slot: str
+    skeletons: list[str]
+    type: ClassVar[str] = "template"
+    needs_model: ClassVar[bool] = False
+
+    def match(self, ctx: MatchContext) -> pl.DataFrame:
+        rows = ctx.sentences(self.slot)
+        return first_sentences(rows.filter(pl.col("skeleton").is_in(self.skeletons)))
+
+    def to_json(self) -> dict:
+        return {"type": self.type, "slot": self.slot, "skeletons": self.skeletons}
+
+
+@dataclass
+class ClusterMatcher:
+    """Sentences of one slot whose embedding falls inside one of a family's clusters."""
+
+    slot: str
+    clusters: list[int]
+    space: dict  # Clustering.space(): PCA mean and axes, centroids, radii
+    accurate: bool = False
+    type: ClassVar[str] = "cluster"
+    needs_model: ClassVar[bool] = False
+
+    @staticmethod
+    def assign(vectors: np.ndarray, space: dict) -> np.ndarray:
+        """The cluster of each embedding in a saved space, or -1."""
+        arr = {k: np.asarray(v, np.float32) for k, v in space.items()}
+        dims = arr["components"].shape[0]
+        return nearest(project(vectors, arr["mean"], arr["components"]),
+                       arr["centroids"].reshape(-1, dims), arr["radius"])
+
+    def match(self, ctx: MatchContext) -> pl.DataFrame:
+        rows = ctx.sentences(self.slot)
+        labels = self.assign(ctx.vectors(self.slot, self.accurate), self.space)
+        return first_sentences(rows.filter(pl.Series(np.isin(labels, self.clusters))))
+
+    def to_json(self) -> dict:
+        return {"type": self.type, "slot": self.slot, "accurate": self.accurate,
+                "clusters": self.clusters, "space": self.space}
+
+
+@dataclass
+class LLMMatcher:
+    """A classifier prompt: the model labels each unit, and STRICT units carry the pattern."""
+
+    slot: str
+    label: str
+    definition: str
+    prompt_sha256: str = ""
+    type: ClassVar[str] = "llm"
+    needs_model: ClassVar[bool] = True
+
+    def match(self, ctx: MatchContext) -> pl.DataFrame:
+        units = ctx.units
+        idx = np.arange(len(units), dtype=np.int64)
+        pattern = Pattern("", self.label, self.definition, self.slot)
+        flagged, _ = strict_units(idx, rate(ctx.asker, [pattern], units, idx, ctx.rate_chars)[0])
+        spans = [units[i].span(self.slot) for i in flagged]
+        return _spans({"unit": flagged, "start": [s for s, _ in spans],
+                       "end": [e for _, e in spans]})
+
+    def to_json(self) -> dict:
+        return {"type": self.type, "slot": self.slot, "label": self.label,
+                "definition": self.definition, "prompt_sha256": self.prompt_sha256}
+
+
+@dataclass
+class AnyOf:
+    """Several matchers of one merged finding: a unit carries it when any of them flags it."""
+
+    slot: str
+    matchers: list = field(default_factory=list)
+    type: ClassVar[str] = "any"
+
+    @property
+    def needs_model(self) -> bool:
+        return any(m.needs_model for m in self.matchers)
+
+    def match(self, ctx: MatchContext) -> pl.DataFrame:
+        found = [m.match(ctx) for m in self.matchers]
+        return pl.concat(found).unique("unit", keep="first", maintain_order=True).sort("unit")
+
+    def to_json(self) -> dict:
+        return {"type": self.type, "slot": self.slot,
+                "matchers": [m.to_json() for m in self.matchers]}
+
+
+KINDS = {m.type: m for m in (RegexMatcher, NgramMatcher, TemplateMatcher, ClusterMatcher,
+                             LLMMatcher, AnyOf)}
+
+
+def any_of(a, b):
+    """One matcher for the units either flags (AnyOf flattened)."""
+    parts = a.matchers if isinstance(a, AnyOf) else [a]
+    return AnyOf(a.slot, parts + [b])
+
+
+def from_json(data: dict):
+    """The matcher audit.json holds, or an InputError saying why it cannot be replayed."""
+    kind = KINDS.get(data.get("type")) if isinstance(data, dict) else None
+    if kind is None:
+        raise InputError(f"a matcher of type {data.get('type') if isinstance(data, dict) else data!r} "
+                         "cannot be replayed (audited by an older traitforge?); run the audit again")
+    fields = {k: v for k, v in data.items() if k != "type"}
+    if kind is AnyOf:
+        fields["matchers"] = [from_json(m) for m in fields.get("matchers", [])]
+    try:
+        return kind(**fields)
+    except TypeError:
+        raise InputError(f"a {data['type']} matcher without the fields it needs ({sorted(fields)}); "
+                         "run the audit again") from None

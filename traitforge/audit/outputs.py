@@ -1,0 +1,161 @@
+"""The audit's outputs: audit.json, flags.parquet, rejected.jsonl and manifest.json, written as
+one set; and the one reader of an audit directory."""
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+from sklearn.decomposition import PCA
+
+from traitforge import __version__
+from traitforge.audit.auditor import AuditResult
+from traitforge.audit.config import AuditConfig
+from traitforge.audit.manifest import MANIFEST, write_manifest
+from traitforge.audit.profile import distributions
+from traitforge.audit.units import Unit
+from traitforge.io import Corpus, InputError, atomic_write_bytes, atomic_write_text, write_jsonl
+from traitforge.settings import restore
+
+OUTPUTS = ("audit.json", "flags.parquet", "rejected.jsonl", "report.html", MANIFEST)
+
+
+def _corpus_stats(corpus: Corpus, units: list[Unit]) -> dict:
+    lengths = np.array([len(u.text) for u in units]) if units else np.zeros(1)
+    return {"file": corpus.records[0].source if corpus.records else None, "sha256": corpus.sha256,
+            "format": corpus.format, "read": corpus.n_read, "audited": len(corpus.records),
+            "rejected": len(corpus.rejected), "units": len(units),
+            "chars_mean": round(float(lengths.mean()), 1),
+            "chars_median": float(np.median(lengths))}
+
+
+def audit_document(result: AuditResult, created_at: str | None = None) -> dict:
+    """Everything audit.json holds. Only `created_at`, `seconds` (per step) and the LLM pass's
+    `usage` (what the backend and its cache served) vary between identical runs."""
+    config = asdict(result.config)
+    stats = {"corpus": _corpus_stats(result.corpus, result.units),
+             "ngrams_examined": result.extras.get("ngrams_examined", 0)}
+    if result.reference is not None:
+        stats["reference"] = _corpus_stats(result.reference, result.ref_units)
+    cfg = result.config
+    return {
+        "traitforge_version": __version__,
+        "created_at": created_at or datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "seconds": result.seconds,
+        "config": config,
+        "policy": result.policy.as_dict(),
+        "detectors": [d.as_dict() for d in result.detectors],
+        "input_sha256": result.corpus.sha256,
+        "stats": stats,
+        "verdict": result.verdict,
+        "counts": {s: sum(f.severity == s for f in result.findings) for s in ("fail", "warn", "info")},
+        "findings": [f.as_dict(result.units, cfg.n_examples, cfg.seed) for f in result.findings],
+        "distributions": distributions([u.text for u in result.units],
+                                       [u.text for u in result.ref_units] if result.ref_units else None),
+        "map": opening_map(result),
+        "llm": result.extras.get("llm"),
+    }
+
+
+def opening_map(result: AuditResult, max_points: int = 2500) -> dict | None:
+    """A 2-D PCA view of a sample of the clustered opening sentences, each point tagged with
+    the finding its cluster ended up in."""
+    m = result.extras.get("map")
+    if not m:
+        return None
+    clustering, n_corpus = m["clustering"], m["n_corpus"]
+    n = len(clustering.labels)
+    rng = np.random.default_rng(result.config.seed)
+    pick = np.sort(rng.choice(n, size=min(n, max_points), replace=False))
+    xy = PCA(2, random_state=0).fit_transform(clustering.points[pick]) if len(pick) > 2 \
+        else np.zeros((len(pick), 2))
+    owner = {k: result.merged_into.get(f.id, f.id) for k, f in m["owner"].items()}
+    labels = clustering.labels[pick]
+    return {"slot": "opening", "method": "PCA of the clustered sentence embeddings",
+            "points": {"x": np.round(xy[:, 0], 4).tolist(), "y": np.round(xy[:, 1], 4).tolist(),
+                       "source": ["corpus" if i < n_corpus else "reference" for i in pick],
+                       "cluster": labels.tolist(),
+                       "finding_id": [owner.get(int(c)) for c in labels],
+                       "text": [m["texts"][i][:160] for i in pick]}}
+
+
+def flags_frame(result: AuditResult) -> pl.DataFrame:
+    rows = {"doc_id": [], "turn": [], "finding_id": [], "start": [], "end": []}
+    for f in result.findings:
+        for u, (s, e) in zip(f.units, f.spans):
+            unit = result.units[u]
+            rows["doc_id"].append(unit.doc_id)
+            rows["turn"].append(unit.turn)
+            rows["finding_id"].append(f.id)
+            rows["start"].append(int(s))
+            rows["end"].append(int(e))
+    return pl.DataFrame(rows, schema={"doc_id": pl.String, "turn": pl.Int32, "finding_id": pl.String,
+                                      "start": pl.Int64, "end": pl.Int64})
+
+
+def check_outputs(config: AuditConfig, out_dir: str | Path) -> None:
+    """Refuse an output directory whose files would overwrite an input."""
+    inputs = {Path(p).resolve() for p in (config.corpus, config.reference, config.patterns,
+                                          config.policy) if p}
+    for name in OUTPUTS:
+        if (Path(out_dir) / name).resolve() in inputs:
+            raise InputError(f"{Path(out_dir) / name}: output would overwrite an input; "
+                             "choose another --out")
+
+
+def write_outputs(result: AuditResult, out_dir: str | Path) -> dict:
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    doc = audit_document(result)
+    rejected = [r.as_dict() for c in (result.corpus, result.reference) if c for r in c.rejected]
+    write_jsonl(out / "rejected.jsonl", rejected)
+    buf = io.BytesIO()
+    flags_frame(result).write_parquet(buf)
+    atomic_write_bytes(out / "flags.parquet", buf.getvalue())
+    atomic_write_text(out / "audit.json", json.dumps(doc, indent=1, ensure_ascii=False) + "\n")
+    write_manifest(out, doc)
+    return doc
+
+
+@dataclass
+class AuditDir:
+    """An audit directory as read back: its audit.json, and its flags and settings on demand."""
+
+    path: Path
+    doc: dict
+
+    def flags(self) -> pl.DataFrame:
+        path = self.path / "flags.parquet"
+        if not path.is_file():
+            raise InputError(f"{path}: not found; is {self.path} an audit directory?")
+        try:
+            return pl.read_parquet(path)
+        except Exception as e:  # polars' own errors for a damaged file
+            raise InputError(f"{path}: cannot be read ({str(e).splitlines()[0]})") from None
+
+    def config(self) -> AuditConfig:
+        """The audit's own settings (older audit.json files are refused with a reason)."""
+        where = f"{self.path / 'audit.json'}: config"
+        if not isinstance(self.doc.get("config"), dict):
+            raise InputError(f"{where} is missing")
+        return restore(AuditConfig, self.doc["config"], where)
+
+
+def load_audit(audit_dir: str | Path) -> AuditDir:
+    d = Path(audit_dir)
+    path = d / "audit.json"
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file (run `traitforge audit CORPUS --out {d}` first)") from None
+    except json.JSONDecodeError as e:
+        raise InputError(f"{path}:{e.lineno}: malformed JSON ({e.msg})") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(f"{path}: cannot be read ({e})") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("findings"), list):
+        raise InputError(f"{path}: malformed audit.json (no list of findings)")
+    return AuditDir(d, doc)

@@ -1,0 +1,98 @@
+"""The cluster pass: families of embedding clusters (see audit/clustering.py) over-represented
+among the leading or trailing sentences, tested against the reference."""
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from traitforge.audit.clustering import Clustering, cluster_texts, distinctive_terms
+from traitforge.audit.config import ClusterSettings, DiscoverySettings
+from traitforge.audit.findings import Finding, family_label
+from traitforge.audit.groups import (family_finding, family_select, group_tests, large_enough,
+                                     merge_groups, most_common)
+from traitforge.audit.matchers import ClusterMatcher
+from traitforge.audit.passes.base import PassBase, PassContext, register
+from traitforge.audit.reconcile import MergeRule
+from traitforge.audit.units import Unit
+
+
+def cluster_findings(sc: pl.DataFrame, sr: pl.DataFrame | None, n_units: int, n_ref: int | None,
+                     select, embedder, settings: ClusterSettings, discovery: DiscoverySettings,
+                     seed: int = 0, step=lambda advance=1: None) -> tuple[list[Finding], dict]:
+    """Findings for over-represented families of embedding clusters, per slot, and the
+    clustering of the opening sentences (for the report's map)."""
+    findings, maps = [], {}
+    for slot in ("opening", "closing"):
+        c = sc.filter(pl.col("slot") == slot)
+        r = sr.filter(pl.col("slot") == slot) if sr is not None else None
+        texts = c["masked"].to_list() + (r["masked"].to_list() if r is not None else [])
+        if len(texts) < 20:
+            continue
+        result = cluster_texts(texts, embedder, settings, seed, step)
+        space = result.space()
+        lc = c.with_columns(pl.Series("group", result.labels[:len(c)]).cast(pl.String)).with_row_index("row")
+        lr = r.with_columns(pl.Series("group", result.labels[len(c):]).cast(pl.String)) \
+            if r is not None else None
+        keep = pl.col("group") != "-1"
+        lc = lc.filter(keep)
+        lr = lr.filter(keep) if lr is not None else None
+        chosen = select(group_tests(lc, lr, n_units, n_ref, discovery.test,
+                                         discovery.prior_strength))
+        ids = [int(g) for g in chosen["group"]]
+        q = dict(zip(chosen["group"], chosen["q"])) if "q" in chosen.columns else {}
+        families = merge_groups([lc.filter(pl.col("group") == str(i)) for i in ids],
+                                result.centroids[ids], settings.merge_cos)
+        groups = [[str(ids[m]) for m in fam] for fam in families]
+        docs = [" ".join(lc.filter(pl.col("group").is_in(g))["text"].head(2000).to_list())
+                for g in groups]
+        background = " ".join(c["text"].sample(min(len(c), 4000), seed=seed).to_list())
+        terms = distinctive_terms(docs, background) if docs else []
+        owner = {}
+        for g, words in zip(groups, terms):
+            rows = lc.filter(pl.col("group").is_in(g))
+            medoid = _medoid(rows, result)
+            label = f"{' · '.join(words)} — {medoid}"
+            matcher = ClusterMatcher(slot, sorted(int(x) for x in g), space, settings.accurate)
+            f = family_finding(
+                "cluster", label,
+                f"Over-represented family of {len(g)} embedding cluster{'s' * (len(g) > 1)} among "
+                f"the {slot} sentences; distinctive terms {', '.join(words)}; medoid {medoid!r}.",
+                matcher, rows, lr.filter(pl.col("group").is_in(g)) if lr is not None else None,
+                n_units, n_ref, min((q[x] for x in g if x in q), default=None), discovery)
+            f.variants = most_common(rows, "text", 12)
+            f.label = family_label(f.skeleton, f.variants)
+            findings.append(f)
+            owner.update({int(x): f for x in g})
+        if slot == "opening":
+            maps = {"clustering": result, "n_corpus": len(c), "owner": owner,
+                    "texts": c["text"].to_list() + (r["text"].to_list() if r is not None else [])}
+    return findings, maps
+
+
+def _medoid(rows: pl.DataFrame, result: Clustering) -> str:
+    """The sentence of `rows` nearest their mean embedding."""
+    points = result.points[rows["row"].to_numpy()]
+    return rows["text"][int(np.argmax(points @ points.mean(0)))]
+
+
+@register
+class ClusterPass(PassBase):
+    name = "cluster"
+    merge = MergeRule(rank=1)
+    switch = "clusters"
+
+    def find(self, units: list[Unit], reference: list[Unit] | None,
+             ctx: PassContext) -> list[Finding]:
+        from traitforge.backends.embed import Embedder
+
+        sc, sr = ctx.sentence_frames()
+        cs, settings = ctx.config.clustering, ctx.config.discovery
+        both = pl.concat([sc.select("slot"), sr.select("slot")]) if sr is not None else sc
+        sizes = both["slot"].value_counts()["count"].to_list()
+        tick = ctx.steps.task("pass 4: embedding clusters",
+                              sum(1 + -(-max(0, n - cs.fit_sample) // cs.chunk) for n in sizes))
+        found, ctx.extras["map"] = cluster_findings(
+            sc, sr, len(units), len(reference) if reference else None,
+            family_select(ctx.policy, settings), Embedder(cs.accurate), cs, settings,
+            ctx.config.seed, tick)
+        return large_enough(found, reference is not None, settings)
