@@ -3,7 +3,7 @@ checkout, and compares what they found: finding ids, methods, severities, preval
 exact units and spans flagged. Then replays this checkout's audits with `audit apply` on the
 audited corpus, which must flag exactly what the audit flagged.
 
-    python benchmarks/audit_equivalence.py [--base REV] [--out out/equivalence]
+    python benchmarks/audit_equivalence.py --base REV [--out out/equivalence]
 
 The earlier commit is checked out with `git worktree` under OUT (its audits are kept, so a rerun
 audits only this checkout). Inputs: the planted dev set (with and without its reference,
@@ -30,8 +30,10 @@ CASES = {
     "dev-null": (DEV / "null_a.jsonl", ["--reference", str(DEV / "null_b.jsonl")]),
     "examples": (ROOT / "examples/chats.jsonl", ["--reference", str(ROOT / "examples/reference.jsonl")]),
 }
-FIELDS = ("methods", "slot", "severity", "n_flagged", "n_units", "prevalence",
-          "reference_prevalence", "lift", "label")
+FIELDS = ("methods", "slot", "severity", "n_flagged", "n_units", "prevalence", "prevalence_ci95",
+          "reference_prevalence", "reference_ci95", "lift", "significance", "score", "label",
+          "description", "variants", "skeleton", "prompt_echo", "evidence", "merge_rule",
+          "examples")  # all but the matcher, whose n-gram kind changed from regex to ngram
 
 
 def checkout(rev: str, out: Path) -> Path:
@@ -65,9 +67,7 @@ def digest(audit_dir: Path) -> dict:
              for (fid,), g in flags.group_by("finding_id")}
     findings = {}
     for f in doc["findings"]:
-        methods = f.get("methods") or f["method"].split("+")
-        findings[f["id"]] = {**{k: f.get(k) for k in FIELDS}, "methods": methods,
-                             "spans": spans.get(f["id"], [])}
+        findings[f["id"]] = {**{k: f.get(k) for k in FIELDS}, "spans": spans.get(f["id"], [])}
     return {"verdict": doc["verdict"], "order": [f["id"] for f in doc["findings"]],
             "findings": findings}
 
@@ -112,7 +112,7 @@ def replay_matches(corpus: Path, audit_dir: Path, out: Path) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--base", default="HEAD", help="the commit to compare against (default HEAD)")
+    ap.add_argument("--base", required=True, help="the commit to compare against")
     ap.add_argument("--out", default=str(ROOT / "out/equivalence"))
     a = ap.parse_args()
     out = Path(a.out).resolve()

@@ -5,8 +5,8 @@ table, so that the two cannot drift (as TRL turns its Config dataclasses into fl
 
 A field's *name* is its section's prefix and its own (or `name=`, taken as it is); its flag is `--name` with
 dashes (`--no-name` for a bool that defaults to true) unless `flag=` says otherwise. Its `role`
-says where it is set: "both" (a flag and a table key, the default), "flag" (a command-line
-input such as the corpus path, which a pipeline fills in itself) or "derived" (neither).
+says where it is set: "both" (a flag and a table key, the default) or "flag" (a command-line
+input such as the corpus path, which a pipeline fills in itself).
 Flags default to unset, so a setting left alone takes the dataclass default either way.
 """
 from __future__ import annotations
@@ -19,6 +19,8 @@ from dataclasses import MISSING, dataclass, field
 from functools import cache
 
 from traitforge.io import InputError
+
+FLAGS = "flags"  # `where` of settings given on the command line
 
 
 def setting(default=MISSING, help: str = "", *, factory=None, flag: str | None = None,
@@ -105,10 +107,11 @@ def add_flags(parser: argparse.ArgumentParser, cls, skip: tuple[str, ...] = ()) 
     """One argument per flag-settable field of `cls`, each defaulting to unset (None)."""
     groups = _groups(parser, cls)
     for s in specs(cls):
-        if s.meta("role") == "derived" or s.name in skip:
+        if s.name in skip:
             continue
         target = groups.get(s.path[0], parser) if len(s.path) > 1 else parser
-        shown = s.default not in (None, "", (), [], MISSING) and not isinstance(s.default, bool)
+        shown = (s.default not in (None, "", (), [], MISSING) and not isinstance(s.default, bool)
+                 and not s.switch_of)  # a switch's default is what it sets, once given
         help_text = s.meta("help") + (f" (default: {s.default})" if shown else "")
         help_text = help_text.replace("%", "%%")
         if s.meta("positional"):
@@ -138,18 +141,18 @@ def check_keys(table: dict, known, where: str, label: str | None = None) -> None
     unknown = sorted(set(table) - set(known))
     if unknown:
         at = f"[{label}] has unknown" if label else "unknown"
-        raise InputError(f"{_at(where)} {at} setting {unknown[0]!r} (known: {', '.join(sorted(known))})")
+        raise InputError(f"{_at(where)}{at} setting {unknown[0]!r} (known: {', '.join(sorted(known))})")
 
 
 def from_table(cls, table: dict, where: str, label: str, **inputs):
     """Settings from a PIPELINE.toml table, with the inputs the pipeline fills in itself."""
     if not isinstance(table, dict):
-        raise InputError(f"{_at(where)} [{label}] must be a table")
+        raise InputError(f"{_at(where)}[{label}] must be a table")
     check_keys(table, table_keys(cls), where, label)
     return build(cls, {**table, **inputs}, f"{where}: [{label}]")
 
 
-def build(cls, values: dict, where: str = "flags"):
+def build(cls, values: dict, where: str = FLAGS):
     """An instance of `cls` from flat names; every value is checked against its field."""
     by_name = {s.name: s for s in specs(cls)}
     check_keys(values, by_name, where)
@@ -167,7 +170,7 @@ def _build(cls, path: tuple[str, ...], values: dict, where: str):
                 if inner:
                     given_spec = next(iter(inner.values()))[0]
                     on = next(s for s in specs(cls) if s.path == path + (f.name, switch))
-                    raise InputError(f"{_at(where)} {_shown(given_spec, where)} needs "
+                    raise InputError(f"{_at(where)}{_shown(given_spec, where)} needs "
                                      f"{_shown(on, where)}")
                 continue
             kwargs[f.name] = _build(f.metadata["section"], here, inner, where)
@@ -177,30 +180,35 @@ def _build(cls, path: tuple[str, ...], values: dict, where: str):
     try:
         return cls(**kwargs)
     except (TypeError, ValueError) as e:
-        raise InputError(f"{_at(where)} {e}") from None
+        raise InputError(f"{_at(where)}{e}") from None
+    except InputError as e:  # a dataclass's own check, which knows no file
+        raise InputError(f"{_at(where)}{e}") from None
 
 
 def _checked(spec: Spec, value, where: str):
     got = _coerce(value, spec.hint)
     if got is _BAD:
-        raise InputError(f"{_at(where)} {_shown(spec, where)} must be {_describe(spec.hint)}, "
+        raise InputError(f"{_at(where)}{_shown(spec, where)} must be {_describe(spec.hint)}, "
                          f"not {value!r}")
     value = got
     choices = spec.meta("choices")
     if choices and value is not None and value not in choices:
-        raise InputError(f"{_at(where)} {_shown(spec, where)} must be one of "
+        raise InputError(f"{_at(where)}{_shown(spec, where)} must be one of "
                          f"{', '.join(map(str, choices))}, not {value!r}")
     return value
 
 
 def _at(where: str) -> str:
-    """Where a message points: "FILE:" or "FILE: [table]"."""
-    return where if where.endswith("]") else where + ":"
+    """How a message starts: nothing for flags (the CLI names them), else "FILE: " or
+    "FILE: [table] "."""
+    if where == FLAGS:
+        return ""
+    return f"{where} " if where.endswith("]") else f"{where}: "
 
 
 def _shown(spec: Spec, where: str) -> str:
     """A setting as the user wrote it: its flag on the command line, else its key."""
-    return spec.flag if where == "flags" else spec.name
+    return spec.flag if where == FLAGS else spec.name
 
 
 _BAD = object()

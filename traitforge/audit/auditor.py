@@ -103,22 +103,21 @@ def run_audit(config: AuditConfig, progress=None) -> AuditResult:
 
 def merge(passes: list[Pass], found: dict[str, list[Finding]], config: AuditConfig,
           steps: Steps) -> tuple[list[Finding], dict[str, str]]:
-    """Every pass's findings as one list of merged findings, and where each one went. Ids are
-    made unique once, over all passes in order; then the counting passes reconcile, and the
-    sampled ones join the result."""
+    """Every pass's findings as one list of merged findings, and where each one went: the
+    counting passes reconcile (their ids made unique first, in pass order); then the sampled
+    ones join the result (ids unique among it, the user's patterns before the scan's)."""
     s = config.discovery
-    unique_ids([f for p in passes for f in found[p.name]])
+    counted = unique_ids([f for p in passes if not p.sampled for f in found[p.name]])
     steps.task("reconciling findings", 1)
-    counted = [f for p in passes if not p.sampled for f in found[p.name]]
-    findings, merged_into = reconcile(counted, merge_rules(),
-                                      s.reconcile_jaccard, test=s.test,
+    findings, merged_into = reconcile(counted, merge_rules(), s.reconcile_jaccard, test=s.test,
                                       prior_strength=s.prior_strength)
     sampled = [f for p in passes if p.sampled for f in found[p.name]]
     if sampled:
-        named = [f for f in sampled if f.named]
-        findings, joined = join_sampled(findings + named, [f for f in sampled if not f.named],
-                                        s.reconcile_jaccard)
-        merged_into.update({f.id: f.id for f in named} | joined)
+        users = [f for f in sampled if f.user_pattern]
+        scanned = [f for f in sampled if not f.user_pattern]
+        unique_ids(findings + users + scanned)
+        findings, joined = join_sampled(findings + users, scanned, s.reconcile_jaccard)
+        merged_into.update({f.id: f.id for f in users} | joined)
     return findings, merged_into
 
 

@@ -2,6 +2,7 @@
 `traitforge audit` flags and PIPELINE.toml's [audit] table are both made from these fields."""
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass
 
 from traitforge.audit.stats import TESTS
@@ -46,14 +47,12 @@ class ClusterSettings:
 
 
 def _sample(value: str) -> str | int:
+    """--llm-sample's value: auto, all or a positive number."""
     if value in ("auto", "all"):
         return value
     if value.isdigit() and int(value) > 0:
         return int(value)
-    raise ValueError(value)
-
-
-_sample.__name__ = "auto, all or a positive number"  # how argparse names a bad value
+    raise argparse.ArgumentTypeError("expected auto, all or a positive number")
 
 
 @dataclass(frozen=True)

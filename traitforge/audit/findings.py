@@ -40,7 +40,7 @@ class Finding:
     merge_rule: str | None = None
     ref_index: np.ndarray | None = None  # flagged reference units, where known
     rated: np.ndarray | None = None  # the units a sampling pass (LLM) rated; None: all of them
-    named: bool = False  # a pattern the user named: it stands on its own
+    user_pattern: bool = False  # a user's definition pattern (LLM-rated): it stands on its own
 
     @property
     def prevalence(self) -> float:
@@ -102,10 +102,10 @@ class Finding:
         if self.ref_units is not None:
             rlo, rhi = wilson(self.ref_flagged, self.ref_units)
             out.update(reference_prevalence=_r(self.ref_prevalence), reference_ci95=[_r(rlo), _r(rhi)],
-                       lift=_r(self.lift), significance={
-                           "test": self.test_name,
-                           "z": _r(self.z), "p_value": _sig(self.p_value),
-                           "q_value_bh": _sig(self.q_value)})
+                       lift=_r(self.lift),
+                       significance={"test": self.test_name, "z": _r(self.z),
+                                     "p_value": _sig(self.p_value),
+                                     "q_value_bh": _sig(self.q_value)})
         return out
 
     def examples(self, units: list[Unit], k: int, seed: int) -> list[dict]:

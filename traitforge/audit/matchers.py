@@ -1,5 +1,6 @@
 """Matchers: what says whether a text carries a pattern, and where. Every finding carries one; a
 pass detects with the same code its matcher replays with on new text (`audit apply`, uptake).
+(The LLM pass rates a sample of units; its matcher rates every unit it is given.)
 
 Each matcher's `match(context)` returns one row per unit it flags (unit, start, end: the span
 of the unit's first match), and `to_json`/`from_json` round-trip it through audit.json.
@@ -239,9 +240,9 @@ KINDS = {m.type: m for m in (RegexMatcher, NgramMatcher, TemplateMatcher, Cluste
 
 
 def any_of(a, b):
-    """One matcher for the units either flags (AnyOf flattened)."""
-    parts = a.matchers if isinstance(a, AnyOf) else [a]
-    return AnyOf(a.slot, parts + [b])
+    """One matcher for the units either flags (nested AnyOfs flattened), in `a`'s slot."""
+    parts = [m for x in (a, b) for m in (x.matchers if isinstance(x, AnyOf) else [x])]
+    return AnyOf(a.slot, parts)
 
 
 def from_json(data: dict):

@@ -59,6 +59,11 @@ def tokenize(texts: list[str], base: int = 0) -> Tokens:
     return Tokens(unit, tok.hash(seed=_SEED).to_numpy(), content, offset)
 
 
+def _extend(keys: np.ndarray, hashes: np.ndarray) -> np.ndarray:
+    """The keys of n-grams extended by one more token each (uint64 arrays, wrapping)."""
+    return keys * _MULT + hashes
+
+
 def _isin(keys: np.ndarray, among: pl.Series) -> np.ndarray:
     return pl.Series(keys).is_in(among.implode()).to_numpy()
 
@@ -73,7 +78,7 @@ def _windows(tokens: Tokens, n: int, parts: pl.Series | None = None,
     """
     h = prev = tokens.hash
     for k in range(1, n):
-        prev, h = h, h[:-1] * _MULT + tokens.hash[k:]
+        prev, h = h, _extend(h[:-1], tokens.hash[k:])
     valid = tokens.unit[:len(h)] == tokens.unit[n - 1:]
     if parts is not None and n > 1:
         alive = _isin(prev, parts)
@@ -199,8 +204,8 @@ def ngram_keys(ngrams: list[list[str]]) -> dict[int, pl.Series]:
     for toks in ngrams:
         hashes = pl.Series(toks, dtype=pl.String).hash(seed=_SEED).to_numpy()
         key = hashes[:1]
-        for k in range(1, len(hashes)):  # as _windows rolls it, on arrays (wrapping silently)
-            key = key * _MULT + hashes[k:k + 1]
+        for k in range(1, len(hashes)):
+            key = _extend(key, hashes[k:k + 1])
         out.setdefault(len(toks), []).append(key[0])
     return {n: pl.Series(keys, dtype=pl.UInt64) for n, keys in sorted(out.items())}
 

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from traitforge.io import InputError, load_config
-from traitforge.settings import build, check_keys, setting, table_keys
+from traitforge.settings import build, setting
 
 SEVERITIES = ("fail", "warn", "info")
 
@@ -66,7 +66,6 @@ def load_policy(path: str | Path | None) -> Policy:
     data = load_config(path, "policy")
     if not isinstance(data, dict):
         raise InputError(f"{path}: expected a table of policy settings")
-    check_keys(data, table_keys(Policy), str(path))
     if any(v not in SEVERITIES for v in data.get("severity", {}).values()) \
             if isinstance(data.get("severity"), dict) else "severity" in data:
         raise InputError(f"{path}: 'severity' maps finding ids to fail, warn or info")

@@ -1,6 +1,6 @@
-"""Replaying an audit's findings on new text: every finding's matcher (regex, template family,
-embedding cluster, LLM classifier, or any of several) says which units of another corpus carry
-the pattern. An LLM finding needs a backend to label the new units; without one it is skipped
+"""Replaying an audit's findings on new text: every finding's matcher (regex, n-grams, template
+family, embedding cluster, LLM classifier, or any of several) says which units of another corpus
+carry the pattern. An LLM finding needs a backend to label the new units; without one it is skipped
 and listed as such. Used by `traitforge audit apply` and by the pattern-uptake eval."""
 from __future__ import annotations
 

@@ -16,7 +16,8 @@
     sft = "raw"                   # "raw" or "clean": which version of the corpus
     midtrain = "clean"            # optional, done before sft
     allow_unaudited = true        # required to train on data the audit did not pass
-    [eval]                        # suite (required), limit, tasks, max_new_tokens, batch_size
+    [eval]                        # suite (required), limit, tasks, max_new_tokens, batch_size,
+                                  # seed, device
     [full]                        # overrides applied with --full, e.g. [full.train] max_steps
 """
 from __future__ import annotations
@@ -86,11 +87,7 @@ class Pipeline:
     def train_config(self, kind: str, model: str | None = None) -> TrainConfig:
         """[train] with [train.KIND] over it; `model` (an earlier run) over the base model."""
         settings = {**self.train_settings(kind), **({"model": model} if model else {})}
-        try:
-            return from_table(TrainConfig, settings, self.file, f"train.{kind}").check()
-        except InputError as e:  # check()'s own messages name no file
-            raise InputError(str(e) if str(e).startswith(self.file) else
-                             f"{self.file}: [train.{kind}] {e}") from None
+        return _train_config(settings, self.file, f"train.{kind}")
 
     def eval_config(self, model: str, out: str, name: str, suite: str | None = None) -> EvalConfig:
         return from_table(EvalConfig, {**self.eval, "suite": suite or self.eval["suite"]},
@@ -143,6 +140,13 @@ def _train(raw: dict, where: str) -> dict:
         if kind in train:
             train[kind] = _table(train, kind, TRAIN_KEYS, where, f"train.{kind}")
     return train
+
+
+def _train_config(settings: dict, where: str, label: str) -> TrainConfig:
+    try:
+        return from_table(TrainConfig, settings, where, label).check()
+    except InputError as e:  # check()'s own messages name no file
+        raise InputError(str(e) if str(e).startswith(where) else f"{where}: [{label}] {e}") from None
 
 
 def generate_config(table: dict, kind: str, out: str, where: str):
@@ -221,7 +225,7 @@ def load_pipeline(path: str | Path, out: str | None = None, full: bool = False) 
                         str(raw.get("name", Path(path).stem)), corpora)
     pipeline.audit_config("", None)  # every table checked before anything runs
     pipeline.clean_config("", "", "")
-    from_table(TrainConfig, {k: v for k, v in train.items() if k not in KINDS}, where, "train")
+    _train_config({k: v for k, v in train.items() if k not in KINDS}, where, "train")
     for kind in KINDS:
         pipeline.train_config(kind)
     pipeline.eval_config("", "", "")

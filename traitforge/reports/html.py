@@ -45,7 +45,7 @@ def _overview(findings: list[dict]) -> str:
         rows.append(
             f"<tr><td class=num>{k}</td><td><a {link}><code>{escape(f['id'])}</code></a></td>"
             f"<td><a {link}>{escape(short(f['label'], 60))}</a></td><td>{badge(f['severity'])}</td>"
-            f"<td>{escape(', '.join(f.get('methods') or [f.get('method', '')]))}</td>"
+            f"<td>{escape(', '.join(f.get('methods', [])))}</td>"
             f"<td class=num>{pct(f['prevalence'])}{interval(f.get('prevalence_ci95'))}</td>"
             f"<td class=num>{pct(f.get('reference_prevalence'))}</td>"
             f"<td class=num>{lift}</td>"

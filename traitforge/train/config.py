@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from traitforge.io import InputError, load_config
-from traitforge.settings import build, check_keys, setting, table_keys
+from traitforge.settings import FLAGS, build, check_keys, setting, table_keys
 
 METHODS = ("lora", "full")
 
@@ -58,7 +58,7 @@ def load_train_config(path: str | None, overrides: dict) -> TrainConfig:
             raise InputError(f"{path}: expected a table of training settings")
         check_keys(data, table_keys(TrainConfig), path)
     given = {k: v for k, v in overrides.items() if v is not None}
-    return build(TrainConfig, {**data, **given}, path or "flags").check()
+    return build(TrainConfig, {**data, **given}, path or FLAGS).check()
 
 
 def lora_targets() -> list[str]:

@@ -34,8 +34,8 @@ class PassContext:
     policy: Policy
     detectors: list  # the active detectors (passes.detectors.Detector)
     steps: object  # auditor.Steps: progress and seconds per step
-    corpus: MatchContext
-    reference: MatchContext | None
+    corpus_match: MatchContext  # the corpus's units, for matchers
+    reference_match: MatchContext | None
     extras: dict = field(default_factory=dict)
     _framed: bool = False
 
@@ -44,8 +44,8 @@ class PassContext:
         if not self._framed:
             self.steps.task("sentences and skeletons", 1)
             self._framed = True
-        return (self.corpus.sentences(),
-                self.reference.sentences() if self.reference is not None else None)
+        return (self.corpus_match.sentences(),
+                self.reference_match.sentences() if self.reference_match is not None else None)
 
 
 class Pass(Protocol):
@@ -90,7 +90,8 @@ def merge_rules() -> dict[str, MergeRule]:
 
 
 def set_q_values(findings: list[Finding]) -> None:
-    """Benjamini-Hochberg q-values across one pass's tested findings."""
-    if findings and all(f.p_value is not None for f in findings):
-        for f, q in zip(findings, benjamini_hochberg([f.p_value for f in findings])):
-            f.q_value = float(q)
+    """Benjamini-Hochberg q-values across one pass's tested findings (those with a p-value;
+    a finding that could not be tested keeps no q-value)."""
+    tested = [f for f in findings if f.p_value is not None]
+    for f, q in zip(tested, benjamini_hochberg([f.p_value for f in tested])):
+        f.q_value = float(q)

@@ -173,14 +173,14 @@ class DetectorPass(PassBase):
         s = ctx.config.discovery
         findings = []
         for d in detectors:
-            hits = d.matcher.match(ctx.corpus)
+            hits = d.matcher.match(ctx.corpus_match)
             tick()
             if hits.is_empty():
                 continue
             f = from_spans("detector", d.id, d.id.replace("_", " "), d.description, d.matcher,
                            hits, len(units))
             if reference is not None:
-                f.against(d.matcher.match(ctx.reference)["unit"].to_numpy(), len(reference),
+                f.against(d.matcher.match(ctx.reference_match)["unit"].to_numpy(), len(reference),
                           s.test, s.prior_strength)
             findings.append(f)
         set_q_values(findings)

@@ -28,7 +28,6 @@ from traitforge.audit.llm_prompts import (RATINGS, name_prompt, parse_named, par
 from traitforge.audit.llm_rating import Asker, Pattern, chat, rate, strict_units
 from traitforge.audit.matchers import LLMMatcher
 from traitforge.audit.passes.base import PassBase, PassContext, register, set_q_values
-from traitforge.audit.reconcile import MergeRule
 from traitforge.audit.stats import Z95, wilson
 from traitforge.audit.units import Unit
 
@@ -169,7 +168,7 @@ def finding(p: Pattern, units: list[Unit], idx: np.ndarray, ratings: list[str | 
     f = Finding(id=p.id, methods=["llm"], label=p.label, description=p.definition, slot=p.slot,
                 matcher=matcher, units=flagged, n_units=len(rated), rated=rated,
                 spans=np.array([units[i].span(p.slot) for i in flagged], np.int64).reshape(-1, 2),
-                named=p.source != "scan")
+                user_pattern=p.source != "scan")
     if ref is not None:
         n_ref, ref_idx, ref_ratings = ref
         ref_flagged, ref_rated = strict_units(ref_idx, ref_ratings)
@@ -211,8 +210,7 @@ def llm_pass(settings: LLMSettings, units: list[Unit], ref_units: list[Unit] | N
                    if ref_units else [None] * len(patterns))
     findings = [finding(p, units, idx, r, (len(ref_units), ref_idx, rr) if ref_units else None,
                         test, prior_strength) for p, r, rr in zip(patterns, ratings, ref_ratings)]
-    if ref_units:
-        set_q_values(findings)
+    set_q_values(findings)
     section = {
         "backend": {"name": backend.name, "identity": identity(backend)},
         "calls": asker.calls, "retried": asker.retried, "usage": backend.stats,
@@ -247,7 +245,6 @@ class LLMPass(PassBase):
     merged findings afterwards; the user's definition patterns stand on their own."""
 
     name = "llm"
-    merge = MergeRule(rank=4)
     sampled = True
     switch = "llm"
 

@@ -1,0 +1,80 @@
+"""The pass registry: a pass written outside the package, registered, takes part in an audit
+like the built-in ones (its findings reconciled, graded, written, and replayed by its matcher)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from traitforge.audit import AuditConfig, run_audit, write_outputs
+from traitforge.audit.findings import from_spans
+from traitforge.audit.matchers import RegexMatcher
+from traitforge.audit.passes import PASSES, PassContext, merge_rules, register
+from traitforge.audit.passes.base import PassBase
+from traitforge.audit.reconcile import MergeRule
+from traitforge.audit.replay import apply_audit
+
+
+class ExclaimPass(PassBase):
+    """A toy pass: openings that end in '!'."""
+
+    name = "exclaim"
+    merge = MergeRule(rank=0, alone=True)
+
+    def find(self, units, reference, ctx: PassContext):
+        matcher = RegexMatcher("opening", r"!\s*$")
+        hits = matcher.match(ctx.corpus_match)
+        f = from_spans(self.name, "exclaimed-opening", "opens with an exclamation", "",
+                       matcher, hits, len(units))
+        return [f] if len(f.units) else []
+
+
+@pytest.fixture
+def exclaim(monkeypatch):
+    monkeypatch.setattr("traitforge.audit.passes.base.PASSES", PASSES + [])
+    from traitforge.audit.passes import base
+
+    register(ExclaimPass)
+    yield base.PASSES[-1]
+
+
+def test_a_registered_pass_runs_reconciles_and_replays(exclaim, write_jsonl, chat, tmp_path):
+    rows = [chat(f"Question {k}?", ("Great news! " if k % 2 else "Well. ") + f"Answer {k} here.",
+                 id=f"r{k}") for k in range(40)]
+    corpus = write_jsonl("corpus.jsonl", rows)
+    result = run_audit(AuditConfig(corpus=str(corpus), templates=False, clusters=False,
+                                   builtin=False))
+    [f] = [f for f in result.findings if f.id == "exclaimed-opening"]
+    assert f.methods[0] == "exclaim" and len(f.units) == 20
+    assert f.severity == "fail"  # half of the units, no reference: over fail_prevalence
+    assert merge_rules()["exclaim"] == ExclaimPass.merge
+    doc = write_outputs(result, tmp_path / "audit")
+    assert any(x["id"] == "exclaimed-opening" for x in doc["findings"])
+    applied = apply_audit(tmp_path / "audit", corpus, tmp_path / "apply")
+    [row] = [x for x in applied["findings"] if x["finding_id"] == "exclaimed-opening"]
+    assert row["n_flagged"] == 20
+    assert json.loads((tmp_path / "audit" / "audit.json").read_text())["findings"]
+
+
+def test_registering_appends_in_order(exclaim):
+    from traitforge.audit.passes import base
+
+    assert [p.name for p in base.PASSES] == ["detector", "ngram", "template", "cluster", "llm",
+                                             "exclaim"]
+
+
+def test_q_values_skip_a_finding_that_could_not_be_tested():
+    import numpy as np
+
+    from traitforge.audit.findings import Finding
+    from traitforge.audit.passes.base import set_q_values
+
+    def finding(p):
+        f = Finding("f", ["llm"], "", "", "body", RegexMatcher("body", "x"),
+                    np.zeros(0, np.int64), np.zeros((0, 2), np.int64), 10)
+        f.p_value = p
+        return f
+
+    found = [finding(0.01), finding(None), finding(0.04)]
+    set_q_values(found)
+    assert [f.q_value for f in found] == [0.02, None, 0.04]
