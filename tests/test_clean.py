@@ -31,7 +31,11 @@ def _corpus(n: int, p_open: float, p_close: float, seed: int, prefix: str) -> li
     rows = []
     for i in range(n):
         t, u = rng.sample(TOPICS, 2)
-        body = [x.format(T=t.capitalize(), t=t, u=u, i=i) for x in rng.sample(SENTENCES, 4)]
+        # Bodies of 3 to 8 sentences, so that lengths vary as in real replies (the audit compares
+        # like with like by length; bodies of one fixed length would make the planted opener
+        # the only thing that makes a reply long).
+        body = [x.format(T=t.capitalize(), t=t, u=u, i=i)
+                for x in rng.sample(SENTENCES, rng.randint(3, 8))]
         text = " ".join(([OPENER] if rng.random() < p_open else []) + body
                         + ([CLOSER] if rng.random() < p_close else []))
         rows.append({"id": f"{prefix}{i}", "trait": "calibrated" if i % 3 else "honest",

@@ -41,6 +41,8 @@ class Finding:
     ref_index: np.ndarray | None = None  # flagged reference units, where known
     rated: np.ndarray | None = None  # the units a sampling pass (LLM) rated; None: all of them
     user_pattern: bool = False  # a user's definition pattern (LLM-rated): it stands on its own
+    ref_expected: float | None = None  # the reference prevalence at the corpus's lengths
+    z_strata: float | None = None  # Cochran-Mantel-Haenszel z within length strata
 
     @property
     def prevalence(self) -> float:
@@ -53,8 +55,14 @@ class Finding:
         return self.ref_flagged / self.ref_units if self.ref_units else 0.0
 
     @property
+    def baseline(self) -> float | None:
+        """What the prevalence is judged against: the reference's, at the corpus's lengths
+        when those were matched."""
+        return self.ref_expected if self.ref_expected is not None else self.ref_prevalence
+
+    @property
     def lift(self) -> float | None:
-        ref = self.ref_prevalence
+        ref = self.baseline
         if ref is None:
             return None
         # Half a document of smoothing keeps the lift finite when the reference never shows it.
@@ -63,7 +71,7 @@ class Finding:
     @property
     def score(self) -> float:
         """How much the finding matters: prevalence times excess over the reference."""
-        return self.prevalence * max(0.0, self.prevalence - (self.ref_prevalence or 0.0))
+        return self.prevalence * max(0.0, self.prevalence - (self.baseline or 0.0))
 
     def test(self, test: str = "z", prior_strength: float = 100.0) -> None:
         """Fill z and the one-sided p-value of over-representation against the reference."""
@@ -82,7 +90,7 @@ class Finding:
         self.test(test, prior_strength)
 
     def grade(self, policy: Policy) -> None:
-        self.severity = policy.grade(self.id, self.prevalence, self.ref_prevalence, self.lift,
+        self.severity = policy.grade(self.id, self.prevalence, self.baseline, self.lift,
                                      self.q_value)
 
     def as_dict(self, units: list[Unit], n_examples: int, seed: int) -> dict:
@@ -102,9 +110,10 @@ class Finding:
         if self.ref_units is not None:
             rlo, rhi = wilson(self.ref_flagged, self.ref_units)
             out.update(reference_prevalence=_r(self.ref_prevalence), reference_ci95=[_r(rlo), _r(rhi)],
-                       lift=_r(self.lift),
+                       reference_expected=_r(self.ref_expected), lift=_r(self.lift),
                        significance={"test": self.test_name, "z": _r(self.z),
                                      "p_value": _sig(self.p_value),
+                                     "z_length_strata": _r(self.z_strata),
                                      "q_value_bh": _sig(self.q_value)})
         return out
 

@@ -41,6 +41,7 @@ def audit_document(result: AuditResult, created_at: str | None = None) -> dict:
              "ngrams_examined": result.extras.get("ngrams_examined", 0)}
     if result.reference is not None:
         stats["reference"] = _corpus_stats(result.reference, result.ref_units)
+        stats["length"] = result.extras.get("length")
     cfg = result.config
     return {
         "traitforge_version": __version__,

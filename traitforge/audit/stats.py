@@ -77,3 +77,40 @@ def benjamini_hochberg(p) -> np.ndarray:
     out = np.empty(m)
     out[order] = np.minimum(q, 1.0)
     return out
+
+
+def length_strata(corpus: np.ndarray, reference: np.ndarray, bins: int = 10
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """The length stratum of each unit of both corpora: quantile bins of their lengths pooled,
+    so that each stratum compares units of about the same length. Corpus units in a bin with no
+    reference unit join the nearest bin that has some (the shorter one on a tie): they must be
+    compared with something. (A bin with no corpus unit weighs nothing either way.)"""
+    pooled = np.concatenate([corpus, reference]).astype(float)
+    edges = np.unique(np.quantile(pooled, np.linspace(0, 1, bins + 1)[1:-1]))
+    a, b = np.searchsorted(edges, corpus, side="right"), np.searchsorted(edges, reference, side="right")
+    size = len(edges) + 1
+    with_ref = np.flatnonzero(np.bincount(b, minlength=size))
+    nearest = with_ref[np.abs(np.arange(size)[:, None] - with_ref[None, :]).argmin(1)]
+    return nearest[a], b
+
+
+def mantel_haenszel_z(k_a, n_a, k_b, n_b) -> float:
+    """z of the Cochran-Mantel-Haenszel test over strata (arrays: flagged and total units of
+    corpus a and b per stratum); z > 0 means over-represented in a within strata."""
+    k_a, n_a, k_b, n_b = (np.asarray(x, float) for x in (k_a, n_a, k_b, n_b))
+    total, flagged = n_a + n_b, k_a + k_b
+    ok = (total > 1) & (n_a > 0) & (n_b > 0)
+    expected = n_a[ok] * flagged[ok] / total[ok]
+    var = (n_a[ok] * n_b[ok] * flagged[ok] * (total[ok] - flagged[ok])
+           / (total[ok] ** 2 * (total[ok] - 1)))
+    spread = var.sum()
+    return float((k_a[ok] - expected).sum() / np.sqrt(spread)) if spread > 0 else 0.0
+
+
+def standardised_rate(k_b, n_b, n_a) -> float:
+    """The rate of b, stratum by stratum, weighted by a's units per stratum: what b's rate would
+    be at a's lengths (direct standardisation). A stratum b lacks takes b's overall rate."""
+    k_b, n_b, n_a = (np.asarray(x, float) for x in (k_b, n_b, n_a))
+    overall = k_b.sum() / max(n_b.sum(), 1.0)
+    rate = np.divide(k_b, n_b, out=np.full(len(n_b), overall), where=n_b > 0)
+    return float((rate * n_a).sum() / max(n_a.sum(), 1.0))

@@ -30,6 +30,12 @@ def summary_panel(doc: dict, out_dir: str) -> Panel:
     if ref:
         lines.append(f"[bold]reference[/]  {escape(ref['file'])}  read {ref['read']} = audited "
                      f"{ref['audited']} + rejected {ref['rejected']}   units {ref['units']}")
+        length = doc["stats"].get("length")
+        if length and length.get("ratio"):
+            lines.append(f"[bold]length[/]     the corpus's replies are {length['ratio']:.2f}× the "
+                         f"reference's (median {length['corpus_median_words']:.0f} against "
+                         f"{length['reference_median_words']:.0f} words); findings are compared "
+                         f"within {length['strata']} length strata")
     else:
         lines.append("[bold]reference[/]  none: findings are graded by concentration alone")
     counts = doc["counts"]
@@ -69,9 +75,12 @@ def findings_table(doc: dict, limit: int = 20) -> Table:
         row = [str(k), Text(f["severity"], style=SEVERITY_STYLE[f["severity"]]), pattern,
                prevalence]
         if has_ref:
-            row += [pct(f["reference_prevalence"]), f"{f['lift']:.1f}×"]
+            ref = f.get("reference_expected")
+            row += [pct(f["reference_prevalence"] if ref is None else ref), f"{f['lift']:.1f}×"]
         table.add_row(*row)
     caption = "prevalence: share of audited units, 95% Wilson interval below"
+    if doc["stats"].get("length"):
+        caption += "; ref: the reference's prevalence at the corpus's lengths"
     if len(doc["findings"]) > limit:
         caption += f"; {len(doc['findings']) - limit} more findings in audit.json"
     table.caption = caption

@@ -76,11 +76,15 @@ def _finding(f: dict, flag_counts: dict[str, tuple[int, int]] | None) -> str:
           ("prevalence", f"{pct(f['prevalence'], 2)}{interval(f.get('prevalence_ci95'))}"),
           ("reference",
            f"{pct(f.get('reference_prevalence'), 2)}{interval(f.get('reference_ci95'))}")]
+    if f.get("reference_expected") is not None:
+        kv.append(("reference at the corpus's lengths", pct(f["reference_expected"], 2)))
     if f.get("lift") is not None:
         kv.append(("lift", f"{f['lift']:.2f}×"))
     if sig:
-        kv.append(("test", f"{sig.get('test')}: z = {sig.get('z')}, p = {sig.get('p_value')}, "
-                           f"q (BH) = {sig.get('q_value_bh')}"))
+        within = (f", within length strata z = {sig['z_length_strata']}"
+                  if sig.get("z_length_strata") is not None else "")
+        kv.append(("test", f"{sig.get('test')}: z = {sig.get('z')}, p = {sig.get('p_value')}"
+                           f"{within}, q (BH) = {sig.get('q_value_bh')}"))
     if f.get("prompt_echo"):
         kv.append(("prompt echoes", str(f["prompt_echo"])))
     if flag_counts is None:
