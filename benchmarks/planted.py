@@ -1,7 +1,7 @@
 """Score the auditor on planted-artifact sets (../shared/bench).
 
     python benchmarks/planted.py [--set ../shared/bench/planted_dev] [--out out/planted]
-    python benchmarks/planted.py --suite DIR [--out out/planted-suite] [--jobs 2]
+    python benchmarks/planted.py --suite DIR [--out out/planted-suite] [--jobs 2] [--code TREE]
 
 With --set, one set: audits with and without its reference (built-ins off), with the reference
 and built-ins on, and its null pair.
@@ -11,11 +11,15 @@ total: the families recovered (best F1 >= 0.6 among the top 15 findings) with th
 without it, built-ins off; each family's best F1 and its estimated against planted prevalence;
 and the warn/fail findings on the plain null (null_a against null_b) and on the length-shifted
 null (lnull_a against lnull_b), built-ins off.
+
+--code TREE audits with the traitforge of another checkout (e.g. a `git worktree` of an earlier
+commit), for figures side by side with this one's.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -24,14 +28,18 @@ from pathlib import Path
 
 import polars as pl
 
-BENCH = Path(__file__).resolve().parents[1] / "../shared/bench"
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / "../shared/bench"
 TOP, MIN_F1 = 15, 0.6
+CODE = {"tree": ROOT}  # the checkout whose traitforge audits (--code)
 
 
 def audit(corpus: Path, out: Path, *flags: str) -> float:
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "traitforge.cli", "audit", str(corpus), "--out",
-                           str(out), "--quiet", *flags], capture_output=True, text=True)
+    tree = CODE["tree"]
+    proc = subprocess.run([sys.executable, "-m", "traitforge.cli", "audit", str(corpus.resolve()),
+                           "--out", str(out.resolve()), "--quiet", *flags], capture_output=True,
+                          text=True, cwd=tree, env={**os.environ, "PYTHONPATH": str(tree)})
     if proc.returncode not in (0, 1):
         sys.exit(f"audit of {corpus} failed: {proc.stderr.strip()}")
     return time.perf_counter() - start
@@ -139,11 +147,13 @@ def main() -> None:
     ap.add_argument("--suite", help="a folder of seed-N sets built by plant_suite.py")
     ap.add_argument("--out", help="where the audits go (default out/planted or out/planted-suite)")
     ap.add_argument("--jobs", type=int, default=2, help="sets audited at once (default 2)")
+    ap.add_argument("--code", default=str(ROOT), help="the checkout whose traitforge audits")
     a = ap.parse_args()
+    CODE["tree"] = Path(a.code).resolve()
     if a.suite:
-        run_suite(Path(a.suite), Path(a.out or "out/planted-suite"), a.jobs)
+        run_suite(Path(a.suite).resolve(), Path(a.out or "out/planted-suite").resolve(), a.jobs)
     else:
-        run_dev(Path(a.set), Path(a.out or "out/planted"))
+        run_dev(Path(a.set).resolve(), Path(a.out or "out/planted").resolve())
 
 
 if __name__ == "__main__":

@@ -86,8 +86,9 @@ def run_audit(config: AuditConfig, progress=None) -> AuditResult:
     units = _units(corpus, config.turns)
     ref_units = _units(reference, config.turns) if reference else None
     d = config.discovery
-    ctx = PassContext(config, policy, detectors, steps, MatchContext(units, d.lead, d.tail),
-                      MatchContext(ref_units, d.lead, d.tail) if ref_units is not None else None)
+    frame = (d.lead, d.tail, d.middle, d.clauses)
+    ctx = PassContext(config, policy, detectors, steps, MatchContext(units, *frame),
+                      MatchContext(ref_units, *frame) if ref_units is not None else None)
     passes = enabled_passes(config)
     found = {p.name: [f for f in p.find(units, ref_units, ctx) if f.id not in policy.ignore]
              for p in passes}

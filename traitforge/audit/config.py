@@ -23,6 +23,10 @@ class DiscoverySettings:
     merge_jaccard: float = setting(0.5, "unit Jaccard that merges two n-grams into one finding")
     lead: int = setting(3, "leading sentences per unit read by the template and cluster passes")
     tail: int = setting(2, "trailing sentences read by the template and cluster passes")
+    middle: bool = setting(True, "template pass: skip the sentences between the leading and "
+                                 "trailing ones")
+    clauses: bool = setting(True, "template pass: skip the leading clause of each sentence (up "
+                                  "to its first comma, colon or dash)")
     template_similarity: float = setting(0.65, "token edit similarity that joins two skeletons")
     family_prevalence: float = setting(0.03, "reference-free: least prevalence of a family")
     family_lift: float = setting(1.5, "with a reference: least lift of a reported family")

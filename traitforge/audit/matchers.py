@@ -28,9 +28,9 @@ class MatchContext:
     """The units matchers look at, and what several matchers share over them: the sentence
     frame, the sentence embeddings per slot, and a model to ask (for LLM matchers)."""
 
-    def __init__(self, units: list[Unit], lead: int = 3, tail: int = 2,
-                 asker: Asker | None = None, rate_chars: int = 2000):
-        self.units, self.lead, self.tail = units, lead, tail
+    def __init__(self, units: list[Unit], lead: int = 3, tail: int = 2, middle: bool = False,
+                 clauses: bool = False, asker: Asker | None = None, rate_chars: int = 2000):
+        self.units, self.frame = units, (lead, tail, middle, clauses)
         self.asker, self.rate_chars = asker, rate_chars
         self._sentences: pl.DataFrame | None = None
         self._vectors: dict[tuple[str, bool], np.ndarray] = {}
@@ -38,7 +38,7 @@ class MatchContext:
 
     def sentences(self, slot: str | None = None) -> pl.DataFrame:
         if self._sentences is None:
-            self._sentences = sentence_frame(self.units, self.lead, self.tail)
+            self._sentences = sentence_frame(self.units, *self.frame)
         frame = self._sentences
         return frame if slot is None else frame.filter(pl.col("slot") == slot)
 

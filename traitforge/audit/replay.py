@@ -29,8 +29,9 @@ class Replayer:
     def __init__(self, doc: dict, backend=None, seed: int = 0):
         self.asker = Asker(backend, seed) if backend is not None else None
         self.rate_chars = (doc["config"].get("llm") or {}).get("rate_chars", LLMSettings.rate_chars)
-        discovery = doc["config"].get("discovery", {})
-        self.lead, self.tail = discovery.get("lead", 3), discovery.get("tail", 2)
+        d = doc["config"].get("discovery", {})  # an older audit read no middle sentences
+        self.frame = (d.get("lead", 3), d.get("tail", 2), d.get("middle", False),
+                      d.get("clauses", False))
         matchers = {}
         for f in doc["findings"]:
             try:
@@ -47,7 +48,7 @@ class Replayer:
 
     def flags(self, units: list[Unit]) -> pl.DataFrame:
         """One row (unit index, finding_id, start, end) per unit that carries a finding."""
-        ctx = MatchContext(units, self.lead, self.tail, self.asker, self.rate_chars)
+        ctx = MatchContext(units, *self.frame, asker=self.asker, rate_chars=self.rate_chars)
         frames = [m.match(ctx).with_columns(pl.lit(f["id"]).alias("finding_id"))
                   for f, m in zip(self.findings, self.matchers)]
         if not frames:

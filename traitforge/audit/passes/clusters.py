@@ -88,7 +88,8 @@ class ClusterPass(PassBase):
         sc, sr = ctx.sentence_frames()
         cs, settings = ctx.config.clustering, ctx.config.discovery
         both = pl.concat([sc.select("slot"), sr.select("slot")]) if sr is not None else sc
-        sizes = both["slot"].value_counts()["count"].to_list()
+        edges = both.filter(pl.col("slot").is_in(["opening", "closing"]))
+        sizes = edges["slot"].value_counts()["count"].to_list()
         tick = ctx.steps.task("pass 4: embedding clusters",
                               sum(1 + -(-max(0, n - cs.fit_sample) // cs.chunk) for n in sizes))
         found, ctx.extras["map"] = cluster_findings(
