@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from traitforge.audit.config import AuditConfig
 from traitforge.audit.findings import Finding, rank, verdict
-from traitforge.audit.lengths import length_profile, match_lengths
+from traitforge.audit.lengths import match_lengths
 from traitforge.audit.matchers import MatchContext
 from traitforge.audit.passes import Pass, PassContext, enabled_passes, merge_rules
 from traitforge.audit.passes.detectors import Detector, active_detectors, load_patterns
@@ -94,8 +94,7 @@ def run_audit(config: AuditConfig, progress=None) -> AuditResult:
              for p in passes}
     findings, merged_into = merge(passes, found, config, steps)
     if ref_units is not None:
-        match_lengths(findings, units, ref_units)
-        ctx.extras["length"] = length_profile(units, ref_units)
+        ctx.extras["length"] = match_lengths(findings, units, ref_units)
     for p in passes:
         if hasattr(p, "finish"):
             p.finish(ctx, merged_into)

@@ -21,18 +21,12 @@ from traitforge.audit.units import Unit
 BINS = 10
 
 
-def length_profile(units: list[Unit], ref_units: list[Unit]) -> dict:
-    """The two corpora's median word counts and their ratio."""
-    a, b = (float(np.median(word_counts([u.text for u in x]))) for x in (units, ref_units))
-    return {"corpus_median_words": a, "reference_median_words": b,
-            "ratio": round(a / b, 3) if b else None, "strata": BINS}
-
-
-def match_lengths(findings: list[Finding], units: list[Unit], ref_units: list[Unit]) -> None:
+def match_lengths(findings: list[Finding], units: list[Unit], ref_units: list[Unit]) -> dict:
     """Test every finding with reference units within length strata, BH across them, and set
-    its length-matched reference prevalence. A finding rated on a sample (LLM) is left as is."""
-    strata, ref_strata = length_strata(word_counts([u.text for u in units]),
-                                       word_counts([u.text for u in ref_units]), BINS)
+    its length-matched reference prevalence (a finding rated on a sample, by the LLM pass, is
+    left as is). Returns the length profile: both median word counts and their ratio."""
+    words, ref_words = word_counts([u.text for u in units]), word_counts([u.text for u in ref_units])
+    strata, ref_strata = length_strata(words, ref_words, BINS)
     size = max(strata.max(initial=0), ref_strata.max(initial=0)) + 1
     n_a, n_b = np.bincount(strata, minlength=size), np.bincount(ref_strata, minlength=size)
     tested, p = [], []
@@ -47,3 +41,6 @@ def match_lengths(findings: list[Finding], units: list[Unit], ref_units: list[Un
         p.append(float(upper_p(f.z_strata)))
     for f, q in zip(tested, benjamini_hochberg(p)):
         f.q_value = max(float(q), f.q_value if f.q_value is not None else 0.0)
+    a, b = float(np.median(words)), float(np.median(ref_words))
+    return {"corpus_median_words": a, "reference_median_words": b,
+            "ratio": round(a / b, 3) if b else None, "strata": BINS}
