@@ -23,6 +23,12 @@ def _header(doc: dict) -> str:
     rows.append(("reference", "none: findings graded by concentration alone" if not ref else
                  f"{ref.get('file')} — {ref.get('audited', '?')} records, "
                  f"{ref.get('units', '?')} units"))
+    length = stats.get("length")
+    if length and length.get("ratio"):
+        rows.append(("length", f"replies {length['ratio']:.2f}× the reference's (median "
+                               f"{length['corpus_median_words']:.0f} against "
+                               f"{length['reference_median_words']:.0f} words); findings compared "
+                               f"within {length['strata']} length strata"))
     rows.append(("findings", f"{counts.get('fail', 0)} fail · {counts.get('warn', 0)} warn · "
                              f"{counts.get('info', 0)} info"))
     rows.append(("traitforge", f"{doc.get('traitforge_version', '?')}, "
