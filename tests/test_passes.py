@@ -78,3 +78,24 @@ def test_q_values_skip_a_finding_that_could_not_be_tested():
     found = [finding(0.01), finding(None), finding(0.04)]
     set_q_values(found)
     assert [f.q_value for f in found] == [0.02, None, 0.04]
+
+
+def test_phrasing_of_function_words_alone_is_at_most_info():
+    import numpy as np
+
+    from traitforge.audit.findings import Finding
+    from traitforge.audit.policy import Policy
+
+    def finding(bare: bool):
+        f = Finding("ngram-body-and-the", ["ngram"], ", and the", "", "body",
+                    RegexMatcher("body", "x"), np.arange(50, dtype=np.int64),
+                    np.zeros((50, 2), np.int64), 100, function_words_only=bare)
+        f.ref_units, f.ref_flagged, f.q_value = 100, 5, 1e-9
+        return f
+
+    words, bare = finding(False), finding(True)
+    words.grade(Policy())
+    bare.grade(Policy())
+    assert (words.severity, bare.severity) == ("fail", "info")
+    bare.grade(Policy(severity={"ngram-body-and-the": "warn"}))  # the user's word stands
+    assert bare.severity == "warn"

@@ -43,6 +43,7 @@ class Finding:
     user_pattern: bool = False  # a user's definition pattern (LLM-rated): it stands on its own
     ref_expected: float | None = None  # the reference prevalence at the corpus's lengths
     z_strata: float | None = None  # Cochran-Mantel-Haenszel z within length strata
+    function_words_only: bool = False  # phrasing of function words and punctuation alone
 
     @property
     def prevalence(self) -> float:
@@ -90,8 +91,12 @@ class Finding:
         self.test(test, prior_strength)
 
     def grade(self, policy: Policy) -> None:
+        """The policy's severity; phrasing made only of function words and punctuation (", and
+        the", "!") is at most info, whatever its prevalence: it says how a text reads, not a move."""
         self.severity = policy.grade(self.id, self.prevalence, self.baseline, self.lift,
                                      self.q_value)
+        if self.function_words_only and self.severity != "info" and self.id not in policy.severity:
+            self.severity = "info"
 
     def as_dict(self, units: list[Unit], n_examples: int, seed: int) -> dict:
         lo, hi = wilson(len(self.units), self.n_units)

@@ -117,6 +117,7 @@ def _union(lead: Finding, f: Finding) -> None:
     spans = np.concatenate([lead.spans, f.spans[extra]])
     order = np.argsort(units, kind="stable")
     lead.units, lead.spans = units[order], spans[order]
+    lead.function_words_only &= f.function_words_only
     if lead.ref_index is not None and f.ref_index is not None:
         lead.ref_index = np.union1d(lead.ref_index, f.ref_index)
     lead.variants = (lead.variants + [v for v in f.variants if v not in lead.variants])[:12]

@@ -234,7 +234,7 @@ def _finding(c: SlotCounts, pairs: pl.DataFrame, r: SlotCounts | None,
                     f"({len(rows)} merged n-gram{'s' if len(rows) > 1 else ''}).",
         slot=c.slot, units=flagged.astype(np.int64), spans=matcher.spans(corpus, flagged),
         n_units=len(corpus), matcher=matcher, variants=variants[:12],
-        prompt_echo=int(rows["echo"].sum()),
+        prompt_echo=int(rows["echo"].sum()), function_words_only=not rows["content"].any(),
     )
     if r is not None:
         finding.against(_units_of(ref_pairs, rows), r.n_units, settings.test,
