@@ -5,6 +5,7 @@ import time
 from dataclasses import dataclass, field
 
 from traitforge.audit.config import AuditConfig
+from traitforge.audit.families import join_families
 from traitforge.audit.findings import Finding, rank, verdict
 from traitforge.audit.lengths import match_lengths
 from traitforge.audit.matchers import MatchContext
@@ -92,7 +93,7 @@ def run_audit(config: AuditConfig, progress=None) -> AuditResult:
     passes = enabled_passes(config)
     found = {p.name: [f for f in p.find(units, ref_units, ctx) if f.id not in policy.ignore]
              for p in passes}
-    findings, merged_into = merge(passes, found, config, steps)
+    findings, merged_into = merge(passes, found, config, policy, units, steps)
     if ref_units is not None:
         ctx.extras["length"] = match_lengths(findings, units, ref_units)
     for p in passes:
@@ -106,15 +107,22 @@ def run_audit(config: AuditConfig, progress=None) -> AuditResult:
 
 
 def merge(passes: list[Pass], found: dict[str, list[Finding]], config: AuditConfig,
-          steps: Steps) -> tuple[list[Finding], dict[str, str]]:
+          policy: Policy, units: list[Unit], steps: Steps) -> tuple[list[Finding], dict[str, str]]:
     """Every pass's findings as one list of merged findings, and where each one went: the
     counting passes reconcile (their ids made unique first, in pass order); then the sampled
     ones join the result (ids unique among it, the user's patterns before the scan's)."""
     s = config.discovery
     counted = unique_ids([f for p in passes if not p.sampled for f in found[p.name]])
     steps.task("reconciling findings", 1)
-    findings, merged_into = reconcile(counted, merge_rules(), s.reconcile_jaccard, test=s.test,
+    rules = merge_rules()
+    findings, merged_into = reconcile(counted, rules, s.reconcile_jaccard, test=s.test,
                                       prior_strength=s.prior_strength)
+    if s.families and config.reference:
+        steps.task("joining families", 1)
+        findings, home = join_families(
+            findings, units, policy.alpha, s.family_lift, s.frame_cos,
+            frozenset(name for name, r in rules.items() if r.alone), s.test, s.prior_strength)
+        merged_into = {k: home.get(v, v) for k, v in merged_into.items()}
     sampled = [f for p in passes if p.sampled for f in found[p.name]]
     if sampled:
         users = [f for f in sampled if f.user_pattern]

@@ -31,6 +31,10 @@ class DiscoverySettings:
     family_prevalence: float = setting(0.03, "reference-free: least prevalence of a family")
     family_lift: float = setting(1.5, "with a reference: least lift of a reported family")
     reconcile_jaccard: float = setting(0.5, "unit Jaccard that merges findings of two passes")
+    families: bool = setting(True, "skip joining the alternatives and parts of one move into "
+                                   "one finding")
+    frame_cos: float = setting(0.5, "frame cosine at which two findings are alternatives of one "
+                                    "move")
 
 
 @dataclass(frozen=True)

@@ -88,7 +88,7 @@ def reconcile(findings: list[Finding], rules: dict[str, MergeRule], jaccard: flo
             lead = leaders[best]
             if best_j >= jaccard and not rule(lead).alone and (
                     rule(f).widens_others or f.methods[0] == lead.methods[0]):
-                _union(lead, f)
+                union_into(lead, f)
             lead.evidence.append(_evidence(f, best_j, best_c))
             _add_methods(lead, f)
             if f.q_value is not None:
@@ -103,7 +103,7 @@ def reconcile(findings: list[Finding], rules: dict[str, MergeRule], jaccard: flo
         f.merge_rule = (f"union of members with unit Jaccard >= {jaccard}; members with >= "
                         f"{containment:.0%} of their units inside it, or not over-represented "
                         f"outside it, kept as evidence") if len(f.evidence) > 1 else None
-        _retest(f, test, prior_strength)
+        retest(f, test, prior_strength)
     return leaders, home
 
 
@@ -111,7 +111,7 @@ def _add_methods(lead: Finding, f: Finding) -> None:
     lead.methods += [m for m in f.methods if m not in lead.methods]
 
 
-def _union(lead: Finding, f: Finding) -> None:
+def union_into(lead: Finding, f: Finding) -> None:
     extra = ~np.isin(f.units, lead.units)
     units = np.concatenate([lead.units, f.units[extra]])
     spans = np.concatenate([lead.spans, f.spans[extra]])
@@ -124,7 +124,7 @@ def _union(lead: Finding, f: Finding) -> None:
     lead.matcher = any_of(lead.matcher, f.matcher)
 
 
-def _retest(f: Finding, test: str, prior_strength: float) -> None:
+def retest(f: Finding, test: str, prior_strength: float) -> None:
     if f.ref_index is not None and f.ref_units:
         f.ref_flagged = len(f.ref_index)
         f.z = float(over_representation_z(test, len(f.units), f.n_units, f.ref_flagged,

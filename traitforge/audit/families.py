@@ -1,0 +1,211 @@
+"""Families: findings that are alternatives of one move, or parts of one, join into one finding.
+
+A generator's habit is rarely one phrasing. It picks one of a few ("Notably," / "Crucially," /
+"Interestingly,") for the same place in the reply, so each phrasing comes back from the passes
+as a finding of its own, each at a fraction of the habit's prevalence. Two over-represented,
+structural findings (see `structural`) are alternatives of one move when
+
+- they sit in the same frame: the distributions of where their occurrences fall (see
+  `frame_code`) have cosine >= `frame_cos`, and
+- they are not independent: mostly one per reply (alternatives share clearly fewer replies
+  than independence predicts), or clearly together (one move sliced two ways, e.g. by its
+  phrasing and by its punctuation).
+
+Findings are taken largest first; each joins the family it fits best, or starts one. Then
+families that are parts of one move (a stock opener and its stock follow-up sentence, each
+varied on its own) join when they share at least half of the smaller one's replies and three
+times what independence predicts. A family's prevalence is the share of replies carrying any
+member.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+
+import numpy as np
+from scipy.stats import poisson
+
+from traitforge.audit.findings import Finding
+from traitforge.audit.reconcile import retest, union_into
+from traitforge.audit.units import SENTENCE_END, Unit
+
+PARAGRAPH = re.compile(r"\n[ \t]*\n\s*")
+LINE_KIND = ((re.compile(r"\s*#"), "header"), (re.compile(r"\s*(?:[-*•+]|\d+[.)])\s"), "item"),
+             (re.compile(r"\s*>"), "quote"))
+ASIDE = re.compile(r"[—–(]\s*$")  # a span right after a dash or an opening bracket is an aside
+SAMPLE = 300  # occurrences read per finding
+
+
+def _where(spans: list[tuple[int, int]], at: int) -> int:
+    return next((k for k, (s, e) in enumerate(spans) if s <= at < max(e, s + 1)), len(spans) - 1)
+
+
+def _sentences(text: str, lo: int, hi: int) -> list[tuple[int, int]]:
+    out, start = [], lo
+    for m in SENTENCE_END.finditer(text, lo, hi):
+        if m.start() > start:
+            out.append((start, m.start()))
+        start = m.end()
+    return out + ([(start, hi)] if hi > start else [])
+
+
+def _past_punctuation(text: str, start: int, end: int) -> int:
+    """The first character of text[start:end] that is not whitespace or punctuation (dashes
+    and brackets, which open asides, excepted); `start` if there is none."""
+    for i in range(start, end):
+        c = text[i]
+        if not (c.isspace() or unicodedata.category(c).startswith("P")) or c in "—–(":
+            return i
+    return start
+
+
+def frame_code(text: str, start: int, end: int) -> tuple[str, ...]:
+    """Where a span sits: its paragraph (first, middle, last, only), its line (header, list
+    item, quote, plain), its sentence's place in the paragraph (first, later), its place in the
+    sentence (whole, start, end, inside), the mark ending the sentence, what the span begins
+    with (a letter, a digit, or a mark: a symbol, or a dash or bracket opening an aside) and
+    the first character after its last word. Punctuation opening the span (the full stop of
+    the sentence before) is passed over."""
+    start = _past_punctuation(text, start, end)
+    cuts = list(PARAGRAPH.finditer(text))
+    bounds = [0] + [m.end() for m in cuts]
+    ends = [m.start() for m in cuts] + [len(text)]
+    k = max(0, np.searchsorted(bounds, start, side="right") - 1)
+    para = "only" if len(bounds) == 1 else "first" if k == 0 else "last" if k == len(bounds) - 1 \
+        else "middle"
+    line_start = text.rfind("\n", 0, start) + 1
+    line = next((name for pattern, name in LINE_KIND if pattern.match(text, line_start)), "plain")
+    sents = _sentences(text, bounds[k], ends[k]) or [(bounds[k], ends[k])]
+    j = _where(sents, start)
+    s, e = sents[j]
+    lead, rest = not re.search(r"\w", text[s:start]), not re.search(r"\w", text[end:e])
+    place = "whole" if lead and rest else "start" if lead else "end" if rest else "inside"
+    ender = text[e - 1] if e > s and text[e - 1] in ".!?:" else "-"
+    span = text[start:end].lstrip()
+    aside = ASIDE.search(text, max(0, start - 3), start)
+    first = "a" if span[:1].isalpha() and not aside else "0" if span[:1].isdigit() else "mark"
+    words = list(re.finditer(r"\w", text[start:end]))
+    after = text[start + words[-1].end():].lstrip()[:1] if words else ""
+    after = "a" if after.isalnum() else after or "$"
+    return para, line, "first" if j == 0 else "later", place, ender, first, after
+
+
+def frame_profile(f: Finding, units: list[Unit]) -> Counter:
+    """The distribution of frame codes over (a sample of) a finding's occurrences."""
+    step = max(1, len(f.units) // SAMPLE)
+    return Counter(frame_code(units[u].text, int(s), int(e))
+                   for u, (s, e) in zip(f.units[::step], f.spans[::step]))
+
+
+def structural(profile: Counter) -> bool:
+    """Mostly at a sentence's edge, or beginning with a mark: a move, not a topic word."""
+    edge = sum(n for code, n in profile.items() if code[3] != "inside" or code[5] == "mark")
+    return edge >= 0.5 * sum(profile.values())
+
+
+def _cosine(a: Counter, b: Counter) -> float:
+    dot = sum(n * b.get(code, 0) for code, n in a.items())
+    norm = np.sqrt(sum(n * n for n in a.values()) * sum(n * n for n in b.values()))
+    return dot / norm if norm else 0.0
+
+
+def over_represented(f: Finding, alpha: float, min_lift: float) -> bool:
+    return (f.q_value is not None and f.q_value < alpha and f.lift is not None
+            and f.lift >= min_lift and not f.function_words_only and not f.user_pattern)
+
+
+def join_families(findings: list[Finding], units: list[Unit], alpha: float, min_lift: float,
+                  frame_cos: float = 0.5, skip: frozenset[str] = frozenset(), test: str = "z",
+                  prior_strength: float = 100.0) -> tuple[list[Finding], dict[str, str]]:
+    """The findings with alternatives and parts of one move joined (their members kept as
+    evidence), and where each joined finding went. Findings of the passes in `skip` (named
+    patterns) stay as they are."""
+    candidates = sorted((f for f in findings if f.methods[0] not in skip
+                         and over_represented(f, alpha, min_lift)),
+                        key=lambda f: (-len(f.units), f.id))
+    profiles = {f.id: frame_profile(f, units) for f in candidates}
+    families: list[Finding] = []
+    home: dict[str, str] = {}
+    for f in candidates:
+        keys = [(_link(lead, f, profiles, frame_cos), k) for k, lead in enumerate(families)]
+        key, best = max(((key, k) for key, k in keys if key is not None), default=(None, None))
+        if best is not None:
+            _join(families[best], f, key, profiles, home)
+        elif structural(profiles[f.id]):
+            families.append(f)
+    _join_families(families, profiles, frame_cos, home)
+    for lead in families:
+        if lead.id not in home and any("joined" in e for e in lead.evidence):
+            retest(lead, test, prior_strength)
+            _name(lead)
+    return [f for f in findings if f.id not in home], home
+
+
+def _link(lead: Finding, f: Finding, profiles: dict[str, Counter], frame_cos: float
+          ) -> tuple[int, float] | None:
+    """How `f` belongs with `lead`: (1, share of its replies lead carries) as a part of the
+    move, (0, frame cosine) as an alternative, or None."""
+    shared = len(np.intersect1d(f.units, lead.units, assume_unique=True))
+    expected = len(f.units) * len(lead.units) / f.n_units
+    if is_part(shared, len(f.units), expected):
+        return 1, shared / len(f.units)
+    if not structural(profiles[f.id]) or independent(shared, expected):
+        return None
+    cos = _cosine(profiles[f.id], profiles[lead.id])
+    return (0, cos) if cos >= frame_cos else None
+
+
+def _join_families(families: list[Finding], profiles: dict[str, Counter], frame_cos: float,
+                   home: dict[str, str]) -> None:
+    """Families that turn out to be alternatives or parts of one move join the larger, until
+    none do."""
+    while True:
+        alive = [f for f in families if f.id not in home]
+        pair = next(((a, b, key) for a in alive for b in alive
+                     if b is not a and len(b.units) <= len(a.units)
+                     and (key := _link(a, b, profiles, frame_cos)) is not None), None)
+        if pair is None:
+            return
+        _join(*pair, profiles, home)
+
+
+def independent(shared: int, expected: float) -> bool:
+    """Whether two findings' shared replies are consistent with independence: neither clearly
+    apart (Poisson p < 0.05 below `expected`, or at most half of it where fewer than 3 are
+    expected, too few to test: alternatives) nor clearly together (3 sd above: one move, sliced two ways)."""
+    apart = poisson.cdf(shared, expected) < 0.05 or (expected < 3 and shared <= expected / 2)
+    return not apart and shared < expected + 3 * np.sqrt(expected)
+
+
+def is_part(shared: int, size: int, expected: float) -> bool:
+    """Two findings are parts of one move when a quarter of the smaller one's replies carry the
+    other, three times what independence predicts."""
+    return shared >= 0.25 * size and shared >= 3 * expected and shared >= 2
+
+
+def _join(lead: Finding, f: Finding, key: tuple[int, float], profiles: dict[str, Counter],
+          home: dict[str, str]) -> None:
+    """`f` (a finding or a family) joins `lead`'s family."""
+    union_into(lead, f)
+    why = "part of the move" if key[0] else f"alternative (frame cosine {key[1]:.2f})"
+    lead.evidence += [{"method": f.methods[0], "id": f.id, "label": f.label,
+                       "n_flagged": int(len(f.units)), "joined": why}] + \
+        [e for e in f.evidence if "joined" in e]
+    lead.methods += [m for m in f.methods if m not in lead.methods]
+    if f.q_value is not None:
+        lead.q_value = min(lead.q_value if lead.q_value is not None else 1.0, f.q_value)
+    profiles[lead.id] = profiles[lead.id] + profiles[f.id]
+    home.update({k: lead.id for k, v in home.items() if v == f.id} | {f.id: lead.id})
+
+
+def _name(lead: Finding) -> None:
+    """A family's label and description name its members."""
+    joined = [e["label"] for e in lead.evidence if "joined" in e]
+    if not joined:
+        return
+    lead.description = (f"A family of {len(joined) + 1} alternatives or parts of one move, in the "
+                        f"same place in each reply: {lead.label!r} and " +
+                        ", ".join(repr(x) for x in joined[:5]) +
+                        (f" and {len(joined) - 5} more" if len(joined) > 5 else "") + ".")
+    lead.label = f"{lead.label} (+{len(joined)} variants)"
