@@ -215,14 +215,24 @@ def _units_of(pairs: pl.DataFrame, rows: pl.DataFrame) -> np.ndarray:
     return np.unique(pairs.filter(pl.col("key").is_in(rows["key"].implode()))["unit"].to_numpy())
 
 
+def _inside(part: list[str], whole: list[str]) -> bool:
+    """Whether the tokens `part` occur contiguously in `whole`."""
+    k = len(part)
+    return any(whole[i:i + k] == part for i in range(len(whole) - k + 1))
+
+
 def _finding(c: SlotCounts, pairs: pl.DataFrame, r: SlotCounts | None,
              ref_pairs: pl.DataFrame | None, rows: pl.DataFrame, corpus: list[Unit],
              settings: DiscoverySettings) -> Finding:
     """One merged finding; `pairs` and `ref_pairs` (unit, key) say which units carry `rows`:
-    what its matcher finds, counted once for all the slot's n-grams."""
+    what its matcher finds, counted once for all the slot's n-grams. An n-gram inside a longer
+    member ("easy to" in "which is easy to overlook") is a variant only: where it occurs
+    without the rest, it is another phrase."""
     toks = ngram_tokens(c.texts, rows["pos"], rows["n"])
     label = label_of(list(zip(rows["offset"].to_list(), toks)))
     variants = sorted({detokenize(t) for t in toks}, key=lambda v: (-len(v), v))
+    keep = [not any(_inside(t, o) for o in toks if len(o) > len(t)) for t in toks]
+    toks, rows = [t for t, k in zip(toks, keep) if k], rows.filter(pl.Series(keep))
     longest = sorted(toks, key=len, reverse=True)
     matcher = NgramMatcher(c.slot, longest, "|".join(f"(?:{ngram_regex(t)})" for t in longest))
     flagged = _units_of(pairs, rows)
