@@ -33,6 +33,7 @@ from traitforge.audit.units import SENTENCE_END, Unit
 PARAGRAPH = re.compile(r"\n[ \t]*\n\s*")
 LINE_KIND = ((re.compile(r"\s*#"), "header"), (re.compile(r"\s*(?:[-*•+]|\d+[.)])\s"), "item"),
              (re.compile(r"\s*>"), "quote"))
+CLAUSE_END = re.compile(r"[,:;—–.!?]")
 ASIDE = re.compile(r"[—–(]\s*$")  # a span right after a dash or an opening bracket is an aside
 SAMPLE = 300  # occurrences read per finding
 
@@ -65,7 +66,8 @@ def frame_code(text: str, start: int, end: int) -> tuple[str, ...]:
     item, quote, plain), its sentence's place in the paragraph (first, later), its place in the
     sentence (whole, start, end, inside), the mark ending the sentence, what the span begins
     with (a letter, a digit, or a mark: a symbol, or a dash or bracket opening an aside) and
-    the first character after its last word. Punctuation opening the span (the full stop of
+    the mark that ends its clause (the first comma, colon, dash or end mark from it on) unless
+    it is the whole sentence. Punctuation opening the span (the full stop of
     the sentence before) is passed over."""
     start = _past_punctuation(text, start, end)
     cuts = list(PARAGRAPH.finditer(text))
@@ -85,9 +87,8 @@ def frame_code(text: str, start: int, end: int) -> tuple[str, ...]:
     span = text[start:end].lstrip()
     aside = ASIDE.search(text, max(0, start - 3), start)
     first = "a" if span[:1].isalpha() and not aside else "0" if span[:1].isdigit() else "mark"
-    words = list(re.finditer(r"\w", text[start:end]))
-    after = text[start + words[-1].end():].lstrip()[:1] if words else ""
-    after = "a" if after.isalnum() else after or "$"
+    delimiter = CLAUSE_END.search(text, start + (first == "mark"), max(e, end))
+    after = "" if place == "whole" else delimiter.group() if delimiter else "$"
     return para, line, "first" if j == 0 else "later", place, ender, first, after
 
 

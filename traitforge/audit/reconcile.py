@@ -8,7 +8,8 @@ first, then whole families, then phrases) and importance. Each one joins the ear
 - otherwise, with a reference, if it is no longer over-represented once the leader's units are
   (or those of all the leaders it overlaps) set aside in both corpora (z < `explained_z` or lift < 1.5 outside the leader), the leader
   explains it and it is recorded as evidence only ("explained" rule).
-Anything else leads a finding of its own, and so does every finding of a pass whose rule says
+A finding made of function words and punctuation alone (":") takes no finding with a content
+word ("bottom line:"). Anything else leads a finding of its own, and so does every finding of a pass whose rule says
 `alone` (named patterns): they stay apart, and their units stay what their matcher flags
 (members join them as evidence only). A pass whose rule says not `widens_others` (n-grams: a
 phrase shared by a family's sentences also turns up elsewhere) widens only its own findings;
@@ -73,6 +74,8 @@ def reconcile(findings: list[Finding], rules: dict[str, MergeRule], jaccard: flo
     for f in order:
         overlap = {}
         for k, units in enumerate(original if not rule(f).alone else []):
+            if leaders[k].function_words_only and not f.function_words_only:
+                continue  # punctuation (":") does not explain a phrase ("bottom line:")
             inter = len(np.intersect1d(f.units, units, assume_unique=True))
             if inter:
                 overlap[k] = (inter / (len(f.units) + len(units) - inter), inter / len(f.units))
