@@ -95,7 +95,8 @@ def run_audit(config: AuditConfig, progress=None) -> AuditResult:
              for p in passes}
     findings, merged_into = merge(passes, found, config, policy, units, steps)
     if ref_units is not None:
-        ctx.extras["length"] = match_lengths(findings, units, ref_units)
+        ctx.extras["length"] = match_lengths(findings, units, ref_units,
+                                             ctx.extras.get("ngrams_examined", 0))
     for p in passes:
         if hasattr(p, "finish"):
             p.finish(ctx, merged_into)

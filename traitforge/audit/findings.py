@@ -43,6 +43,7 @@ class Finding:
     user_pattern: bool = False  # a user's definition pattern (LLM-rated): it stands on its own
     ref_expected: float | None = None  # the reference prevalence at the corpus's lengths
     z_strata: float | None = None  # Cochran-Mantel-Haenszel z within length strata
+    z_length: float | None = None  # logistic-regression z with log length as a covariate
     function_words_only: bool = False  # phrasing of function words and punctuation alone
 
     @property
@@ -119,6 +120,7 @@ class Finding:
                        significance={"test": self.test_name, "z": _r(self.z),
                                      "p_value": _sig(self.p_value),
                                      "z_length_strata": _r(self.z_strata),
+                                     "z_length_logistic": _r(self.z_length),
                                      "q_value_bh": _sig(self.q_value)})
         return out
 

@@ -65,16 +65,17 @@ def upper_p(z):
     return ndtr(-np.asarray(z, float))
 
 
-def benjamini_hochberg(p) -> np.ndarray:
-    """Benjamini-Hochberg adjusted p-values (q-values), in the input order."""
+def benjamini_hochberg(p, hypotheses: int = 0) -> np.ndarray:
+    """Benjamini-Hochberg adjusted p-values (q-values), in the input order; `hypotheses`, when
+    more than len(p), is how many were tested in all (those not given count as p = 1)."""
     p = np.asarray(p, float)
-    m = len(p)
-    if m == 0:
+    if len(p) == 0:
         return p
+    m = max(len(p), hypotheses)
     order = np.argsort(p, kind="stable")
-    ranked = p[order] * m / np.arange(1, m + 1)
+    ranked = p[order] * m / np.arange(1, len(p) + 1)
     q = np.minimum.accumulate(ranked[::-1])[::-1]
-    out = np.empty(m)
+    out = np.empty(len(p))
     out[order] = np.minimum(q, 1.0)
     return out
 
@@ -114,3 +115,41 @@ def standardised_rate(k_b, n_b, n_a) -> float:
     overall = k_b.sum() / max(n_b.sum(), 1.0)
     rate = np.divide(k_b, n_b, out=np.full(len(n_b), overall), where=n_b > 0)
     return float((rate * n_a).sum() / max(n_a.sum(), 1.0))
+
+
+def length_design(lengths_a: np.ndarray, lengths_b: np.ndarray) -> np.ndarray:
+    """The design of `length_adjusted_z`: intercept, corpus indicator, and for each length
+    measure (columns of `lengths_*`: words, characters) its standardised log and the square of
+    that, for the units of corpus a and then b."""
+    log = np.log1p(np.concatenate([lengths_a, lengths_b]).astype(float).reshape(-1, 1) if
+                   np.ndim(lengths_a) == 1 else np.concatenate([lengths_a, lengths_b]).astype(float))
+    log = (log - log.mean(0)) / np.where(log.std(0) > 0, log.std(0), 1.0)
+    group = np.r_[np.ones(len(lengths_a)), np.zeros(len(lengths_b))]
+    return np.column_stack([np.ones(len(log)), group, log, log * log])
+
+
+def length_adjusted_z(design: np.ndarray, present: np.ndarray, clusters: np.ndarray | None = None,
+                      iterations: int = 25) -> float:
+    """Wald z of the corpus indicator in a logistic regression of presence on it and
+    quadratics in log length (Newton-Raphson): over-representation at equal length, with
+    length as a continuous covariate rather than in bins. With `clusters` (one id per row, e.g.
+    its prompt), the variance is cluster-robust: replies to one prompt share its topic, so
+    they are not independent evidence."""
+    y = present.astype(float)
+    if y.min() == y.max():
+        return 0.0
+    beta = np.zeros(design.shape[1])
+    for _ in range(iterations):
+        p = 1.0 / (1.0 + np.exp(-np.clip(design @ beta, -30, 30)))
+        hessian = (design * (p * (1 - p))[:, None]).T @ design + 1e-6 * np.eye(design.shape[1])
+        step = np.linalg.solve(hessian, design.T @ (y - p))
+        beta += step
+        if np.abs(step).max() < 1e-8:
+            break
+    bread = np.linalg.inv(hessian)
+    if clusters is None:
+        return float(beta[1] / np.sqrt(bread[1, 1]))
+    scores = np.zeros((int(clusters.max()) + 1, design.shape[1]))
+    np.add.at(scores, clusters, design * (y - p)[:, None])
+    variance = (bread @ (scores.T @ scores) @ bread)[1, 1]
+    return float(beta[1] / np.sqrt(variance)) if variance > 0 else 0.0
