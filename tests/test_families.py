@@ -199,14 +199,26 @@ def generate(n: int, seed: int, plant_rate: float) -> tuple[list[dict], list[boo
     return rows, planted
 
 
-def test_planted_clarifying_question_family_is_found(write_jsonl):
+# Each pass alone, and the least recall and precision of its one finding of the move. The
+# template pass alone reaches 0.55: reconciliation takes the lead-ins it reads as clauses
+# ("Before I start,") into the sentence family as evidence only, before families could join
+# them, and the other phrasings' sentence skeletons are too varied to group (a gap). N-grams
+# alone split it into its phrasings: at 300 replies, too few are shared to judge them
+# alternatives (tests/test_move_families.py has n-grams alone at 1,000).
+ALONE = {"templates alone": ({"ngrams": False, "clusters": False}, {"template"}, 0.55),
+         "clusters alone": ({"ngrams": False, "templates": False}, {"cluster"}, 0.8),
+         "all passes": ({}, {"cluster", "template"}, 0.8)}
+
+
+@pytest.mark.parametrize("passes, methods, least", ALONE.values(), ids=ALONE.keys())
+def test_planted_clarifying_question_family_is_found(write_jsonl, passes, methods, least):
     rows, planted = generate(300, seed=1, plant_rate=0.25)
     ref, _ = generate(300, seed=2, plant_rate=0.0)
     assert 0.18 < np.mean(planted) < 0.32
     assert len({r["messages"][1]["content"] for r in rows}) == 300  # every text differs
     result = run_audit(AuditConfig(corpus=str(write_jsonl("corpus.jsonl", rows)),
                                    reference=str(write_jsonl("reference.jsonl", ref)),
-                                   builtin=False))
+                                   builtin=False, **passes))
     truth = {i for i, p in enumerate(planted) if p}
 
     def fit(f):
@@ -214,11 +226,11 @@ def test_planted_clarifying_question_family_is_found(write_jsonl):
         tp = len(flagged & truth)
         return tp / len(truth), tp / max(1, len(flagged))
 
-    hits = [f for f in result.findings if min(fit(f)) >= 0.8]
+    hits = [f for f in result.findings if min(fit(f)) >= least]
     assert len(hits) == 1, [(f.methods, f.label, fit(f)) for f in result.findings]
     f = hits[0]
-    assert {"cluster", "template"} & set(f.methods), f.methods
-    assert f.slot == "opening" and f.severity == "fail"
+    assert methods & set(f.methods), f.methods
+    assert f.severity == "fail"
     assert f.ref_flagged == 0 or f.ref_prevalence < 0.02
     # the merged finding lists the members that joined it, and every span is a planted question
     assert {e["method"] for e in f.evidence} >= set(f.methods)

@@ -114,8 +114,8 @@ def merge(passes: list[Pass], found: dict[str, list[Finding]], config: AuditConf
     ones join the result (ids unique among it, the user's patterns before the scan's)."""
     s = config.discovery
     counted = unique_ids([f for p in passes if not p.sampled for f in found[p.name]])
-    steps.task("reconciling findings", 1)
     rules = merge_rules()
+    steps.task("reconciling findings", 1)
     findings, merged_into = reconcile(counted, rules, s.reconcile_jaccard, test=s.test,
                                       prior_strength=s.prior_strength)
     if s.families and config.reference:

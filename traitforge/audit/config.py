@@ -108,6 +108,7 @@ class AuditConfig:
     strict: bool = setting(False, "stop at the first bad record (exit 2)")
     seed: int = setting(0, "seed for the example choice and the samples")
     n_examples: int = setting(3, "examples shown per finding")
+    ngrams: bool = setting(True, "skip the n-gram pass")
     templates: bool = setting(True, "skip the sentence-template pass")
     clusters: bool = setting(True, "skip the embedding-cluster pass")
     discovery: DiscoverySettings = section(DiscoverySettings)

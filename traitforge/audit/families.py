@@ -146,12 +146,15 @@ def join_families(findings: list[Finding], units: list[Unit], alpha: float, min_
 def _link(lead: Finding, f: Finding, profiles: dict[str, Counter], frame_cos: float
           ) -> tuple[int, float] | None:
     """How `f` belongs with `lead`: (1, share of its replies lead carries) as a part of the
-    move, (0, frame cosine) as an alternative, or None."""
+    move, (0, frame cosine) as an alternative, or None. A finding that is not structural (a
+    phrase inside sentences) is a part only when most of its replies (80%) carry the move:
+    words that merely follow a move ("the meadow" after "Tellingly,") would bridge moves."""
     shared = len(np.intersect1d(f.units, lead.units, assume_unique=True))
     expected = len(f.units) * len(lead.units) / f.n_units
-    if is_part(shared, len(f.units), expected):
+    shape = structural(profiles[f.id])
+    if is_part(shared, len(f.units), expected) and (shape or shared >= 0.8 * len(f.units)):
         return 1, shared / len(f.units)
-    if not structural(profiles[f.id]) or independent(shared, expected):
+    if not shape or independent(shared, expected):
         return None
     cos = _cosine(profiles[f.id], profiles[lead.id])
     return (0, cos) if cos >= frame_cos else None
@@ -189,6 +192,7 @@ def _join(lead: Finding, f: Finding, key: tuple[int, float], profiles: dict[str,
           home: dict[str, str]) -> None:
     """`f` (a finding or a family) joins `lead`'s family."""
     union_into(lead, f)
+    lead.tests += f.tests
     why = "part of the move" if key[0] else f"alternative (frame cosine {key[1]:.2f})"
     lead.evidence += [{"method": f.methods[0], "id": f.id, "label": f.label,
                        "n_flagged": int(len(f.units)), "joined": why}] + \

@@ -44,6 +44,7 @@ class Finding:
     ref_expected: float | None = None  # the reference prevalence at the corpus's lengths
     z_strata: float | None = None  # Cochran-Mantel-Haenszel z within length strata
     z_length: float | None = None  # logistic-regression z with log length as a covariate
+    tests: int = 1  # the hypotheses it stands for (its merged n-grams, groups, members)
     function_words_only: bool = False  # phrasing of function words and punctuation alone
 
     @property

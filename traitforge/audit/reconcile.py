@@ -8,8 +8,8 @@ first, then whole families, then phrases) and importance. Each one joins the ear
 - otherwise, with a reference, if it is no longer over-represented once the leader's units are
   (or those of all the leaders it overlaps) set aside in both corpora (z < `explained_z` or lift < 1.5 outside the leader), the leader
   explains it and it is recorded as evidence only ("explained" rule).
-A finding made of function words and punctuation alone (":") takes no finding with a content
-word ("bottom line:"). Anything else leads a finding of its own, and so does every finding of a pass whose rule says
+Within a rank, findings made of function words and punctuation alone (":") come after those
+with a content word ("bottom line:"), so they never lead them. Anything else leads a finding of its own, and so does every finding of a pass whose rule says
 `alone` (named patterns): they stay apart, and their units stay what their matcher flags
 (members join them as evidence only). A pass whose rule says not `widens_others` (n-grams: a
 phrase shared by a family's sentences also turns up elsewhere) widens only its own findings;
@@ -67,15 +67,15 @@ def reconcile(findings: list[Finding], rules: dict[str, MergeRule], jaccard: flo
     def rule(f: Finding) -> MergeRule:
         return rules.get(f.methods[0], MergeRule())
 
-    order = sorted(findings, key=lambda f: (rule(f).rank, -f.score, f.id))
+    # Phrasing of function words alone (":") comes after phrases with a word ("bottom line:"),
+    # so that it never leads them.
+    order = sorted(findings, key=lambda f: (rule(f).rank, f.function_words_only, -f.score, f.id))
     leaders: list[Finding] = []
     original: list[np.ndarray] = []
     home: dict[str, str] = {}
     for f in order:
         overlap = {}
         for k, units in enumerate(original if not rule(f).alone else []):
-            if leaders[k].function_words_only and not f.function_words_only:
-                continue  # punctuation (":") does not explain a phrase ("bottom line:")
             inter = len(np.intersect1d(f.units, units, assume_unique=True))
             if inter:
                 overlap[k] = (inter / (len(f.units) + len(units) - inter), inter / len(f.units))
@@ -93,6 +93,7 @@ def reconcile(findings: list[Finding], rules: dict[str, MergeRule], jaccard: flo
                     rule(f).widens_others or f.methods[0] == lead.methods[0]):
                 union_into(lead, f)
             lead.evidence.append(_evidence(f, best_j, best_c))
+            lead.tests += f.tests
             _add_methods(lead, f)
             if f.q_value is not None:
                 lead.q_value = min(lead.q_value if lead.q_value is not None else 1.0, f.q_value)

@@ -128,28 +128,61 @@ def length_design(lengths_a: np.ndarray, lengths_b: np.ndarray) -> np.ndarray:
     return np.column_stack([np.ones(len(log)), group, log, log * log])
 
 
-def length_adjusted_z(design: np.ndarray, present: np.ndarray, clusters: np.ndarray | None = None,
-                      iterations: int = 25) -> float:
-    """Wald z of the corpus indicator in a logistic regression of presence on it and
-    quadratics in log length (Newton-Raphson): over-representation at equal length, with
-    length as a continuous covariate rather than in bins. With `clusters` (one id per row, e.g.
-    its prompt), the variance is cluster-robust: replies to one prompt share its topic, so
-    they are not independent evidence."""
-    y = present.astype(float)
-    if y.min() == y.max():
-        return 0.0
-    beta = np.zeros(design.shape[1])
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(x, -30, 30)))
+
+
+def logistic_fit(x: np.ndarray, y: np.ndarray, iterations: int = 25
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Coefficients of a logistic regression of y on the columns of x (Newton-Raphson, with a
+    vanishing ridge), and the Hessian at them."""
+    beta = np.zeros(x.shape[1])
+    ridge = 1e-6 * np.eye(x.shape[1])
     for _ in range(iterations):
-        p = 1.0 / (1.0 + np.exp(-np.clip(design @ beta, -30, 30)))
-        hessian = (design * (p * (1 - p))[:, None]).T @ design + 1e-6 * np.eye(design.shape[1])
-        step = np.linalg.solve(hessian, design.T @ (y - p))
+        p = _sigmoid(x @ beta)
+        hessian = (x * (p * (1 - p))[:, None]).T @ x + ridge
+        step = np.linalg.solve(hessian, x.T @ (y - p))
         beta += step
         if np.abs(step).max() < 1e-8:
             break
-    bread = np.linalg.inv(hessian)
-    if clusters is None:
-        return float(beta[1] / np.sqrt(bread[1, 1]))
-    scores = np.zeros((int(clusters.max()) + 1, design.shape[1]))
-    np.add.at(scores, clusters, design * (y - p)[:, None])
-    variance = (bread @ (scores.T @ scores) @ bread)[1, 1]
-    return float(beta[1] / np.sqrt(variance)) if variance > 0 else 0.0
+    return beta, hessian
+
+
+def expected_at_lengths(design: np.ndarray, present: np.ndarray, n_a: int) -> float:
+    """The reference's (rows n_a on) prevalence at the lengths of the corpus (rows before n_a),
+    from a logistic regression on the length columns fitted to the reference alone."""
+    x = np.delete(design, 1, axis=1)
+    y = present[n_a:].astype(float)
+    if y.min() == y.max():
+        return float(y.mean())
+    beta, _ = logistic_fit(x[n_a:], y)
+    return float(_sigmoid(x[:n_a] @ beta).mean())
+
+
+def length_adjusted_z(design: np.ndarray, present: np.ndarray, clusters: np.ndarray | None = None,
+                      iterations: int = 25) -> float | None:
+    """Score-test z of the corpus indicator (column 1 of `design`) in a logistic regression of
+    presence on it and quadratics in log length: over-representation at equal length, with
+    length as a continuous covariate rather than in bins. The model without the indicator is
+    fitted (Newton-Raphson) and the indicator's score tested, which stays sound where a Wald
+    test breaks down (a pattern the reference never shows). With `clusters` (one id per row,
+    e.g. its prompt) the variance is cluster-robust where that is the larger: replies to one
+    prompt share its topic, so they are not independent evidence. None where length alone
+    predicts presence (a toy corpus whose pattern is all its length): no test is possible."""
+    y = present.astype(float)
+    if y.min() == y.max():
+        return 0.0
+    group, nuisance = design[:, 1], np.delete(design, 1, axis=1)
+    beta, hessian = logistic_fit(nuisance, y, iterations)
+    p = _sigmoid(nuisance @ beta)
+    if p[y == 1].mean() > 0.9 and p[y == 0].mean() < 0.1:
+        return None  # length alone tells present from absent: collinear here, not an effect
+    w = p * (1 - p)
+    # The indicator with what length explains of it taken out, so the nuisance fit costs nothing.
+    residual = group - nuisance @ np.linalg.solve(hessian, nuisance.T @ (w * group))
+    contributions = residual * (y - p)
+    variance = float((w * residual * residual).sum())
+    if clusters is not None:
+        per_cluster = np.bincount(clusters, weights=contributions)
+        variance = max(variance, float((per_cluster * per_cluster).sum()))
+    return float(contributions.sum() / np.sqrt(variance)) if variance > 0 else 0.0

@@ -231,6 +231,7 @@ def _finding(c: SlotCounts, pairs: pl.DataFrame, r: SlotCounts | None,
     toks = ngram_tokens(c.texts, rows["pos"], rows["n"])
     label = label_of(list(zip(rows["offset"].to_list(), toks)))
     variants = sorted({detokenize(t) for t in toks}, key=lambda v: (-len(v), v))
+    tests = len(rows)
     keep = [not any(_inside(t, o) for o in toks if len(o) > len(t)) for t in toks]
     toks, rows = [t for t, k in zip(toks, keep) if k], rows.filter(pl.Series(keep))
     longest = sorted(toks, key=len, reverse=True)
@@ -245,6 +246,7 @@ def _finding(c: SlotCounts, pairs: pl.DataFrame, r: SlotCounts | None,
         slot=c.slot, units=flagged.astype(np.int64), spans=matcher.spans(corpus, flagged),
         n_units=len(corpus), matcher=matcher, variants=variants[:12],
         prompt_echo=int(rows["echo"].sum()), function_words_only=not rows["content"].any(),
+        tests=tests,
     )
     if r is not None:
         finding.against(_units_of(ref_pairs, rows), r.n_units, settings.test,
@@ -260,6 +262,7 @@ class NgramPass(PassBase):
 
     name = "ngram"
     merge = MergeRule(rank=3, widens_others=False)
+    switch = "ngrams"
 
     def find(self, units: list[Unit], reference: list[Unit] | None,
              ctx: PassContext) -> list[Finding]:

@@ -42,7 +42,7 @@ def template_findings(sc: pl.DataFrame, sr: pl.DataFrame | None, n_units: int, n
                 f"sentences: {skels[0]!r} and {rows['skeleton'].n_unique() - 1} variants.",
                 matcher, rows, lr.filter(pl.col("group").is_in(g)) if lr is not None else None,
                 n_units, n_ref, min((q[x] for x in g if x in q), default=None), settings)
-            f.variants = skels
+            f.variants, f.tests = skels, len(g)
             f.label = family_label(skels[0], most_common(rows, "text", 2))
             findings.append(f)
     return findings

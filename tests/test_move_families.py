@@ -1,0 +1,151 @@
+"""Moves that come in several phrasings, or in two parts each varied on its own, come back as one
+finding each (traitforge.audit.families), by each pass alone and by all together; two moves
+that share a place in the reply but are planted independently stay apart."""
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from traitforge.audit import AuditConfig, DiscoverySettings, run_audit
+from traitforge.audit.families import frame_code, independent
+
+NOUNS = ("harbor", "ledger", "pepper", "violin", "glacier", "tunnel", "orchard", "compass",
+         "lantern", "saddle", "quarry", "meadow", "anchor", "kettle", "beacon", "canyon")
+VERBS = ("shapes", "follows", "outlasts", "resembles", "feeds", "shelters", "warms", "tests")
+# One move in five unrelated phrasings, opening a middle paragraph.
+EMPHASIS = ("Tellingly", "Strikingly", "Pointedly", "Revealingly", "Tangibly")
+# A second move in the same place, planted independently of the first.
+ASIDE_LEAD = ("On balance", "By and large", "All told", "In the main")
+# A two-part opener: its own paragraph, each part chosen on its own.
+FIRST = tuple(f"{a} {b}!" for a in ("Splendid", "Wonderful", "Lovely") for b in ("prompt", "puzzle"))
+SECOND = ("Onward we go.", "Off we set.", "Here we begin.")
+# A closer in four phrasings. (A sentence of content words alone, "Want another angle?", has
+# no skeleton for the template pass: the n-gram pass finds it.)
+CLOSER = ("Does that settle it?", "Is that clear enough?", "Shall we go further?",
+          "Would you like another angle?")
+
+
+def sentence(rng: random.Random) -> str:
+    return (f"The {rng.choice(NOUNS)} {rng.choice(VERBS)} the {rng.choice(NOUNS)} "
+            f"{rng.choice(['today', 'slowly', 'in spring', 'at night', 'again'])}.")
+
+
+def reply(rng: random.Random, plant: dict[str, bool]) -> str:
+    paras = [" ".join(sentence(rng) for _ in range(rng.randint(2, 3)))
+             for _ in range(rng.randint(4, 6))]
+    k, j = rng.sample(range(1, len(paras) - 1), 2)  # two middle paragraphs: the moves never compete
+    if plant["emphasis"]:
+        paras[k] = f"{rng.choice(EMPHASIS)}, {paras[k][0].lower()}{paras[k][1:]}"
+    if plant["balance"]:
+        paras[j] = f"{rng.choice(ASIDE_LEAD)}, {paras[j][0].lower()}{paras[j][1:]}"
+    if plant["opener"]:
+        paras.insert(0, f"{rng.choice(FIRST)} {rng.choice(SECOND)}")
+    if plant["closer"]:
+        paras.append(rng.choice(CLOSER))
+    return "\n\n".join(paras)
+
+
+RATES = {"emphasis": 0.2, "balance": 0.0, "opener": 0.15, "closer": 0.12}
+
+
+def corpus(n: int, seed: int, rates: dict[str, float]) -> tuple[list[str], dict[str, set]]:
+    rng, texts, truth = random.Random(seed), [], {name: set() for name in rates}
+    for i in range(n):
+        plant = {name: rng.random() < rate for name, rate in rates.items()}
+        texts.append(reply(rng, plant))
+        for name in rates:
+            if plant[name]:
+                truth[name].add(i)
+    return texts, truth
+
+
+def f1(flagged: set, truth: set) -> float:
+    return 2 * len(flagged & truth) / (len(flagged) + len(truth)) if flagged or truth else 1.0
+
+
+def written(folder, n: int, rates: dict[str, float]):
+    """Corpus and reference files of n replies, and the planted units of each move."""
+    texts, truth = corpus(n, 3, rates)
+    ref, _ = corpus(n, 4, {name: 0.0 for name in rates})
+
+    def write(name: str, xs: list[str], tag: str) -> str:
+        path = folder / name
+        path.write_text("".join(json.dumps({"id": f"{tag}{k}", "messages": [
+            {"role": "user", "content": f"Tell me about case {tag}{k}."},
+            {"role": "assistant", "content": t}]}) + "\n" for k, t in enumerate(xs)))
+        return str(path)
+    return write("c.jsonl", texts, "c"), write("r.jsonl", ref, "r"), \
+        {name: units for name, units in truth.items() if rates[name]}
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    return written(tmp_path_factory.mktemp("moves"), 1000, RATES)
+
+
+def best(result, truth: set) -> tuple[float, object]:
+    return max(((f1(set(f.units.tolist()), truth), f) for f in result.findings),
+               key=lambda x: x[0], default=(0.0, None))
+
+
+# What each pass alone is for: n-grams see every phrasing; sentence templates see whole
+# sentences (a one-word leading clause such as "Tellingly," has no skeleton worth grouping).
+PASSES = {"n-grams alone": ({"templates": False, "clusters": False}, RATES),
+          "templates alone": ({"ngrams": False, "clusters": False}, ("opener", "closer")),
+          "all passes": ({}, RATES)}
+
+
+@pytest.mark.parametrize("passes, moves", PASSES.values(), ids=PASSES.keys())
+def test_each_move_is_one_finding(data, passes, moves):
+    corpus_path, ref_path, truth = data
+    result = run_audit(AuditConfig(corpus=corpus_path, reference=ref_path, builtin=False,
+                                   **passes))
+    for name in moves:
+        if name not in truth:
+            continue
+        score, f = best(result, truth[name])
+        assert score >= 0.85, (name, score, f and f.label)
+        assert abs(f.prevalence - len(truth[name]) / 1000) <= 0.03, (name, f.prevalence)
+        assert f.severity != "info", (name, f.label)
+
+
+def test_without_families_the_phrasings_come_back_apart(data):
+    corpus_path, ref_path, truth = data
+    result = run_audit(AuditConfig(corpus=corpus_path, reference=ref_path, builtin=False,
+                                   clusters=False, discovery=DiscoverySettings(families=False)))
+    assert best(result, truth["emphasis"])[0] < 0.6  # five findings, one per phrasing
+    assert best(result, truth["opener"])[0] < 0.85
+
+
+def test_two_moves_in_one_place_planted_independently_stay_apart(tmp_path):
+    """Both open a middle paragraph with a few words and a comma, in different paragraphs; they
+    share replies as often as chance has it, so neither is taken for the other's alternative.
+    (Two moves that compete for one paragraph exclude each other, and read as one move.)"""
+    corpus_path, ref_path, truth = written(tmp_path, 3000, {"emphasis": 0.2, "balance": 0.25,
+                                                            "opener": 0.0, "closer": 0.0})
+    result = run_audit(AuditConfig(corpus=corpus_path, reference=ref_path, builtin=False,
+                                   templates=False, clusters=False))
+    for name in ("emphasis", "balance"):
+        score, f = best(result, truth[name])
+        assert score >= 0.85, (name, score, f and f.label)
+
+
+def test_frame_codes_say_where_a_span_sits():
+    text = "Hello there. It works.\n\nNotably, the kettle warms.\n\n- Item one — an aside — ends."
+    notably = text.index("Notably")
+    assert frame_code(text, notably, notably + 8) == ("middle", "plain", "first", "start", ".",
+                                                      "a", ",")
+    aside = text.index("an aside")
+    code = frame_code(text, aside, aside + 8)
+    assert code[:2] == ("last", "item") and code[3] == "inside" and code[5:] == ("mark", "—")
+    assert frame_code(text, 13, 22)[:4] == ("first", "plain", "later", "whole")
+    # Leading punctuation (the full stop before a paragraph's mark) is passed over.
+    assert frame_code(text, notably - 3, notably + 8) == frame_code(text, notably, notably + 8)
+
+
+@pytest.mark.parametrize("shared, expected, apart", [(0, 12.0, True), (0, 2.0, True),
+                                                      (12, 12.0, False), (40, 12.0, True)])
+def test_independence_is_judged_against_chance(shared, expected, apart):
+    assert independent(shared, expected) is not apart
