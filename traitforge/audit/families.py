@@ -11,11 +11,11 @@ structural findings (see `structural`) are alternatives of one move when
   than independence predicts), or clearly together (one move sliced two ways, e.g. by its
   phrasing and by its punctuation).
 
-Findings are taken largest first; each joins the family it fits best, or starts one. Then
-families that are parts of one move (a stock opener and its stock follow-up sentence, each
-varied on its own) join when they share at least half of the smaller one's replies and three
-times what independence predicts. A family's prevalence is the share of replies carrying any
-member.
+Parts of one move (a stock opener and its stock follow-up sentence, each varied on its own)
+join when a quarter of the smaller one's replies carry the other, three times what independence
+predicts. Findings are taken largest first; each joins the family it fits best, or starts one
+(if structural); then families that turn out to be alternatives or parts of one move join,
+until none do. A family's prevalence is the share of replies carrying any member.
 """
 from __future__ import annotations
 
