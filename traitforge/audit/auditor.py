@@ -110,8 +110,9 @@ def run_audit(config: AuditConfig, progress=None) -> AuditResult:
 def merge(passes: list[Pass], found: dict[str, list[Finding]], config: AuditConfig,
           policy: Policy, units: list[Unit], steps: Steps) -> tuple[list[Finding], dict[str, str]]:
     """Every pass's findings as one list of merged findings, and where each one went: the
-    counting passes reconcile (their ids made unique first, in pass order); then the sampled
-    ones join the result (ids unique among it, the user's patterns before the scan's)."""
+    counting passes reconcile (their ids made unique first, in pass order); with a reference,
+    alternatives and parts of one move then join into families; then the sampled ones join the
+    result (ids unique among it, the user's patterns before the scan's)."""
     s = config.discovery
     counted = unique_ids([f for p in passes if not p.sampled for f in found[p.name]])
     rules = merge_rules()

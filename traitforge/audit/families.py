@@ -28,7 +28,8 @@ from scipy.stats import poisson
 
 from traitforge.audit.findings import Finding
 from traitforge.audit.reconcile import retest, union_into
-from traitforge.audit.units import SENTENCE_END, Unit
+from traitforge.audit.sentences import sentence_spans
+from traitforge.audit.units import Unit
 
 PARAGRAPH = re.compile(r"\n[ \t]*\n\s*")
 LINE_KIND = ((re.compile(r"\s*#"), "header"), (re.compile(r"\s*(?:[-*•+]|\d+[.)])\s"), "item"),
@@ -40,15 +41,6 @@ SAMPLE = 300  # occurrences read per finding
 
 def _where(spans: list[tuple[int, int]], at: int) -> int:
     return next((k for k, (s, e) in enumerate(spans) if s <= at < max(e, s + 1)), len(spans) - 1)
-
-
-def _sentences(text: str, lo: int, hi: int) -> list[tuple[int, int]]:
-    out, start = [], lo
-    for m in SENTENCE_END.finditer(text, lo, hi):
-        if m.start() > start:
-            out.append((start, m.start()))
-        start = m.end()
-    return out + ([(start, hi)] if hi > start else [])
 
 
 def _past_punctuation(text: str, start: int, end: int) -> int:
@@ -78,7 +70,7 @@ def frame_code(text: str, start: int, end: int) -> tuple[str, ...]:
         else "middle"
     line_start = text.rfind("\n", 0, start) + 1
     line = next((name for pattern, name in LINE_KIND if pattern.match(text, line_start)), "plain")
-    sents = _sentences(text, bounds[k], ends[k]) or [(bounds[k], ends[k])]
+    sents = sentence_spans(text, bounds[k], ends[k]) or [(bounds[k], ends[k])]
     j = _where(sents, start)
     s, e = sents[j]
     lead, rest = not re.search(r"\w", text[s:start]), not re.search(r"\w", text[end:e])

@@ -46,8 +46,12 @@ def edge_sentences(units: list[Unit], lead: int = 3, tail: int = 2, middle: bool
 
 
 def _spans(text: str) -> list[tuple[int, int]]:
-    out, start = [], len(text) - len(text.lstrip())
-    end = len(text.rstrip())
+    return sentence_spans(text, len(text) - len(text.lstrip()), len(text.rstrip()))
+
+
+def sentence_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """The character spans of the sentences of text[start:end]."""
+    out = []
     for m in SENTENCE_END.finditer(text, start, end):
         if m.start() > start:
             out.append((start, m.start()))

@@ -121,8 +121,7 @@ def length_design(lengths_a: np.ndarray, lengths_b: np.ndarray) -> np.ndarray:
     """The design of `length_adjusted_z`: intercept, corpus indicator, and for each length
     measure (columns of `lengths_*`: words, characters) its standardised log and the square of
     that, for the units of corpus a and then b."""
-    log = np.log1p(np.concatenate([lengths_a, lengths_b]).astype(float).reshape(-1, 1) if
-                   np.ndim(lengths_a) == 1 else np.concatenate([lengths_a, lengths_b]).astype(float))
+    log = np.log1p(np.concatenate([lengths_a, lengths_b]).astype(float))
     log = (log - log.mean(0)) / np.where(log.std(0) > 0, log.std(0), 1.0)
     group = np.r_[np.ones(len(lengths_a)), np.zeros(len(lengths_b))]
     return np.column_stack([np.ones(len(log)), group, log, log * log])
