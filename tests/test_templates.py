@@ -7,14 +7,27 @@ import polars as pl
 import pytest
 
 from traitforge.audit.sentences import edge_sentences
-from traitforge.audit.skeletons import family_table, skeleton_families, skeletons
+from traitforge.audit.ngram_counts import STOP_WORDS
+from traitforge.audit.skeletons import family_table, frame_words, skeleton_families, skeletons
 from traitforge.audit.units import make_unit
+
+KEEP = sorted({*STOP_WORDS, "sure", "honestly"})  # stop words and two frame words
 
 
 def _skel(texts: list[str], prompts: list[str], units: list[int] | None = None) -> pl.DataFrame:
     units = list(range(len(texts))) if units is None else units
     return skeletons(pl.DataFrame({"unit": units, "text": texts},
-                                  schema={"unit": pl.UInt32, "text": pl.String}), prompts)
+                                  schema={"unit": pl.UInt32, "text": pl.String}), prompts, KEEP)
+
+
+def test_frame_words_are_the_stop_words_and_the_words_frequent_across_texts():
+    texts = [f"Honestly, topic{i} matters." for i in range(60)] + [f"Plain topic{i}." for i in range(40)]
+    words = frame_words(texts, 0.5)
+    assert "honestly" in words and "matters" in words and "plain" not in words
+    assert not any(w.startswith("topic") for w in words) and set(STOP_WORDS) <= set(words)
+    assert "plain" in frame_words(texts, 0.4)
+    # an evenly spaced sample: every second text, the same shares
+    assert frame_words(texts, 0.5, sample=50) == words
 
 
 # --- skeletons -------------------------------------------------------------------------------
@@ -39,8 +52,8 @@ def test_skeleton_of_the_docstring_example():
     # and punctuation are not collapsed (only slots are)
     ("Gardening takes 2 3 4 weeks, no no no!!", "",
      "W NUM W , no no no ! !", "Gardening takes 0 0 0 weeks , no no no ! !"),
-    # an echo wins over NAME and is matched case-insensitively; discourse markers and stop
-    # words ("often") are kept
+    # an echo wins over NAME and is matched case-insensitively; frame words ("honestly") and
+    # stop words ("often") are kept
     ("Honestly, Kubernetes pods restart often.", "why do my kubernetes PODS restart?",
      "honestly , ECHO often .", "Honestly , this this this often ."),
 ])
@@ -149,6 +162,6 @@ def test_sentence_frames_do_not_depend_on_block_size():
     units = [make_unit(str(i), 0, ". ".join(" ".join(rng.choices(words, k=5)).capitalize()
                                             for _ in range(6)) + ".", " ".join(rng.choices(words, k=3)))
              for i in range(300)]
-    whole = sentence_frame(units, 3, 2)
+    whole = sentence_frame(units, KEEP, 3, 2)
     assert whole.height == 1500 and whole["stock"].any()
-    assert whole.equals(sentence_frame(units, 3, 2, block=37))
+    assert whole.equals(sentence_frame(units, KEEP, 3, 2, block=37))

@@ -13,6 +13,7 @@ from traitforge.audit.passes import Pass, PassContext, enabled_passes, merge_rul
 from traitforge.audit.passes.detectors import Detector, active_detectors, load_patterns
 from traitforge.audit.policy import Policy, load_policy
 from traitforge.audit.reconcile import join_sampled, reconcile
+from traitforge.audit.skeletons import frame_words
 from traitforge.audit.units import TURNS, Unit, units_of
 from traitforge.io import Corpus, InputError, read_corpus
 
@@ -88,8 +89,10 @@ def run_audit(config: AuditConfig, progress=None) -> AuditResult:
     ref_units = _units(reference, config.turns) if reference else None
     d = config.discovery
     frame = (d.lead, d.tail, d.middle, d.clauses)
-    ctx = PassContext(config, policy, detectors, steps, MatchContext(units, *frame),
-                      MatchContext(ref_units, *frame) if ref_units is not None else None)
+    words = frame_words([u.text for u in units + (ref_units or [])], d.frame_share)
+    ctx = PassContext(config, policy, detectors, steps,
+                      MatchContext(units, *frame, frame_words=words),
+                      MatchContext(ref_units, *frame, frame_words=words) if ref_units is not None else None)
     passes = enabled_passes(config)
     found = {p.name: [f for f in p.find(units, ref_units, ctx) if f.id not in policy.ignore]
              for p in passes}

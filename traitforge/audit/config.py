@@ -27,6 +27,8 @@ class DiscoverySettings:
                                  "trailing ones")
     clauses: bool = setting(True, "template pass: skip the leading clause of each sentence (up "
                                   "to its first comma, colon or dash)")
+    frame_share: float = setting(0.05, "share of units (corpus and reference together) a word "
+                                       "must be in to stay in sentence skeletons")
     template_similarity: float = setting(0.65, "token edit similarity that joins two skeletons")
     family_prevalence: float = setting(0.03, "reference-free: least prevalence of a family")
     family_lift: float = setting(1.5, "with a reference: least lift of a reported family")

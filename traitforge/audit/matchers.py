@@ -16,7 +16,7 @@ import polars as pl
 
 from traitforge.audit.clustering import nearest, project
 from traitforge.audit.llm_rating import Asker, Pattern, rate, strict_units
-from traitforge.audit.ngram_counts import ngram_keys, occurring
+from traitforge.audit.ngram_counts import STOP_WORDS, ngram_keys, occurring
 from traitforge.audit.sentences import sentence_frame
 from traitforge.audit.units import Unit
 from traitforge.io import InputError
@@ -26,20 +26,24 @@ SPANS = {"unit": pl.Int64, "start": pl.Int64, "end": pl.Int64}
 
 class MatchContext:
     """The units matchers look at, and what several matchers share over them: the sentence
-    frame, the sentence embeddings per slot, and a model to ask (for LLM matchers)."""
+    frame (its skeletons keeping `frame_words` unless a matcher names its own), the sentence
+    embeddings per slot, and a model to ask (for LLM matchers)."""
 
     def __init__(self, units: list[Unit], lead: int = 3, tail: int = 2, middle: bool = False,
-                 clauses: bool = False, asker: Asker | None = None, rate_chars: int = 2000):
+                 clauses: bool = False, asker: Asker | None = None, rate_chars: int = 2000,
+                 frame_words: list[str] | None = None):
         self.units, self.frame = units, (lead, tail, middle, clauses)
         self.asker, self.rate_chars = asker, rate_chars
-        self._sentences: pl.DataFrame | None = None
+        self.frame_words = sorted(STOP_WORDS) if frame_words is None else frame_words
+        self._sentences: dict[tuple[str, ...], pl.DataFrame] = {}
         self._vectors: dict[tuple[str, bool], np.ndarray] = {}
         self._embedders: dict[bool, object] = {}
 
-    def sentences(self, slot: str | None = None) -> pl.DataFrame:
-        if self._sentences is None:
-            self._sentences = sentence_frame(self.units, *self.frame)
-        frame = self._sentences
+    def sentences(self, slot: str | None = None, keep: list[str] | None = None) -> pl.DataFrame:
+        key = tuple(self.frame_words if keep is None else keep)
+        if key not in self._sentences:
+            self._sentences[key] = sentence_frame(self.units, list(key), *self.frame)
+        frame = self._sentences[key]
         return frame if slot is None else frame.filter(pl.col("slot") == slot)
 
     def vectors(self, slot: str, accurate: bool) -> np.ndarray:
@@ -145,19 +149,22 @@ class NgramMatcher:
 
 @dataclass
 class TemplateMatcher:
-    """Sentences of one slot whose skeleton is one of a family's."""
+    """Sentences of one slot whose skeleton (keeping the audit's `frame_words`) is one of a
+    family's."""
 
     slot: str
     skeletons: list[str]
+    frame_words: list[str]
     type: ClassVar[str] = "template"
     needs_model: ClassVar[bool] = False
 
     def match(self, ctx: MatchContext) -> pl.DataFrame:
-        rows = ctx.sentences(self.slot)
+        rows = ctx.sentences(self.slot, self.frame_words)
         return first_sentences(rows.filter(pl.col("skeleton").is_in(self.skeletons)))
 
     def to_json(self) -> dict:
-        return {"type": self.type, "slot": self.slot, "skeletons": self.skeletons}
+        return {"type": self.type, "slot": self.slot, "skeletons": self.skeletons,
+                "frame_words": self.frame_words}
 
 
 @dataclass

@@ -61,14 +61,15 @@ def sentence_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
     return out
 
 
-def sentence_frame(units: list[Unit], lead: int, tail: int, middle: bool = False,
+def sentence_frame(units: list[Unit], keep: list[str], lead: int, tail: int, middle: bool = False,
                    clauses: bool = False, block: int = 20_000) -> pl.DataFrame:
-    """The sentences of `edge_sentences` with their skeletons (and `stock`: whether a skeleton
-    recurs in another unit), built a block of units at a time so that memory stays flat."""
+    """The sentences of `edge_sentences` with their skeletons keeping the words `keep` (and
+    `stock`: whether a skeleton recurs in another unit), built a block of units at a time so
+    that memory stays flat."""
     parts = []
     for lo in range(0, len(units), block):
         sents = edge_sentences(units[lo:lo + block], lead, tail, middle, clauses)
-        sents = pl.concat([sents, skeletons(sents, [u.prompt for u in units[lo:lo + block]])],
+        sents = pl.concat([sents, skeletons(sents, [u.prompt for u in units[lo:lo + block]], keep)],
                           how="horizontal")
         parts.append(sents.with_columns(pl.col("unit") + lo))
     sents = pl.concat(parts)

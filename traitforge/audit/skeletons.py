@@ -1,6 +1,7 @@
 """Sentence skeletons, what the template pass groups. Each leading and trailing sentence is abstracted into a skeleton
-that keeps function words, punctuation and discourse markers and replaces content words with
-typed slots (W a word, NUM a number, NAME a capitalised name, ECHO a word from the prompt):
+that keeps frame words and punctuation and replaces the other words with typed slots (W a word,
+NUM a number, NAME a capitalised name, ECHO a word from the prompt). Frame words are the stop
+words and every word that is frequent across the corpus and reference together (`frame_words`):
 
     "Before I dive in, could you clarify Python decorators?"  ->  "before i W in , could you W ECHO ?"
 
@@ -19,26 +20,34 @@ from scipy.sparse.csgraph import connected_components
 from traitforge.audit.ngram_counts import STOP_WORDS, TOKEN_PATTERN
 
 SLOT_NAMES = ("W", "NUM", "NAME", "ECHO")
-DISCOURSE = sorted({"however", "meanwhile", "additionally", "moreover", "furthermore", "overall",
-                    "ultimately", "basically", "essentially", "absolutely", "certainly", "sure",
-                    "yes", "no", "okay", "ok", "great", "quick", "first", "finally", "short",
-                    "honestly", "actually", "really", "just", "happy", "glad", "sorry", "thanks",
-                    "let", "let's", "here's", "hope", "feel", "free", "understand", "question"})
-KEEP = sorted(set(STOP_WORDS) | set(DISCOURSE))
+WORD = r"[^\W\d_][\w'’]*"
 
 
-def skeletons(sentences: pl.DataFrame, prompts: list[str]) -> pl.DataFrame:
+def frame_words(texts: list[str], share: float, sample: int = 20_000) -> list[str]:
+    """The stop words and every word in at least `share` of `texts` (an evenly spaced sample of
+    at most `sample` of them): the words a skeleton keeps."""
+    step = max(1, -(-len(texts) // sample))
+    docs = pl.DataFrame({"t": texts[::step]}, schema={"t": pl.String}).with_row_index("d")
+    words = (docs.select("d", pl.col("t").str.to_lowercase().str.extract_all(WORD).alias("w"))
+             .explode("w").drop_nulls("w").unique())
+    frequent = (words.group_by("w").len()
+                .filter(pl.col("len") >= max(1.0, share * docs.height))["w"])
+    return sorted(set(STOP_WORDS) | set(frequent))
+
+
+def skeletons(sentences: pl.DataFrame, prompts: list[str], keep: list[str]) -> pl.DataFrame:
     """Columns skeleton and masked (the text with prompt echoes and numbers masked, for
-    embedding) for each row of `sentences` (columns unit, text), in row order."""
+    embedding) for each row of `sentences` (columns unit, text), in row order; the words in
+    `keep` (lowercase) stay in the skeleton."""
     toks = (sentences.select("unit", "text").with_row_index("sid")
             .select("sid", "unit", pl.col("text").str.extract_all(TOKEN_PATTERN).alias("tok"))
             .explode("tok").drop_nulls("tok").with_row_index("k"))
     echo = (pl.DataFrame({"p": prompts}).with_row_index("unit")
             .select(pl.col("unit").cast(pl.UInt32),
-                    pl.col("p").str.to_lowercase().str.extract_all(r"[^\W\d_][\w'’]*").alias("low"))
+                    pl.col("p").str.to_lowercase().str.extract_all(WORD).alias("low"))
             .explode("low").drop_nulls("low").unique().with_columns(pl.lit(True).alias("echo")))
     low = pl.col("tok").str.to_lowercase()
-    kind = (pl.when(low.is_in(KEEP)).then(low)
+    kind = (pl.when(low.is_in(keep)).then(low)
             .when(~pl.col("tok").str.contains(r"\w")).then(pl.col("tok"))
             .when(pl.col("tok").str.contains(r"^\d")).then(pl.lit("NUM"))
             .when(pl.col("echo").fill_null(False)).then(pl.lit("ECHO"))

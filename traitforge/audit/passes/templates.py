@@ -15,9 +15,10 @@ from traitforge.audit.units import Unit
 
 
 def template_findings(sc: pl.DataFrame, sr: pl.DataFrame | None, n_units: int, n_ref: int | None,
-                      select, settings) -> list[Finding]:
-    """Findings for the over-represented skeleton families of the sentences `sc` (against `sr`).
-    `select` filters a frame of group tests down to the reportable groups."""
+                      select, settings, frame_words: list[str]) -> list[Finding]:
+    """Findings for the over-represented skeleton families of the sentences `sc` (against `sr`),
+    whose skeletons keep `frame_words`. `select` filters a frame of group tests down to the
+    reportable groups."""
     # Skeletons are chosen on both corpora together, so that neither side is picked for being frequent.
     pooled = sc if sr is None else pl.concat([
         sc.select("unit", "slot", "skeleton"),
@@ -36,7 +37,8 @@ def template_findings(sc: pl.DataFrame, sr: pl.DataFrame | None, n_units: int, n
             rows = lc.filter(pl.col("group").is_in(g))
             skels = most_common(rows, "skeleton", 12)
             matcher = TemplateMatcher(slot, sorted(
-                table.filter((pl.col("slot") == slot) & pl.col("group").is_in(g))["skeleton"]))
+                table.filter((pl.col("slot") == slot) & pl.col("group").is_in(g))["skeleton"]),
+                frame_words)
             f = family_finding(
                 "template", skels[0], f"Over-represented sentence template among the {slot} "
                 f"sentences: {skels[0]!r} and {rows['skeleton'].n_unique() - 1} variants.",
@@ -60,6 +62,7 @@ class TemplatePass(PassBase):
         settings = ctx.config.discovery
         tick = ctx.steps.task("pass 3: sentence templates", 1)
         found = template_findings(sc, sr, len(units), len(reference) if reference else None,
-                                  family_select(ctx.policy, settings), settings)
+                                  family_select(ctx.policy, settings), settings,
+                                   ctx.corpus_match.frame_words)
         tick()
         return large_enough(found, reference is not None, settings)
