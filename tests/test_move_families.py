@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import json
 import random
+from types import SimpleNamespace
 
+import numpy as np
 import pytest
 
 from traitforge.audit import AuditConfig, DiscoverySettings, run_audit
 from traitforge.audit.families import frame_code, independent
+from traitforge.audit.topics import topic_excess
+from traitforge.audit.units import make_unit
 
 NOUNS = ("harbor", "ledger", "pepper", "violin", "glacier", "tunnel", "orchard", "compass",
          "lantern", "saddle", "quarry", "meadow", "anchor", "kettle", "beacon", "canyon")
@@ -32,7 +36,7 @@ def sentence(rng: random.Random) -> str:
             f"{rng.choice(['today', 'slowly', 'in spring', 'at night', 'again'])}.")
 
 
-def reply(rng: random.Random, plant: dict[str, bool]) -> str:
+def reply(rng: random.Random, plant: dict[str, bool], sentence=sentence) -> str:
     paras = [" ".join(sentence(rng) for _ in range(rng.randint(2, 3)))
              for _ in range(rng.randint(4, 6))]
     k, j = rng.sample(range(1, len(paras) - 1), 2)  # two middle paragraphs: the moves never compete
@@ -149,3 +153,71 @@ def test_frame_codes_say_where_a_span_sits():
                                                       (12, 12.0, False), (40, 12.0, True)])
 def test_independence_is_judged_against_chance(shared, expected, apart):
     assert independent(shared, expected) is not apart
+
+
+# Without a reference, the filler needs a vocabulary as wide as real text's: frame words are the
+# frequent ones. A topic: a tenth of the replies are about baking, and their sentences often end
+# in one stock phrase; it recurs as much as the moves do, but only in replies about one thing.
+SYLLABLES = ("ka", "lo", "mi", "ren", "tu", "sa", "vel", "dor", "pi", "an", "ost", "ghe")
+WORDS = sorted({"".join(random.Random(k).choices(SYLLABLES, k=3)) for k in range(3000)})
+BAKING = ("flour", "yeast", "crust", "oven", "loaf", "crumb", "dough", "rye")
+
+
+def wide_sentence(rng: random.Random) -> str:
+    return " ".join(rng.choices(WORDS, k=rng.randint(6, 10))).capitalize() + "."
+
+
+def baking_sentence(rng: random.Random) -> str:
+    if rng.random() < 0.5:
+        return f"The {rng.choice(BAKING)} {rng.choice(VERBS)} the sourdough starter."
+    return f"The {rng.choice(BAKING)} {rng.choice(VERBS)} the {rng.choice(BAKING)} slowly."
+
+
+def test_without_a_reference_moves_are_found_and_a_topic_is_not(tmp_path):
+    rng, texts = random.Random(11), []
+    truth = {name: set() for name in RATES} | {"baking": set()}
+    for i in range(1000):
+        plant = {name: rng.random() < rate for name, rate in RATES.items()}
+        text = reply(rng, plant, wide_sentence)
+        if rng.random() < 0.12:
+            truth["baking"].add(i)
+            text = "\n\n".join(" ".join(baking_sentence(rng) for _ in range(3))
+                               if k > 0 and not para.startswith(EMPHASIS) else para
+                               for k, para in enumerate(text.split("\n\n")))
+        texts.append(text)
+        for name in RATES:
+            if plant[name]:
+                truth[name].add(i)
+    path = tmp_path / "c.jsonl"
+    path.write_text("".join(json.dumps({"id": f"c{k}", "messages": [
+        {"role": "user", "content": f"Tell me about case {k}."},
+        {"role": "assistant", "content": t}]}) + "\n" for k, t in enumerate(texts)))
+    result = run_audit(AuditConfig(corpus=str(path), builtin=False))
+    for name in ("emphasis", "opener", "closer"):  # looser than with a reference (0.85)
+        score, f = best(result, truth[name])
+        assert score >= 0.8, (name, score, f and f.label)
+    assert best(result, truth["baking"])[0] < 0.3, best(result, truth["baking"])[1].label
+    # Without a reference, a move warns from 20% of the replies (the policy's warn prevalence).
+    assert all((f.severity != "info") == (f.prevalence >= 0.2) for f in result.findings)
+
+
+class Topics:
+    """A stand-in embedder: replies naming 'topic' share one direction, others are random."""
+
+    def encode(self, texts):
+        rng = np.random.default_rng(len(texts))
+        v = rng.normal(size=(len(texts), 32))
+        v[[("topic" in t) for t in texts], 0] += 6.0
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def test_topic_excess_marks_replies_about_one_thing_and_not_a_random_set():
+    units = [make_unit(str(i), 1, f"reply {i} about {'topic' if i % 10 == 0 else 'things'}. Ok.", "")
+             for i in range(1000)]
+    spans = lambda idx: np.array([[len(units[i].text) - 3, len(units[i].text)] for i in idx])  # noqa: E731
+    on_topic, anywhere = np.arange(0, 1000, 10), np.arange(3, 1000, 9)
+    findings = [SimpleNamespace(id="topic", units=on_topic, spans=spans(on_topic)),
+                SimpleNamespace(id="habit", units=anywhere, spans=spans(anywhere))]
+    excess = topic_excess(findings, units, Topics())
+    assert excess["topic"][0] > 0.3 and excess["topic"][1] > 3
+    assert abs(excess["habit"][0]) < 0.05 and excess["habit"][1] < 3

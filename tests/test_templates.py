@@ -165,3 +165,27 @@ def test_sentence_frames_do_not_depend_on_block_size():
     whole = sentence_frame(units, KEEP, 3, 2)
     assert whole.height == 1500 and whole["stock"].any()
     assert whole.equals(sentence_frame(units, KEEP, 3, 2, block=37))
+
+
+def test_a_family_of_matchers_stores_its_frame_words_and_embedding_space_once():
+    from traitforge.audit.matchers import AnyOf, ClusterMatcher, MatchContext, TemplateMatcher, any_of
+
+    texts = ["Sure, here it is. The tide turns.", "Of course, here it is. The moon pulls.",
+             "No. The kettle warms."]
+    units = [make_unit(str(i), 1, t, "") for i, t in enumerate(texts)]
+    a = TemplateMatcher("opening", ["sure , here it is ."], KEEP)
+    b = TemplateMatcher("opening", ["of W , here it is ."], KEEP)
+    space = {"mean": [0.0], "components": [[1.0]], "centroids": [[1.0]], "radius": [0.5]}
+    c, d = ClusterMatcher("opening", [1], space), ClusterMatcher("opening", [3], space)
+    joined = any_of(any_of(a, c), any_of(b, d))
+    assert [type(m).__name__ for m in joined.matchers] == ["TemplateMatcher", "ClusterMatcher"]
+    assert joined.matchers[0].skeletons == ["of W , here it is .", "sure , here it is ."]
+    assert joined.matchers[1].clusters == [1, 3]
+    # the folded template matcher flags what the two did
+    ctx = MatchContext(units, frame_words=KEEP)
+    both = AnyOf("opening", [a, b]).match(ctx)["unit"].to_list()
+    assert joined.matchers[0].match(ctx)["unit"].to_list() == both == [0, 1]
+    # other frame words or another slot stay apart
+    other = TemplateMatcher("opening", ["no ."], sorted(STOP_WORDS))
+    assert len(any_of(a, other).matchers) == 2
+    assert len(any_of(a, TemplateMatcher("closing", ["no ."], KEEP)).matchers) == 2

@@ -5,7 +5,8 @@ import time
 from dataclasses import dataclass, field
 
 from traitforge.audit.config import AuditConfig
-from traitforge.audit.families import join_families
+from traitforge.audit.families import join_families, over_represented
+from traitforge.audit.habits import Habits
 from traitforge.audit.findings import Finding, rank, verdict
 from traitforge.audit.lengths import match_lengths
 from traitforge.audit.matchers import MatchContext
@@ -96,7 +97,7 @@ def run_audit(config: AuditConfig, progress=None) -> AuditResult:
     passes = enabled_passes(config)
     found = {p.name: [f for f in p.find(units, ref_units, ctx) if f.id not in policy.ignore]
              for p in passes}
-    findings, merged_into = merge(passes, found, config, policy, units, steps)
+    findings, merged_into = merge(passes, found, config, policy, units, steps, ctx.corpus_match)
     if ref_units is not None:
         ctx.extras["length"] = match_lengths(findings, units, ref_units,
                                              ctx.extras.get("ngrams_examined", 0))
@@ -111,23 +112,37 @@ def run_audit(config: AuditConfig, progress=None) -> AuditResult:
 
 
 def merge(passes: list[Pass], found: dict[str, list[Finding]], config: AuditConfig,
-          policy: Policy, units: list[Unit], steps: Steps) -> tuple[list[Finding], dict[str, str]]:
+          policy: Policy, units: list[Unit], steps: Steps,
+          match: MatchContext) -> tuple[list[Finding], dict[str, str]]:
     """Every pass's findings as one list of merged findings, and where each one went: the
-    counting passes reconcile (their ids made unique first, in pass order); with a reference,
-    alternatives and parts of one move then join into families; then the sampled ones join the
-    result (ids unique among it, the user's patterns before the scan's)."""
+    counting passes reconcile (their ids made unique first, in pass order); alternatives and
+    parts of one move then join into families; without a reference only habits stay
+    (`Habits`); then the sampled ones join the result (ids unique among it, the user's
+    patterns before the scan's)."""
     s = config.discovery
     counted = unique_ids([f for p in passes if not p.sampled for f in found[p.name]])
     rules = merge_rules()
     steps.task("reconciling findings", 1)
     findings, merged_into = reconcile(counted, rules, s.reconcile_jaccard, test=s.test,
                                       prior_strength=s.prior_strength)
-    if s.families and config.reference:
+    named = frozenset(name for name, r in rules.items() if r.alone)
+    habits = None
+    if not config.reference:
+        steps.task("moves and topics", 1)
+        habits = Habits(findings, units, match.embedder, s, named, policy.warn_prevalence,
+                        config.seed)
+    if s.families:
         steps.task("joining families", 1)
-        findings, home = join_families(
-            findings, units, policy.alpha, s.family_lift, s.frame_cos,
-            frozenset(name for name, r in rules.items() if r.alone), s.test, s.prior_strength)
+        candidate = (over_represented(policy.alpha, s.family_lift) if habits is None
+                     else habits.may_join)
+        # Without a reference nothing says a part is over-represented: most of it must be in the move.
+        findings, home = join_families(findings, units, candidate, s.frame_cos, named, s.test,
+                                       s.prior_strength, 0.25 if habits is None else 0.5)
         merged_into = {k: home.get(v, v) for k, v in merged_into.items()}
+    if habits is not None:
+        findings = habits.reportable(findings)
+        kept = {f.id for f in findings}
+        merged_into = {k: v for k, v in merged_into.items() if v in kept}
     sampled = [f for p in passes if p.sampled for f in found[p.name]]
     if sampled:
         users = [f for f in sampled if f.user_pattern]

@@ -30,7 +30,11 @@ class DiscoverySettings:
     frame_share: float = setting(0.05, "share of units (corpus and reference together) a word "
                                        "must be in to stay in sentence skeletons")
     template_similarity: float = setting(0.65, "token edit similarity that joins two skeletons")
-    family_prevalence: float = setting(0.03, "reference-free: least prevalence of a family")
+    family_prevalence: float = setting(0.02, "reference-free: least prevalence of a reported family")
+    variant_prevalence: float = setting(0.005, "reference-free: least prevalence of one phrasing "
+                                              "that may join a family")
+    topic_cos: float = setting(0.05, "reference-free: mean centred cosine of its replies, above "
+                                     "random replies', from which a recurring phrase is a topic")
     family_lift: float = setting(1.5, "with a reference: least lift of a reported family")
     reconcile_jaccard: float = setting(0.5, "unit Jaccard that merges findings of two passes")
     families: bool = setting(True, "skip joining the alternatives and parts of one move into "

@@ -37,6 +37,7 @@ LINE_KIND = ((re.compile(r"\s*#"), "header"), (re.compile(r"\s*(?:[-*•+]|\d+[.
 CLAUSE_END = re.compile(r"[,:;—–.!?]")
 ASIDE = re.compile(r"[—–(]\s*$")  # a span right after a dash or an opening bracket is an aside
 SAMPLE = 300  # occurrences read per finding
+WORD = re.compile(r"[^\W\d_][\w'’]*")
 
 
 def _where(spans: list[tuple[int, int]], at: int) -> int:
@@ -84,16 +85,34 @@ def frame_code(text: str, start: int, end: int) -> tuple[str, ...]:
     return para, line, "first" if j == 0 else "later", place, ender, first, after
 
 
-def frame_profile(f: Finding, units: list[Unit]) -> Counter:
-    """The distribution of frame codes over (a sample of) a finding's occurrences."""
-    step = max(1, len(f.units) // SAMPLE)
+def frame_profile(f: Finding, units: list[Unit], sample: int = SAMPLE) -> Counter:
+    """The distribution of frame codes over (an evenly spaced sample of about `sample` of) a
+    finding's occurrences."""
+    step = max(1, len(f.units) // sample)
     return Counter(frame_code(units[u].text, int(s), int(e))
                    for u, (s, e) in zip(f.units[::step], f.spans[::step]))
 
 
-def structural(profile: Counter) -> bool:
-    """Mostly at a sentence's edge, or beginning with a mark: a move, not a topic word."""
-    edge = sum(n for code, n in profile.items() if code[3] != "inside" or code[5] == "mark")
+def structural_findings(findings: list[Finding], units: list[Unit], sample: int = 60
+                        ) -> list[Finding]:
+    """The findings that are moves (see `structural`, read on `sample` occurrences of each),
+    not phrases inside sentences. A phrasing of one word is a move only where it opens its
+    sentence ("Crucially,", "Certainly!"): a sentence's last word is what it is about
+    ("conditions.")."""
+    return [f for f in findings
+            if structural(frame_profile(f, units, sample), opening_only=one_word(f))]
+
+
+def one_word(f: Finding) -> bool:
+    """Whether every phrasing of `f` has at most one word (or template slot)."""
+    return all(len(WORD.findall(v)) <= 1 for v in f.variants or [f.label])
+
+
+def structural(profile: Counter, opening_only: bool = False) -> bool:
+    """Mostly at a sentence's edge (with `opening_only`, its start), or beginning with a mark:
+    a move, not a topic word."""
+    edges = ("start", "whole") if opening_only else ("start", "whole", "end")
+    edge = sum(n for code, n in profile.items() if code[3] in edges or code[5] == "mark")
     return edge >= 0.5 * sum(profile.values())
 
 
@@ -103,31 +122,40 @@ def _cosine(a: Counter, b: Counter) -> float:
     return dot / norm if norm else 0.0
 
 
-def over_represented(f: Finding, alpha: float, min_lift: float) -> bool:
-    return (f.q_value is not None and f.q_value < alpha and f.lift is not None
-            and f.lift >= min_lift and not f.function_words_only and not f.user_pattern)
+def over_represented(alpha: float, min_lift: float):
+    """With a reference, the findings a family is made of: over-represented ones."""
+    return lambda f: (f.q_value is not None and f.q_value < alpha and f.lift is not None
+                      and f.lift >= min_lift and not f.function_words_only and not f.user_pattern)
 
 
-def join_families(findings: list[Finding], units: list[Unit], alpha: float, min_lift: float,
-                  frame_cos: float = 0.5, skip: frozenset[str] = frozenset(), test: str = "z",
-                  prior_strength: float = 100.0) -> tuple[list[Finding], dict[str, str]]:
+def recurring(min_prevalence: float):
+    """Without one: findings in at least `min_prevalence` of the replies."""
+    return lambda f: (f.prevalence >= min_prevalence and not f.function_words_only
+                      and not f.user_pattern)
+
+
+def join_families(findings: list[Finding], units: list[Unit], candidate, frame_cos: float = 0.5,
+                  skip: frozenset[str] = frozenset(), test: str = "z",
+                  prior_strength: float = 100.0, part_share: float = 0.25
+                  ) -> tuple[list[Finding], dict[str, str]]:
     """The findings with alternatives and parts of one move joined (their members kept as
-    evidence), and where each joined finding went. Findings of the passes in `skip` (named
-    patterns) stay as they are."""
-    candidates = sorted((f for f in findings if f.methods[0] not in skip
-                         and over_represented(f, alpha, min_lift)),
+    evidence), and where each joined finding went. Only findings for which `candidate` holds
+    take part (`over_represented`, `recurring`); those of the passes in `skip` (named patterns)
+    stay as they are. A part shares at least `part_share` of its replies with the move."""
+    candidates = sorted((f for f in findings if f.methods[0] not in skip and candidate(f)),
                         key=lambda f: (-len(f.units), f.id))
     profiles = {f.id: frame_profile(f, units) for f in candidates}
     families: list[Finding] = []
     home: dict[str, str] = {}
     for f in candidates:
-        keys = [(_link(lead, f, profiles, frame_cos), k) for k, lead in enumerate(families)]
+        keys = [(_link(lead, f, profiles, frame_cos, part_share), k)
+                for k, lead in enumerate(families)]
         key, best = max(((key, k) for key, k in keys if key is not None), default=(None, None))
         if best is not None:
             _join(families[best], f, key, profiles, home)
         elif structural(profiles[f.id]):
             families.append(f)
-    _join_families(families, profiles, frame_cos, home)
+    _join_families(families, profiles, frame_cos, part_share, home)
     for lead in families:
         if lead.id not in home and any("joined" in e for e in lead.evidence):
             retest(lead, test, prior_strength)
@@ -135,8 +163,8 @@ def join_families(findings: list[Finding], units: list[Unit], alpha: float, min_
     return [f for f in findings if f.id not in home], home
 
 
-def _link(lead: Finding, f: Finding, profiles: dict[str, Counter], frame_cos: float
-          ) -> tuple[int, float] | None:
+def _link(lead: Finding, f: Finding, profiles: dict[str, Counter], frame_cos: float,
+          part_share: float) -> tuple[int, float] | None:
     """How `f` belongs with `lead`: (1, share of its replies lead carries) as a part of the
     move, (0, frame cosine) as an alternative, or None. A finding that is not structural (a
     phrase inside sentences) is a part only when most of its replies (80%) carry the move:
@@ -144,7 +172,8 @@ def _link(lead: Finding, f: Finding, profiles: dict[str, Counter], frame_cos: fl
     shared = len(np.intersect1d(f.units, lead.units, assume_unique=True))
     expected = len(f.units) * len(lead.units) / f.n_units
     shape = structural(profiles[f.id])
-    if is_part(shared, len(f.units), expected) and (shape or shared >= 0.8 * len(f.units)):
+    if (is_part(shared, len(f.units), expected, part_share)
+            and (shape or shared >= 0.8 * len(f.units))):
         return 1, shared / len(f.units)
     if not shape or independent(shared, expected):
         return None
@@ -153,14 +182,15 @@ def _link(lead: Finding, f: Finding, profiles: dict[str, Counter], frame_cos: fl
 
 
 def _join_families(families: list[Finding], profiles: dict[str, Counter], frame_cos: float,
-                   home: dict[str, str]) -> None:
+                   part_share: float, home: dict[str, str]) -> None:
     """Families that turn out to be alternatives or parts of one move join the larger, until
     none do."""
     while True:
         alive = [f for f in families if f.id not in home]
         pair = next(((a, b, key) for a in alive for b in alive
                      if b is not a and len(b.units) <= len(a.units)
-                     and (key := _link(a, b, profiles, frame_cos)) is not None), None)
+                     and (key := _link(a, b, profiles, frame_cos, part_share)) is not None),
+                    None)
         if pair is None:
             return
         _join(*pair, profiles, home)
@@ -174,10 +204,10 @@ def independent(shared: int, expected: float) -> bool:
     return not apart and shared < expected + 3 * np.sqrt(expected)
 
 
-def is_part(shared: int, size: int, expected: float) -> bool:
-    """Two findings are parts of one move when a quarter of the smaller one's replies carry the
-    other, three times what independence predicts."""
-    return shared >= 0.25 * size and shared >= 3 * expected and shared >= 2
+def is_part(shared: int, size: int, expected: float, share: float = 0.25) -> bool:
+    """Two findings are parts of one move when `share` of the smaller one's replies (a quarter)
+    carry the other, three times what independence predicts."""
+    return shared >= share * size and shared >= 3 * expected and shared >= 2
 
 
 def _join(lead: Finding, f: Finding, key: tuple[int, float], profiles: dict[str, Counter],

@@ -110,10 +110,10 @@ def most_common(rows: pl.DataFrame, col: str, k: int) -> list[str]:
 
 
 def family_select(policy: Policy, settings: DiscoverySettings):
-    """The reportable groups of a frame of group tests; reference-free, groups a third of the
-    family bar may join one."""
+    """The reportable groups of a frame of group tests; reference-free, groups at the variant
+    prevalence, which may join a family."""
     return lambda tests: enriched(tests, policy.alpha, max(settings.min_df, 2),
-                                  settings.family_lift, settings.family_prevalence / 3)
+                                  settings.family_lift, settings.variant_prevalence)
 
 
 def family_finding(method: str, label: str, description: str, matcher, rows: pl.DataFrame,
@@ -129,9 +129,3 @@ def family_finding(method: str, label: str, description: str, matcher, rows: pl.
         f.q_value = q
     f.skeleton = most_common(rows, "skeleton", 1)[0]
     return f
-
-
-def large_enough(findings: list[Finding], has_reference: bool,
-                 settings: DiscoverySettings) -> list[Finding]:
-    """Reference-free, a family must reach the family prevalence."""
-    return [f for f in findings if has_reference or f.prevalence >= settings.family_prevalence]

@@ -46,16 +46,20 @@ class MatchContext:
         frame = self._sentences[key]
         return frame if slot is None else frame.filter(pl.col("slot") == slot)
 
+    def embedder(self, accurate: bool = False):
+        """The sentence embedder (loaded once)."""
+        if accurate not in self._embedders:
+            from traitforge.backends.embed import Embedder
+
+            self._embedders[accurate] = Embedder(accurate)
+        return self._embedders[accurate]
+
     def vectors(self, slot: str, accurate: bool) -> np.ndarray:
         """Embeddings of the slot's masked sentences, in frame order."""
         key = (slot, accurate)
         if key not in self._vectors:
-            if accurate not in self._embedders:
-                from traitforge.backends.embed import Embedder
-
-                self._embedders[accurate] = Embedder(accurate)
             texts = self.sentences(slot)["masked"].to_list()
-            self._vectors[key] = self._embedders[accurate].encode(texts)
+            self._vectors[key] = self.embedder(accurate).encode(texts)
         return self._vectors[key]
 
 
@@ -247,9 +251,33 @@ KINDS = {m.type: m for m in (RegexMatcher, NgramMatcher, TemplateMatcher, Cluste
 
 
 def any_of(a, b):
-    """One matcher for the units either flags (nested AnyOfs flattened), in `a`'s slot."""
+    """One matcher for the units either flags (nested AnyOfs flattened), in `a`'s slot.
+    Cluster matchers of one slot and embedding space become one (their clusters joined), and so
+    do template matchers of one slot and frame-word set: a family of many members stores its
+    space and its frame words once."""
     parts = [m for x in (a, b) for m in (x.matchers if isinstance(x, AnyOf) else [x])]
-    return AnyOf(a.slot, parts)
+    folded: list = []
+    for m in parts:
+        same = next((k for k, o in enumerate(folded) if _foldable(o, m)), None)
+        if same is None:
+            folded.append(m)
+        elif isinstance(m, ClusterMatcher):
+            o = folded[same]
+            folded[same] = ClusterMatcher(o.slot, sorted(set(o.clusters) | set(m.clusters)),
+                                          o.space, o.accurate)
+        else:
+            o = folded[same]
+            folded[same] = TemplateMatcher(o.slot, sorted(set(o.skeletons) | set(m.skeletons)),
+                                           o.frame_words)
+    return AnyOf(a.slot, folded)
+
+
+def _foldable(a, b) -> bool:
+    if type(a) is not type(b) or a.slot != b.slot:
+        return False
+    if isinstance(a, ClusterMatcher):
+        return a.accurate == b.accurate and (a.space is b.space or a.space == b.space)
+    return isinstance(a, TemplateMatcher) and a.frame_words == b.frame_words
 
 
 def from_json(data: dict):

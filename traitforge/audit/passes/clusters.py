@@ -8,7 +8,7 @@ import polars as pl
 from traitforge.audit.clustering import Clustering, cluster_texts, distinctive_terms
 from traitforge.audit.config import ClusterSettings, DiscoverySettings
 from traitforge.audit.findings import Finding, family_label
-from traitforge.audit.groups import (family_finding, family_select, group_tests, large_enough,
+from traitforge.audit.groups import (family_finding, family_select, group_tests,
                                      merge_groups, most_common)
 from traitforge.audit.matchers import ClusterMatcher
 from traitforge.audit.passes.base import PassBase, PassContext, register
@@ -83,8 +83,6 @@ class ClusterPass(PassBase):
 
     def find(self, units: list[Unit], reference: list[Unit] | None,
              ctx: PassContext) -> list[Finding]:
-        from traitforge.backends.embed import Embedder
-
         sc, sr = ctx.sentence_frames()
         cs, settings = ctx.config.clustering, ctx.config.discovery
         both = pl.concat([sc.select("slot"), sr.select("slot")]) if sr is not None else sc
@@ -94,6 +92,6 @@ class ClusterPass(PassBase):
                               sum(1 + -(-max(0, n - cs.fit_sample) // cs.chunk) for n in sizes))
         found, ctx.extras["map"] = cluster_findings(
             sc, sr, len(units), len(reference) if reference else None,
-            family_select(ctx.policy, settings), Embedder(cs.accurate), cs, settings,
+            family_select(ctx.policy, settings), ctx.corpus_match.embedder(cs.accurate), cs, settings,
             ctx.config.seed, tick)
-        return large_enough(found, reference is not None, settings)
+        return found

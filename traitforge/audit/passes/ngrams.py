@@ -2,12 +2,14 @@
 
 With a reference corpus every frequent slot n-gram is tested for over-representation (log-odds
 with an informative prior) and the false discovery rate is held by Benjamini-Hochberg across
-all of them. Without one, n-grams above the policy's concentration threshold are reported.
+all of them. Without one, recurring phrases are candidates (`recurring_phrases`).
 Nested and overlapping n-grams that flag mostly the same units become one finding.
 """
 from __future__ import annotations
 
 import math
+import unicodedata
+
 import numpy as np
 import polars as pl
 from scipy import sparse
@@ -74,23 +76,29 @@ def reportable(counts: SlotCounts, stats: pl.DataFrame) -> pl.Series:
     return pl.Series(content | (n >= 2) | punct)
 
 
-def concentrated(corpus: list[Unit], settings: DiscoverySettings, threshold: float,
-                 step=lambda: None) -> tuple[list[SlotCounts], pl.DataFrame, int]:
+def recurring_phrases(corpus: list[Unit], settings: DiscoverySettings, threshold: float,
+                      step=lambda: None) -> tuple[list[SlotCounts], pl.DataFrame, int]:
     """Reference-free: slot n-grams in at least `threshold` of units that say something.
 
     Returns the counts per slot, the chosen n-grams and how many n-grams reached the threshold.
-
-    An n-gram must hold a content word and at least two tokens (three in the body), so that
-    function words and punctuation, frequent everywhere, are not reported.
+    An n-gram must hold a content word (not a stop word) or a symbol, and two or more tokens
+    (three in the body) unless it is a lone symbol: function words and punctuation, frequent
+    everywhere, say nothing. (Not the corpus's frame words: a habit in most replies makes its own words
+    frequent.) Whether one is a move, not a topic, is decided on the merged findings
+    (`audit/habits.py`).
     """
     min_df = max(settings.min_df, math.ceil(threshold * len(corpus)))
     prompts = [u.prompt for u in corpus]
     counts, keep = [], []
     for slot in SLOTS:
         c = count_slot(slot, _texts(corpus, slot), prompts, settings.max_n, min_df)
-        min_n = 3 if slot == "body" else 2
-        keep.append(c.stats.filter(pl.col("content") & (pl.col("n") >= min_n))
-                    .with_columns(pl.lit(slot).alias("slot")))
+        ones = np.flatnonzero(c.stats["n"].to_numpy() == 1)
+        symbol = np.zeros(len(c.stats), bool)
+        symbol[ones] = [unicodedata.category(t[0][0]) == "So" for t in
+                        ngram_tokens(c.texts, c.stats["pos"].to_numpy()[ones], np.ones(len(ones), int))]
+        n = c.stats["n"].to_numpy()
+        says = c.stats["content"].to_numpy() & ((n >= (3 if slot == "body" else 2)) | symbol)
+        keep.append(c.stats.filter(pl.Series(says)).with_columns(pl.lit(slot).alias("slot")))
         counts.append(c)
         step()
     return counts, pl.concat(keep), sum(len(c.stats) for c in counts)
@@ -258,7 +266,7 @@ def _finding(c: SlotCounts, pairs: pl.DataFrame, r: SlotCounts | None,
 @register
 class NgramPass(PassBase):
     """Slot n-grams: against a reference, every frequent one tested (BH across all); without
-    one, those above the policy's warn prevalence."""
+    one, the recurring phrases that say something (a third of the family prevalence)."""
 
     name = "ngram"
     merge = MergeRule(rank=3, widens_others=False)
@@ -275,7 +283,8 @@ class NgramPass(PassBase):
             chosen = tests.filter((pl.col("q") < policy.alpha) & (pl.col("z") > 0) & lift_ok
                                   & pl.col("reportable"))
         else:
-            counts, chosen, examined = concentrated(units, settings, policy.warn_prevalence, tick)
+            counts, chosen, examined = recurring_phrases(
+                units, settings, settings.variant_prevalence, tick)
             ref_counts = None
         ctx.extras["ngrams_examined"] = examined
         return ngram_findings(counts, ref_counts, chosen, units, settings)

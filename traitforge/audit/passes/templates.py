@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 from traitforge.audit.findings import Finding, family_label
-from traitforge.audit.groups import (family_finding, family_select, group_tests, large_enough,
+from traitforge.audit.groups import (family_finding, family_select, group_tests,
                                      merge_groups, most_common)
 from traitforge.audit.matchers import TemplateMatcher
 from traitforge.audit.passes.base import PassBase, PassContext, register
@@ -65,4 +65,4 @@ class TemplatePass(PassBase):
                                   family_select(ctx.policy, settings), settings,
                                    ctx.corpus_match.frame_words)
         tick()
-        return large_enough(found, reference is not None, settings)
+        return found
