@@ -166,11 +166,14 @@ def count_slot(slot: str, texts: list[str], prompts: list[str] | None, max_n: in
 def _count_levels(texts: list[str], prompts: list[str] | None, max_n: int, min_df: int,
                   block: int) -> dict[int, pl.DataFrame]:
     """Counts per n, level by level: an n-gram is counted only where both of its parts were in
-    min_df units, echoes included (an echoed part can belong to a phrase that is no echo)."""
+    min_df units, echoes included (an echoed part can belong to a phrase that is no echo). A
+    corpus of one block is tokenized once for all levels (its tokens are held either way);
+    a larger one again at each level, so that memory stays flat."""
     totals, parts = {}, None
+    once = list(_blocks(texts, prompts, block)) if len(texts) <= block else None
     for n in range(1, max_n + 1):
         totals[n] = pl.DataFrame(schema=_COUNTS)
-        for tokens, prompt in _blocks(texts, prompts, block):
+        for tokens, prompt in once if once is not None else _blocks(texts, prompts, block):
             totals[n] = _merge(totals[n], _block_counts(*_occurrences(tokens, prompt, n, parts)))
         parts = totals[n].filter(pl.col("df") + pl.col("echo") >= min_df)["key"]
         if parts.is_empty():
