@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from traitforge.audit import AuditConfig, DiscoverySettings, run_audit
+from traitforge.audit.families import structural_findings
 from traitforge.audit.ngram_counts import count_slot, ngram_tokens, unit_pairs
 from traitforge.audit.units import make_unit
 
@@ -127,6 +128,7 @@ def test_reference_free_reports_concentrated_phrase(planted_corpus):
     # without a reference, a phrase below the warn prevalence is reported only as a move in at
     # least the family prevalence of the replies; "walk you through" inside its sentence stands
     # only because it is above the warn prevalence
+    assert not structural_findings(hits, result.units)
     assert all(f.prevalence >= DiscoverySettings().family_prevalence
                for f in result.findings if f.methods[0] == "ngram")
 

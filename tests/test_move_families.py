@@ -221,3 +221,20 @@ def test_topic_excess_marks_replies_about_one_thing_and_not_a_random_set():
     excess = topic_excess(findings, units, Topics())
     assert excess["topic"][0] > 0.3 and excess["topic"][1] > 3
     assert abs(excess["habit"][0]) < 0.05 and excess["habit"][1] < 3
+
+
+def test_a_one_word_phrasing_is_a_move_where_it_opens_its_sentence_not_where_it_ends_it():
+    from traitforge.audit.families import structural_findings
+
+    texts = [f"Crucially, the {NOUNS[i % 16]} holds. It rests on good conditions." for i in range(40)]
+    units = [make_unit(str(i), 1, t, "") for i, t in enumerate(texts)]
+    idx = np.arange(40)
+
+    def finding(word: str, variants: list[str]):
+        spans = np.array([[t.index(word), t.index(word) + len(word)] for t in texts])
+        return SimpleNamespace(id=word, units=idx, spans=spans, variants=variants, label=variants[0])
+
+    opener, ender = finding("Crucially,", ["crucially,"]), finding("conditions.", ["conditions."])
+    phrase = finding("good conditions.", ["good conditions."])
+    assert [f.id for f in structural_findings([opener, ender, phrase], units)] == \
+        ["Crucially,", "good conditions."]

@@ -176,7 +176,7 @@ def test_a_family_of_matchers_stores_its_frame_words_and_embedding_space_once():
     a = TemplateMatcher("opening", ["sure , here it is ."], KEEP)
     b = TemplateMatcher("opening", ["of W , here it is ."], KEEP)
     space = {"mean": [0.0], "components": [[1.0]], "centroids": [[1.0]], "radius": [0.5]}
-    c, d = ClusterMatcher("opening", [1], space), ClusterMatcher("opening", [3], space)
+    c, d = ClusterMatcher("opening", [1], space, KEEP), ClusterMatcher("opening", [3], space, KEEP)
     joined = any_of(any_of(a, c), any_of(b, d))
     assert [type(m).__name__ for m in joined.matchers] == ["TemplateMatcher", "ClusterMatcher"]
     assert joined.matchers[0].skeletons == ["of W , here it is .", "sure , here it is ."]

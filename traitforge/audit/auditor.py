@@ -5,7 +5,7 @@ import time
 from dataclasses import dataclass, field
 
 from traitforge.audit.config import AuditConfig
-from traitforge.audit.families import join_families, over_represented
+from traitforge.audit.families import PART_SHARE, join_families, over_represented
 from traitforge.audit.habits import Habits
 from traitforge.audit.findings import Finding, rank, verdict
 from traitforge.audit.lengths import match_lengths
@@ -135,9 +135,8 @@ def merge(passes: list[Pass], found: dict[str, list[Finding]], config: AuditConf
         steps.task("joining families", 1)
         candidate = (over_represented(policy.alpha, s.family_lift) if habits is None
                      else habits.may_join)
-        # Without a reference nothing says a part is over-represented: most of it must be in the move.
         findings, home = join_families(findings, units, candidate, s.frame_cos, named, s.test,
-                                       s.prior_strength, 0.25 if habits is None else 0.5)
+                                       s.prior_strength, PART_SHARE[habits is None])
         merged_into = {k: home.get(v, v) for k, v in merged_into.items()}
     if habits is not None:
         findings = habits.reportable(findings)

@@ -2,8 +2,9 @@
 
 A generator's habit is rarely one phrasing. It picks one of a few ("Notably," / "Crucially," /
 "Interestingly,") for the same place in the reply, so each phrasing comes back from the passes
-as a finding of its own, each at a fraction of the habit's prevalence. Two over-represented,
-structural findings (see `structural`) are alternatives of one move when
+as a finding of its own, each at a fraction of the habit's prevalence. Two candidate findings
+(with a reference, over-represented ones; without, the recurring moves that are not topics:
+audit/habits.py), both structural (see `structural`), are alternatives of one move when
 
 - they sit in the same frame: the distributions of where their occurrences fall (see
   `frame_code`) have cosine >= `frame_cos`, and
@@ -12,8 +13,9 @@ structural findings (see `structural`) are alternatives of one move when
   phrasing and by its punctuation).
 
 Parts of one move (a stock opener and its stock follow-up sentence, each varied on its own)
-join when a quarter of the smaller one's replies carry the other, three times what independence
-predicts. Findings are taken largest first; each joins the family it fits best, or starts one
+join when a share of the smaller one's replies carry the other (`PART_SHARE`: a quarter with a
+reference, half without, where nothing says the part is over-represented), three times what
+independence predicts. Findings are taken largest first; each joins the family it fits best, or starts one
 (if structural); then families that turn out to be alternatives or parts of one move join,
 until none do. A family's prevalence is the share of replies carrying any member.
 """
@@ -29,6 +31,7 @@ from scipy.stats import poisson
 from traitforge.audit.findings import Finding
 from traitforge.audit.reconcile import retest, union_into
 from traitforge.audit.sentences import sentence_spans
+from traitforge.audit.skeletons import WORD as SKELETON_WORD
 from traitforge.audit.units import Unit
 
 PARAGRAPH = re.compile(r"\n[ \t]*\n\s*")
@@ -37,7 +40,8 @@ LINE_KIND = ((re.compile(r"\s*#"), "header"), (re.compile(r"\s*(?:[-*•+]|\d+[.
 CLAUSE_END = re.compile(r"[,:;—–.!?]")
 ASIDE = re.compile(r"[—–(]\s*$")  # a span right after a dash or an opening bracket is an aside
 SAMPLE = 300  # occurrences read per finding
-WORD = re.compile(r"[^\W\d_][\w'’]*")
+WORD = re.compile(SKELETON_WORD)
+PART_SHARE = {True: 0.25, False: 0.5}  # by whether there is a reference
 
 
 def _where(spans: list[tuple[int, int]], at: int) -> int:
@@ -140,8 +144,9 @@ def join_families(findings: list[Finding], units: list[Unit], candidate, frame_c
                   ) -> tuple[list[Finding], dict[str, str]]:
     """The findings with alternatives and parts of one move joined (their members kept as
     evidence), and where each joined finding went. Only findings for which `candidate` holds
-    take part (`over_represented`, `recurring`); those of the passes in `skip` (named patterns)
-    stay as they are. A part shares at least `part_share` of its replies with the move."""
+    take part (`over_represented`, or `Habits.may_join` without a reference); those of the passes
+    in `skip` (named patterns) stay as they are. A part shares at least `part_share` of its
+    replies with the move (`PART_SHARE`)."""
     candidates = sorted((f for f in findings if f.methods[0] not in skip and candidate(f)),
                         key=lambda f: (-len(f.units), f.id))
     profiles = {f.id: frame_profile(f, units) for f in candidates}

@@ -9,9 +9,9 @@ With no reference to say how common a phrase should be, a discovered finding sta
   similarity is less than `topic_cos` above random sets', or within `TOPIC_Z` of their
   standard deviations: `topics.topic_excess`; 5, as hundreds of findings are tried against a
   deviation read from 20 random sets).
-Findings of the named-pattern passes always stand, and so does any finding in so many replies
-that it warns anyway (`concentrated`, the policy's warn prevalence), as before families: "Sure
-thing, let me walk you through it" in a third of them, or a topic nobody asked about in half.
+Findings of the named-pattern passes always stand, and so does any finding at the policy's warn
+prevalence (`concentrated`), whatever its shape: "Sure thing, let me walk you through it" in a
+third of the replies, or a topic nobody asked about in half.
 """
 from __future__ import annotations
 
@@ -50,8 +50,9 @@ class Habits:
     def reportable(self, findings: list[Finding]) -> list[Finding]:
         """The findings that stand: named patterns, and the recurring moves that are not
         topics and reach the family prevalence."""
-        large = [f for f in findings if f.methods[0] not in self.named
-                 and f.prevalence >= self.settings.family_prevalence and f.id not in self.topics]
+        recurs = recurring(self.settings.family_prevalence)
+        large = [f for f in findings if f.methods[0] not in self.named and recurs(f)
+                 and f.id not in self.topics]
         moves = {f.id for f in structural_findings(large, self.units)}
         moves |= {f.id for f in findings if f.methods[0] not in self.named
                   and f.prevalence >= self.concentrated}

@@ -54,11 +54,11 @@ class MatchContext:
             self._embedders[accurate] = Embedder(accurate)
         return self._embedders[accurate]
 
-    def vectors(self, slot: str, accurate: bool) -> np.ndarray:
-        """Embeddings of the slot's masked sentences, in frame order."""
-        key = (slot, accurate)
+    def vectors(self, slot: str, accurate: bool, keep: list[str] | None = None) -> np.ndarray:
+        """Embeddings of the slot's masked sentences (keeping `keep`), in frame order."""
+        key = (slot, accurate, tuple(self.frame_words if keep is None else keep))
         if key not in self._vectors:
-            texts = self.sentences(slot)["masked"].to_list()
+            texts = self.sentences(slot, keep)["masked"].to_list()
             self._vectors[key] = self.embedder(accurate).encode(texts)
         return self._vectors[key]
 
@@ -178,6 +178,7 @@ class ClusterMatcher:
     slot: str
     clusters: list[int]
     space: dict  # Clustering.space(): PCA mean and axes, centroids, radii
+    frame_words: list[str]  # what the masked sentences keep (the audit's frame words)
     accurate: bool = False
     type: ClassVar[str] = "cluster"
     needs_model: ClassVar[bool] = False
@@ -191,13 +192,13 @@ class ClusterMatcher:
                        arr["centroids"].reshape(-1, dims), arr["radius"])
 
     def match(self, ctx: MatchContext) -> pl.DataFrame:
-        rows = ctx.sentences(self.slot)
-        labels = self.assign(ctx.vectors(self.slot, self.accurate), self.space)
+        rows = ctx.sentences(self.slot, self.frame_words)
+        labels = self.assign(ctx.vectors(self.slot, self.accurate, self.frame_words), self.space)
         return first_sentences(rows.filter(pl.Series(np.isin(labels, self.clusters))))
 
     def to_json(self) -> dict:
         return {"type": self.type, "slot": self.slot, "accurate": self.accurate,
-                "clusters": self.clusters, "space": self.space}
+                "clusters": self.clusters, "space": self.space, "frame_words": self.frame_words}
 
 
 @dataclass
@@ -227,7 +228,8 @@ class LLMMatcher:
 
 @dataclass
 class AnyOf:
-    """Several matchers of one merged finding: a unit carries it when any of them flags it."""
+    """Several matchers of one merged finding: a unit carries it when any of them flags it, at
+    the earliest span any of them finds there."""
 
     slot: str
     matchers: list = field(default_factory=list)
@@ -238,8 +240,8 @@ class AnyOf:
         return any(m.needs_model for m in self.matchers)
 
     def match(self, ctx: MatchContext) -> pl.DataFrame:
-        found = [m.match(ctx) for m in self.matchers]
-        return pl.concat(found).unique("unit", keep="first", maintain_order=True).sort("unit")
+        found = pl.concat([m.match(ctx) for m in self.matchers]).sort("unit", "start", "end")
+        return found.unique("unit", keep="first", maintain_order=True)
 
     def to_json(self) -> dict:
         return {"type": self.type, "slot": self.slot,
@@ -264,7 +266,7 @@ def any_of(a, b):
         elif isinstance(m, ClusterMatcher):
             o = folded[same]
             folded[same] = ClusterMatcher(o.slot, sorted(set(o.clusters) | set(m.clusters)),
-                                          o.space, o.accurate)
+                                          o.space, o.frame_words, o.accurate)
         else:
             o = folded[same]
             folded[same] = TemplateMatcher(o.slot, sorted(set(o.skeletons) | set(m.skeletons)),
@@ -276,7 +278,8 @@ def _foldable(a, b) -> bool:
     if type(a) is not type(b) or a.slot != b.slot:
         return False
     if isinstance(a, ClusterMatcher):
-        return a.accurate == b.accurate and (a.space is b.space or a.space == b.space)
+        return (a.accurate == b.accurate and a.frame_words == b.frame_words
+                and (a.space is b.space or a.space == b.space))
     return isinstance(a, TemplateMatcher) and a.frame_words == b.frame_words
 
 

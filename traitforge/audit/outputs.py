@@ -74,7 +74,9 @@ def opening_map(result: AuditResult, max_points: int = 2500) -> dict | None:
     pick = np.sort(rng.choice(n, size=min(n, max_points), replace=False))
     xy = PCA(2, random_state=0).fit_transform(clustering.points[pick]) if len(pick) > 2 \
         else np.zeros((len(pick), 2))
-    owner = {k: result.merged_into.get(f.id, f.id) for k, f in m["owner"].items()}
+    reported = {f.id for f in result.findings}  # a cluster's finding may have been dropped
+    owner = {k: home for k, f in m["owner"].items()
+             if (home := result.merged_into.get(f.id, f.id)) in reported}
     labels = clustering.labels[pick]
     return {"slot": "opening", "method": "PCA of the clustered sentence embeddings",
             "points": {"x": np.round(xy[:, 0], 4).tolist(), "y": np.round(xy[:, 1], 4).tolist(),

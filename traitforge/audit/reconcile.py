@@ -116,11 +116,13 @@ def _add_methods(lead: Finding, f: Finding) -> None:
 
 
 def union_into(lead: Finding, f: Finding) -> None:
-    extra = ~np.isin(f.units, lead.units)
-    units = np.concatenate([lead.units, f.units[extra]])
-    spans = np.concatenate([lead.spans, f.spans[extra]])
-    order = np.argsort(units, kind="stable")
-    lead.units, lead.spans = units[order], spans[order]
+    """`lead` takes `f`'s units and matcher; a unit both flag keeps the earlier span, as the
+    joined matcher replays it (`AnyOf`)."""
+    units = np.concatenate([lead.units, f.units])
+    spans = np.concatenate([lead.spans, f.spans])
+    order = np.lexsort((spans[:, 1], spans[:, 0], units))
+    first = np.r_[True, units[order][1:] != units[order][:-1]]
+    lead.units, lead.spans = units[order][first], spans[order][first]
     lead.function_words_only &= f.function_words_only
     if lead.ref_index is not None and f.ref_index is not None:
         lead.ref_index = np.union1d(lead.ref_index, f.ref_index)

@@ -25,20 +25,21 @@ WORD = r"[^\W\d_][\w'’]*"
 
 def frame_words(texts: list[str], share: float, sample: int = 20_000) -> list[str]:
     """The stop words and every word in at least `share` of `texts` (an evenly spaced sample of
-    at most `sample` of them): the words a skeleton keeps."""
+    at most `sample` of them), and in two at least: the words a skeleton keeps."""
     step = max(1, -(-len(texts) // sample))
     docs = pl.DataFrame({"t": texts[::step]}, schema={"t": pl.String}).with_row_index("d")
     words = (docs.select("d", pl.col("t").str.to_lowercase().str.extract_all(WORD).alias("w"))
              .explode("w").drop_nulls("w").unique())
     frequent = (words.group_by("w").len()
-                .filter(pl.col("len") >= max(1.0, share * docs.height))["w"])
+                .filter(pl.col("len") >= max(2.0, share * docs.height))["w"])
     return sorted(set(STOP_WORDS) | set(frequent))
 
 
 def skeletons(sentences: pl.DataFrame, prompts: list[str], keep: list[str]) -> pl.DataFrame:
     """Columns skeleton and masked (the text with prompt echoes and numbers masked, for
     embedding) for each row of `sentences` (columns unit, text), in row order; the words in
-    `keep` (lowercase) stay in the skeleton."""
+    `keep` (lowercase) stay in the skeleton, and in the masked text even where the prompt has
+    them."""
     toks = (sentences.select("unit", "text").with_row_index("sid")
             .select("sid", "unit", pl.col("text").str.extract_all(TOKEN_PATTERN).alias("tok"))
             .explode("tok").drop_nulls("tok").with_row_index("k"))

@@ -18,9 +18,11 @@ from traitforge.audit.units import Unit
 
 def cluster_findings(sc: pl.DataFrame, sr: pl.DataFrame | None, n_units: int, n_ref: int | None,
                      select, embedder, settings: ClusterSettings, discovery: DiscoverySettings,
-                     seed: int = 0, step=lambda advance=1: None) -> tuple[list[Finding], dict]:
+                     frame_words: list[str], seed: int = 0, step=lambda advance=1: None
+                     ) -> tuple[list[Finding], dict]:
     """Findings for over-represented families of embedding clusters, per slot, and the
-    clustering of the opening sentences (for the report's map)."""
+    clustering of the opening sentences (for the report's map); the sentences' masked texts
+    keep `frame_words`."""
     findings, maps = [], {}
     for slot in ("opening", "closing"):
         c = sc.filter(pl.col("slot") == slot)
@@ -52,7 +54,8 @@ def cluster_findings(sc: pl.DataFrame, sr: pl.DataFrame | None, n_units: int, n_
             rows = lc.filter(pl.col("group").is_in(g))
             medoid = _medoid(rows, result)
             label = f"{' · '.join(words)} — {medoid}"
-            matcher = ClusterMatcher(slot, sorted(int(x) for x in g), space, settings.accurate)
+            matcher = ClusterMatcher(slot, sorted(int(x) for x in g), space, frame_words,
+                                     settings.accurate)
             f = family_finding(
                 "cluster", label,
                 f"Over-represented family of {len(g)} embedding cluster{'s' * (len(g) > 1)} among "
@@ -93,5 +96,5 @@ class ClusterPass(PassBase):
         found, ctx.extras["map"] = cluster_findings(
             sc, sr, len(units), len(reference) if reference else None,
             family_select(ctx.policy, settings), ctx.corpus_match.embedder(cs.accurate), cs, settings,
-            ctx.config.seed, tick)
+            ctx.corpus_match.frame_words, ctx.config.seed, tick)
         return found

@@ -266,7 +266,7 @@ def _finding(c: SlotCounts, pairs: pl.DataFrame, r: SlotCounts | None,
 @register
 class NgramPass(PassBase):
     """Slot n-grams: against a reference, every frequent one tested (BH across all); without
-    one, the recurring phrases that say something (a third of the family prevalence)."""
+    one, the recurring phrases that say something (from the variant prevalence)."""
 
     name = "ngram"
     merge = MergeRule(rank=3, widens_others=False)
