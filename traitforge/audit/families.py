@@ -132,12 +132,6 @@ def over_represented(alpha: float, min_lift: float):
                       and f.lift >= min_lift and not f.function_words_only and not f.user_pattern)
 
 
-def recurring(min_prevalence: float):
-    """Without one: findings in at least `min_prevalence` of the replies."""
-    return lambda f: (f.prevalence >= min_prevalence and not f.function_words_only
-                      and not f.user_pattern)
-
-
 def join_families(findings: list[Finding], units: list[Unit], candidate, frame_cos: float = 0.5,
                   skip: frozenset[str] = frozenset(), test: str = "z",
                   prior_strength: float = 100.0, part_share: float = 0.25

@@ -18,12 +18,19 @@ from __future__ import annotations
 from typing import Callable
 
 from traitforge.audit.config import DiscoverySettings
-from traitforge.audit.families import recurring, structural_findings
+from traitforge.audit.families import structural_findings
 from traitforge.audit.findings import Finding
 from traitforge.audit.topics import topic_excess
 from traitforge.audit.units import Unit
 
 TOPIC_Z = 5.0
+
+
+def recurring(min_prevalence: float):
+    """Findings in at least `min_prevalence` of the replies, not of function words alone nor
+    the user's patterns."""
+    return lambda f: (f.prevalence >= min_prevalence and not f.function_words_only
+                      and not f.user_pattern)
 
 
 class Habits:
