@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_right
 from collections import Counter
+from functools import lru_cache
 
 import numpy as np
 from scipy.stats import poisson
@@ -58,6 +60,20 @@ def _past_punctuation(text: str, start: int, end: int) -> int:
     return start
 
 
+@lru_cache(maxsize=1 << 16)
+def _paragraphs(text: str) -> tuple[list[int], list[int]]:
+    """Where each paragraph starts and ends; cached, as an audit's findings read the same
+    replies over and over."""
+    cuts = list(PARAGRAPH.finditer(text))
+    return [0] + [m.end() for m in cuts], [m.start() for m in cuts] + [len(text)]
+
+
+@lru_cache(maxsize=1 << 16)
+def _paragraph_sentences(text: str, k: int) -> list[tuple[int, int]]:
+    starts, ends = _paragraphs(text)
+    return sentence_spans(text, starts[k], ends[k]) or [(starts[k], ends[k])]
+
+
 def frame_code(text: str, start: int, end: int) -> tuple[str, ...]:
     """Where a span sits: its paragraph (first, middle, last, only), its line (header, list
     item, quote, plain), its sentence's place in the paragraph (first, later), its place in the
@@ -67,15 +83,13 @@ def frame_code(text: str, start: int, end: int) -> tuple[str, ...]:
     it is the whole sentence. Punctuation opening the span (the full stop of
     the sentence before) is passed over."""
     start = _past_punctuation(text, start, end)
-    cuts = list(PARAGRAPH.finditer(text))
-    bounds = [0] + [m.end() for m in cuts]
-    ends = [m.start() for m in cuts] + [len(text)]
-    k = max(0, np.searchsorted(bounds, start, side="right") - 1)
+    bounds = _paragraphs(text)[0]
+    k = max(0, bisect_right(bounds, start) - 1)
     para = "only" if len(bounds) == 1 else "first" if k == 0 else "last" if k == len(bounds) - 1 \
         else "middle"
     line_start = text.rfind("\n", 0, start) + 1
     line = next((name for pattern, name in LINE_KIND if pattern.match(text, line_start)), "plain")
-    sents = sentence_spans(text, bounds[k], ends[k]) or [(bounds[k], ends[k])]
+    sents = _paragraph_sentences(text, k)
     j = _where(sents, start)
     s, e = sents[j]
     lead, rest = not re.search(r"\w", text[s:start]), not re.search(r"\w", text[end:e])

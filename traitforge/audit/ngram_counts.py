@@ -6,8 +6,8 @@ counted once per unit (document frequency). An n-gram with a content word that a
 the unit's own prompt is a prompt echo: it is counted in `echo`, not in `df`, so that patterns
 induced by the prompts are not mistaken for artifacts.
 
-Units are read in blocks, tokenized afresh for each pass, so that memory holds one block's
-tokens and the running counts per n-gram, never the tokens of the whole corpus. An n-gram is
+Units are read in blocks (`Blocks`), tokenized afresh for each pass, so that memory holds one
+block's tokens and the running counts per n-gram, never the tokens of the whole corpus. An n-gram is
 located by its first occurrence, `pos` = unit << 32 | token offset, and its tokens are
 recovered by tokenizing that one text again.
 """
@@ -95,11 +95,27 @@ def _windows(tokens: Tokens, n: int, parts: pl.Series | None = None,
                          "content": (csum[idx + n] - csum[idx]) > 0})
 
 
-def _blocks(texts: list[str], prompts: list[str] | None, block: int):
-    """(tokens, prompt tokens or None) of each block of units."""
-    for lo in range(0, len(texts), block):
-        yield (tokenize(texts[lo:lo + block], lo),
-               None if prompts is None else tokenize(prompts[lo:lo + block], lo))
+class Blocks:
+    """The tokens of `texts` (and of their `prompts`), a block of units at a time. A corpus of
+    one block is tokenized once and its tokens held, as counting holds them either way; a
+    larger one is tokenized afresh on each pass, so that memory stays flat."""
+
+    def __init__(self, texts: list[str], prompts: list[str] | None, block: int = BLOCK):
+        self.texts, self.prompts, self.block = texts, prompts, block
+        self._held = list(self._tokenize()) if len(texts) <= block else None
+
+    def __iter__(self):
+        """(tokens, prompt tokens or None) of each block."""
+        return iter(self._held) if self._held is not None else self._tokenize()
+
+    def release(self) -> None:
+        """Let the held tokens go; later passes tokenize afresh."""
+        self._held = None
+
+    def _tokenize(self):
+        for lo in range(0, len(self.texts), self.block):
+            yield (tokenize(self.texts[lo:lo + self.block], lo),
+                   None if self.prompts is None else tokenize(self.prompts[lo:lo + self.block], lo))
 
 
 def _occurrences(tokens: Tokens, prompt: Tokens | None, n: int, parts: pl.Series | None = None,
@@ -116,10 +132,9 @@ def _occurrences(tokens: Tokens, prompt: Tokens | None, n: int, parts: pl.Series
     return frame.join(hit, on=["unit", "key"], how="anti"), hit
 
 
-def _scan(texts: list[str], prompts: list[str] | None, block: int,
-          wanted: dict[int, pl.Series]):
+def _scan(blocks: Blocks, wanted: dict[int, pl.Series]):
     """(n, occurrences) per block and n of the n-grams in wanted[n], one tokenization a block."""
-    for tokens, prompt in _blocks(texts, prompts, block):
+    for tokens, prompt in blocks:
         for n, keys in wanted.items():
             yield n, *_occurrences(tokens, prompt, n, wanted=keys)
 
@@ -146,34 +161,33 @@ class SlotCounts:
     n_units: int
     # key, n, df, echo, pos (first occurrence), offset (mean token offset in the slot), content
     stats: pl.DataFrame
-    texts: list[str]  # the slot's texts, to find the n-grams in again
-    prompts: list[str] | None
-    block: int
+    blocks: Blocks  # the slot's texts and their tokens, to find the n-grams in again
+
+    @property
+    def texts(self) -> list[str]:
+        return self.blocks.texts
 
 
 def count_slot(slot: str, texts: list[str], prompts: list[str] | None, max_n: int, min_df: int,
                keep: pl.DataFrame | None = None, block: int = BLOCK) -> SlotCounts:
     """Count n-grams of one slot, in blocks of `block` units. With `keep` (a frame of keys),
     count those keys wherever they occur, whatever the counts of their parts."""
-    totals = (_count_levels(texts, prompts, max_n, min_df, block) if keep is None
-              else _count_kept(texts, prompts, max_n, keep["key"], block))
+    blocks = Blocks(texts, prompts, block)
+    totals = (_count_levels(blocks, max_n, min_df) if keep is None
+              else _count_kept(blocks, max_n, keep["key"]))
     stats = pl.concat([t.filter(pl.col("df") >= min_df).with_columns(pl.lit(n, pl.Int64).alias("n"))
                        for n, t in totals.items()])
     stats = stats.with_columns(pl.col("offset") / pl.col("df")).sort("key")
-    return SlotCounts(slot, len(texts), stats, texts, prompts, block)
+    return SlotCounts(slot, len(texts), stats, blocks)
 
 
-def _count_levels(texts: list[str], prompts: list[str] | None, max_n: int, min_df: int,
-                  block: int) -> dict[int, pl.DataFrame]:
+def _count_levels(blocks: Blocks, max_n: int, min_df: int) -> dict[int, pl.DataFrame]:
     """Counts per n, level by level: an n-gram is counted only where both of its parts were in
-    min_df units, echoes included (an echoed part can belong to a phrase that is no echo). A
-    corpus of one block is tokenized once for all levels (its tokens are held either way);
-    a larger one again at each level, so that memory stays flat."""
+    min_df units, echoes included (an echoed part can belong to a phrase that is no echo)."""
     totals, parts = {}, None
-    once = list(_blocks(texts, prompts, block)) if len(texts) <= block else None
     for n in range(1, max_n + 1):
         totals[n] = pl.DataFrame(schema=_COUNTS)
-        for tokens, prompt in once if once is not None else _blocks(texts, prompts, block):
+        for tokens, prompt in blocks:
             totals[n] = _merge(totals[n], _block_counts(*_occurrences(tokens, prompt, n, parts)))
         parts = totals[n].filter(pl.col("df") + pl.col("echo") >= min_df)["key"]
         if parts.is_empty():
@@ -181,11 +195,10 @@ def _count_levels(texts: list[str], prompts: list[str] | None, max_n: int, min_d
     return totals
 
 
-def _count_kept(texts: list[str], prompts: list[str] | None, max_n: int, keys: pl.Series,
-                block: int) -> dict[int, pl.DataFrame]:
+def _count_kept(blocks: Blocks, max_n: int, keys: pl.Series) -> dict[int, pl.DataFrame]:
     """Counts per n of the n-grams in `keys`, in one pass over the blocks."""
     totals = dict.fromkeys(range(1, max_n + 1), pl.DataFrame(schema=_COUNTS))
-    for n, frame, hit in _scan(texts, prompts, block, dict.fromkeys(totals, keys)):
+    for n, frame, hit in _scan(blocks, dict.fromkeys(totals, keys)):
         totals[n] = _merge(totals[n], _block_counts(frame, hit))
     return totals
 
@@ -193,13 +206,17 @@ def _count_kept(texts: list[str], prompts: list[str] | None, max_n: int, keys: p
 def unit_pairs(counts: SlotCounts, rows: pl.DataFrame) -> pl.DataFrame:
     """unit, key: the units that carry each n-gram of `rows` (columns key, n), echoes apart."""
     wanted = {n: rows.filter(pl.col("n") == n)["key"] for n in sorted(set(rows["n"].to_list()))}
-    return occurring(counts.texts, counts.prompts, wanted, counts.block)
+    return _pairs(counts.blocks, wanted)
 
 
 def occurring(texts: list[str], prompts: list[str] | None, wanted: dict[int, pl.Series],
               block: int = BLOCK) -> pl.DataFrame:
     """unit, key: where each n-gram of wanted[n] occurs other than as a prompt echo."""
-    parts = [frame.select("unit", "key") for _, frame, _ in _scan(texts, prompts, block, wanted)]
+    return _pairs(Blocks(texts, prompts, block), wanted)
+
+
+def _pairs(blocks: Blocks, wanted: dict[int, pl.Series]) -> pl.DataFrame:
+    parts = [frame.select("unit", "key") for _, frame, _ in _scan(blocks, wanted)]
     return pl.concat(parts) if parts else pl.DataFrame(schema=_PAIRS)
 
 

@@ -40,10 +40,10 @@ def skeletons(sentences: pl.DataFrame, prompts: list[str], keep: list[str]) -> p
     embedding) for each row of `sentences` (columns unit, text), in row order; the words in
     `keep` (lowercase) stay in the skeleton, and in the masked text even where the prompt has
     them."""
-    toks = (sentences.select("unit", "text").with_row_index("sid")
+    toks = (sentences.lazy().select("unit", "text").with_row_index("sid")
             .select("sid", "unit", pl.col("text").str.extract_all(TOKEN_PATTERN).alias("tok"))
             .explode("tok").drop_nulls("tok").with_row_index("k"))
-    echo = (pl.DataFrame({"p": prompts}).with_row_index("unit")
+    echo = (pl.LazyFrame({"p": prompts}).with_row_index("unit")
             .select(pl.col("unit").cast(pl.UInt32),
                     pl.col("p").str.to_lowercase().str.extract_all(WORD).alias("low"))
             .explode("low").drop_nulls("low").unique().with_columns(pl.lit(True).alias("echo")))
@@ -52,20 +52,23 @@ def skeletons(sentences: pl.DataFrame, prompts: list[str], keep: list[str]) -> p
             .when(~pl.col("tok").str.contains(r"\w")).then(pl.col("tok"))
             .when(pl.col("tok").str.contains(r"^\d")).then(pl.lit("NUM"))
             .when(pl.col("echo").fill_null(False)).then(pl.lit("ECHO"))
-            .when(pl.col("tok").str.contains(r"^[A-Z]") & (pl.col("k") > pl.col("k").min().over("sid")))
-            .then(pl.lit("NAME"))
+            .when(pl.col("tok").str.contains(r"^[A-Z]") & ~pl.col("first")).then(pl.lit("NAME"))
             .otherwise(pl.lit("W")))
+    first = pl.col("sid") != pl.col("sid").shift(1)  # rows are in token order
     typed = (toks.with_columns(low.alias("low")).join(echo, on=["unit", "low"], how="left")
-             .sort("k").with_columns(kind.alias("kind")))
-    repeat = (pl.col("kind") == pl.col("kind").shift(1).over("sid")) & pl.col("kind").is_in(SLOT_NAMES)
+             .sort("k").with_columns(first.fill_null(True).alias("first"))
+             .with_columns(kind.alias("kind")))
+    repeat = (~pl.col("first") & (pl.col("kind") == pl.col("kind").shift(1))
+              & pl.col("kind").is_in(SLOT_NAMES))
     masked = (pl.when(pl.col("kind") == "ECHO").then(pl.lit("this"))
               .when(pl.col("kind") == "NUM").then(pl.lit("0")).otherwise(pl.col("tok")))
     joined = (typed.with_columns(repeat.fill_null(False).alias("repeat"), masked.alias("m"))
               .group_by("sid", maintain_order=True)
               .agg(pl.col("kind").filter(~pl.col("repeat")).str.join(" ").alias("skeleton"),
                    pl.col("m").str.join(" ").alias("masked")))
-    full = sentences.with_row_index("sid").select("sid").join(joined, on="sid", how="left")
-    return full.sort("sid").select(pl.col("skeleton").fill_null(""), pl.col("masked").fill_null(""))
+    full = sentences.lazy().with_row_index("sid").select("sid").join(joined, on="sid", how="left")
+    return (full.sort("sid").select(pl.col("skeleton").fill_null(""), pl.col("masked").fill_null(""))
+            .collect())
 
 
 def _encode(skels: list[str]) -> list[str]:

@@ -181,6 +181,8 @@ def ngram_findings(counts: list[SlotCounts], ref_counts: list[SlotCounts] | None
                                                                descending=[True, False])
         pairs = unit_pairs(c, rows)
         ref_pairs = unit_pairs(ref_counts[k], rows) if ref_counts else None
+        for held in [c] + ([ref_counts[k]] if ref_counts else []):
+            held.blocks.release()
         for members in merge_ngrams(pairs, rows, len(corpus), settings.merge_jaccard):
             findings.append(_finding(c, pairs, ref_counts[k] if ref_counts else None, ref_pairs,
                                      rows[members], corpus, settings))
