@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import sparse
 
 from traitforge.audit.findings import Finding
 from traitforge.audit.matchers import any_of
@@ -70,15 +71,18 @@ def reconcile(findings: list[Finding], rules: dict[str, MergeRule], jaccard: flo
     # Phrasing of function words alone (":") comes after phrases with a word ("bottom line:"),
     # so that it never leads them.
     order = sorted(findings, key=lambda f: (rule(f).rank, f.function_words_only, -f.score, f.id))
+    shared = _shared_units(order)
+    size = np.array([len(f.units) for f in order], np.float64)
+    leader_of = np.full(len(order), -1)  # each finding's place among the leaders, if it leads
     leaders: list[Finding] = []
-    original: list[np.ndarray] = []
     home: dict[str, str] = {}
-    for f in order:
+    for i, f in enumerate(order):
         overlap = {}
-        for k, units in enumerate(original if not rule(f).alone else []):
-            inter = len(np.intersect1d(f.units, units, assume_unique=True))
-            if inter:
-                overlap[k] = (inter / (len(f.units) + len(units) - inter), inter / len(f.units))
+        row = shared.getrow(i)
+        for k, j, inter in sorted(zip(leader_of[row.indices], row.indices, row.data)):
+            if k >= 0 and not rule(f).alone:
+                jac = inter / (size[i] + size[j] - inter)
+                overlap[int(k)] = (float(jac), float(inter / size[i]))
         best = max(overlap, key=overlap.get, default=None)
         if best is not None and overlap[best][0] < jaccard and overlap[best][1] < containment:
             ranked = sorted(overlap, key=lambda k: -overlap[k][1])
@@ -100,8 +104,8 @@ def reconcile(findings: list[Finding], rules: dict[str, MergeRule], jaccard: flo
             home[f.id] = lead.id
             continue
         f.evidence = [_evidence(f, 1.0, 1.0)]
+        leader_of[i] = len(leaders)
         leaders.append(f)
-        original.append(f.units)
         home[f.id] = f.id
     for f in leaders:
         f.merge_rule = (f"union of members with unit Jaccard >= {jaccard}; members with >= "
@@ -109,6 +113,17 @@ def reconcile(findings: list[Finding], rules: dict[str, MergeRule], jaccard: flo
                         f"outside it, kept as evidence") if len(f.evidence) > 1 else None
         retest(f, test, prior_strength)
     return leaders, home
+
+
+def _shared_units(findings: list[Finding]):
+    """How many units each pair of `findings` both flag (as first flagged: a leader's overlap is
+    read on its own units, not on those it gains), as a sparse matrix."""
+    n_units = max((int(f.units.max()) + 1 for f in findings if len(f.units)), default=0)
+    cols = np.repeat(np.arange(len(findings)), [len(f.units) for f in findings])
+    rows = np.concatenate([f.units for f in findings]) if findings else np.zeros(0, np.int64)
+    x = sparse.csc_matrix((np.ones(len(rows), np.float32), (rows, cols)),
+                          shape=(n_units, len(findings)))
+    return (x.T @ x).tocsr()
 
 
 def _add_methods(lead: Finding, f: Finding) -> None:
