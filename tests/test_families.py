@@ -67,6 +67,20 @@ def test_group_tests_against_a_reference():
     assert _chosen(enriched(tests, 0.05, 61, 1.5, 0.01)) == set()
 
 
+def test_group_tests_come_in_one_order_whatever_the_rows_order():
+    """Their order names the findings (a second one with the same label is id-2), so it must
+    not vary from run to run."""
+    groups = {("opening", str(g)): list(range(10 * g, 10 * g + 5 + g)) for g in range(40)}
+    corpus = _rows(groups)
+    ref = _rows({key: units[:3] for key, units in groups.items()})
+    orders = set()
+    for seed in range(5):
+        shuffled = corpus.sample(fraction=1.0, shuffle=True, seed=seed)
+        tests = group_tests(shuffled, ref.sample(fraction=1.0, shuffle=True, seed=seed), 500, 500)
+        orders.add(tuple(tests.select("slot", "group", "df", "ref_df").iter_rows()))
+    assert len(orders) == 1
+
+
 def test_group_tests_without_a_reference_keeps_frequent_stock_groups():
     n = 200
     corpus = _rows({

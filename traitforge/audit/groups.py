@@ -20,12 +20,14 @@ def group_tests(sc: pl.DataFrame, sr: pl.DataFrame | None, n_units: int, n_ref: 
     `sc` and `sr` hold one row per labelled sentence with columns unit, slot, group and stock
     (whether its skeleton recurs in another unit); a unit counts once per group however many of
     its sentences fall in it. `stock` is the share of a group's sentences that are stock."""
-    out = sc.group_by("slot", "group").agg(pl.col("unit").n_unique().alias("df"),
-                                           pl.col("stock").mean().alias("stock"))
+    out = (sc.group_by("slot", "group").agg(pl.col("unit").n_unique().alias("df"),
+                                            pl.col("stock").mean().alias("stock"))
+           .sort("slot", "group"))  # in a fixed order, so that ids do not vary from run to run
     if sr is None or n_ref is None:
         return out.with_columns((pl.col("df") / n_units).alias("prevalence"))
     ref = sr.group_by("slot", "group").agg(pl.col("unit").n_unique().alias("ref_df"))
-    out = out.join(ref, on=["slot", "group"], how="left").with_columns(pl.col("ref_df").fill_null(0))
+    out = (out.join(ref, on=["slot", "group"], how="left", maintain_order="left")
+           .with_columns(pl.col("ref_df").fill_null(0)))
     z = over_representation_z(test, out["df"].to_numpy(), n_units, out["ref_df"].to_numpy(), n_ref,
                               prior_strength)
     p = upper_p(z)
