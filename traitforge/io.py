@@ -13,7 +13,9 @@ import hashlib
 import io
 import json
 import os
+import re
 import tempfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -80,16 +82,18 @@ def sha256_file(path: str | Path) -> str:
     return h.hexdigest()
 
 
+class Bad(str):
+    """Why a row could not be read (where `_rows` would yield the row)."""
+
+
+BLANK = object()  # a blank line, which is no record
+
+
 def _rows(path: Path) -> Iterator[tuple[int, Any, str]]:
-    """Yield (line, parsed row or Rejected reason string, raw text) from any supported file."""
+    """Yield (line, parsed row, Bad reason or BLANK, raw text) from any supported file."""
     name = path.name.lower()
     if name.endswith((".jsonl", ".jsonl.gz", ".json.gz", ".ndjson")):
-        opener = gzip.open if name.endswith(".gz") else open
-        with opener(path, "rb") as f:
-            for i, raw in enumerate(f, 1):
-                if i == 1 and raw.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte-order mark
-                    raw = raw[3:]
-                yield (i, *_parse_json_line(raw))
+        yield from _json_lines(path, gzip.open if name.endswith(".gz") else open)
     elif name.endswith(".parquet"):
         import polars as pl
 
@@ -107,7 +111,7 @@ def _rows(path: Path) -> Iterator[tuple[int, Any, str]]:
                 raw = json.dumps(row, ensure_ascii=False, default=str)
                 raw = raw.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
                 if any(isinstance(v, str) and _has_surrogates(v) for v in row.values()):
-                    yield reader.line_num, "invalid UTF-8", raw
+                    yield reader.line_num, Bad("invalid UTF-8"), raw
                 else:
                     yield reader.line_num, row, raw
     else:
@@ -122,18 +126,43 @@ def _has_surrogates(s: str) -> bool:
         return True
 
 
+def _json_lines(path: Path, opener) -> Iterator[tuple[int, Any, str]]:
+    """The rows of a JSONL file; a file that stops being readable (a truncated gzip, or text
+    named .gz) is refused at the line it stops at."""
+    i = 0
+    try:
+        with opener(path, "rb") as f:
+            for i, raw in enumerate(f, 1):
+                if i == 1 and raw.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte-order mark
+                    raw = raw[3:]
+                yield (i, *_parse_json_line(raw))
+    except (OSError, EOFError, zlib.error) as e:  # a truncated or false gzip file
+        raise InputError(f"{path}:{i + 1}: the file stops being readable here "
+                         f"({e.__class__.__name__}: {e})") from None
+
+
+LONE_SURROGATE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
 def _parse_json_line(raw: bytes) -> tuple[Any, str]:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
-        return f"invalid UTF-8 at byte {e.start}", raw.decode("utf-8", "replace").rstrip("\n")
+        return Bad(f"invalid UTF-8 at byte {e.start}"), raw.decode("utf-8", "replace").rstrip("\n")
     text = text.rstrip("\r\n")
     if not text.strip():
-        return None, text
+        return BLANK, text
     try:
-        return json.loads(text), text
+        row = json.loads(text)
     except json.JSONDecodeError as e:
-        return f"malformed JSON ({e.msg} at column {e.colno})", text
+        return Bad(f"malformed JSON ({e.msg} at column {e.colno})"), text
+    except RecursionError:
+        return Bad("JSON nested too deeply"), text
+    except ValueError as e:  # e.g. an integer of more digits than Python converts
+        return Bad(f"unreadable JSON ({str(e).split(':')[0]})"), text
+    if LONE_SURROGATE.search(text) and _has_surrogates(json.dumps(row, ensure_ascii=False)):
+        return Bad("a lone surrogate escape (\\ud800-\\udfff) is not text"), text
+    return row, text
 
 
 def detect_format(row: dict) -> str | None:
@@ -187,7 +216,8 @@ def _messages(row: dict, fmt: str) -> tuple[dict, ...]:
 def to_record(row: Any, fmt: str, rid: str, source: str, line: int) -> Record:
     """Turn one parsed row into a Record, or raise ValueError with the reason."""
     if not isinstance(row, dict):
-        raise ValueError(f"expected a JSON object, got {type(row).__name__}")
+        kind = "null" if row is None else type(row).__name__
+        raise ValueError(f"expected a JSON object, got {kind}")
     if fmt in ("chat", "sharegpt"):
         key = "messages" if fmt == "chat" else "conversations"
         if key not in row:
@@ -244,11 +274,11 @@ def read_corpus(path: str | Path, fmt: str | None = None, id_field: str = "id",
     seen: set[str] = set()
     n_read = 0
     for line, row, raw in _rows(path):
-        if row is None:  # blank line
+        if row is BLANK:
             continue
         n_read += 1
         try:
-            if isinstance(row, str):
+            if isinstance(row, Bad):
                 raise ValueError(row)
             if fmt is None and isinstance(row, dict):
                 fmt = detect_format(row)
