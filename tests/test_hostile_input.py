@@ -26,6 +26,9 @@ HOSTILE = {  # a line, and a word its rejection's reason must hold
     "bare null": ("null", "got null"),
     "a bare string": ('"just a string"', "got str"),
     "a bare number": ("17", "got int"),
+    "a reply of zero-width spaces": ('{"id": "z", "messages": [{"role": "user", "content": "a"}, '
+                                     '{"role": "assistant", "content": "\u200b\u200b \u2060"}]}',
+                                     "only invisible characters"),
 }
 
 

@@ -15,6 +15,7 @@ import json
 import os
 import re
 import tempfile
+import unicodedata
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -182,8 +183,8 @@ def detect_format(row: dict) -> str | None:
 def _text(value: Any, what: str) -> str:
     if not isinstance(value, str):
         raise ValueError(f"{what} is {type(value).__name__}, not a string")
-    if not value.strip():
-        raise ValueError(f"{what} is empty")
+    if all(c.isspace() or unicodedata.category(c) == "Cf" for c in value):
+        raise ValueError(f"{what} is empty" + (" (only invisible characters)" if value.strip() else ""))
     return value
 
 
