@@ -62,3 +62,12 @@ def test_an_unreadable_gzip_file_is_refused_in_one_line(tmp_path, kind):
     assert proc.stderr.strip().count("\n") == 0
     assert f"{path}:" in proc.stderr and "stops being readable" in proc.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_a_file_of_bad_records_is_refused_with_the_first_reason(tmp_path):
+    path = tmp_path / "corpus.jsonl"
+    path.write_text('{"id": "a", "x": 1}\n{"id": "b", "y": 2}\n')
+    proc = _audit(path, tmp_path)
+    assert proc.returncode == 2 and proc.stderr.strip().count("\n") == 0
+    assert "2 read, 2 rejected" in proc.stderr
+    assert f"{path}:1: cannot tell the record shape from fields ['id', 'x']" in proc.stderr

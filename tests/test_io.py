@@ -410,3 +410,16 @@ def test_sentence_slots_long_last_sentence():
     (o_start, o_end), (c_start, c_end) = sentence_slots(text)
     assert text[o_start:o_end] == "Short start."
     assert text[c_start:c_end] == long_tail
+
+
+def test_csv_messages_may_be_a_json_string(tmp_path):
+    path = tmp_path / "chats.csv"
+    turns = [{"role": "user", "content": "Hi?"}, {"role": "assistant", "content": "Hello."}]
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["id", "messages"])
+        writer.writerow(["a", json.dumps(turns)])
+        writer.writerow(["b", "not json"])
+    corpus = read_corpus(path)
+    assert [r.messages for r in corpus.records] == [tuple(turns)]
+    assert [r.reason for r in corpus.rejected] == ["'messages' is a string that is not a JSON list"]

@@ -194,6 +194,11 @@ def _messages(row: dict, fmt: str) -> tuple[dict, ...]:
     else:
         turns, role_key, text_key = row.get("conversations"), "from", "value"
     key = "messages" if fmt == "chat" else "conversations"
+    if isinstance(turns, str):  # a CSV cell holds the list as JSON
+        try:
+            turns = json.loads(turns)
+        except (ValueError, RecursionError):
+            raise ValueError(f"'{key}' is a string that is not a JSON list") from None
     if not isinstance(turns, list) or not turns:
         raise ValueError(f"'{key}' must be a non-empty list")
     out = []

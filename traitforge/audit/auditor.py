@@ -65,8 +65,9 @@ class Steps:
 def _read(path: str, config: AuditConfig, what: str) -> Corpus:
     corpus = read_corpus(path, config.format, config.id_field, config.strict)
     if not corpus.records:
+        first = f"; first: {corpus.rejected[0]}" if corpus.rejected else ""
         raise InputError(f"{path}: no usable records in the {what} "
-                         f"({corpus.n_read} read, {len(corpus.rejected)} rejected)")
+                         f"({corpus.n_read} read, {len(corpus.rejected)} rejected{first})")
     return corpus
 
 
