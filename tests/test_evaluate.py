@@ -367,3 +367,12 @@ def test_eval_input_errors_are_one_line(tiny, write_jsonl, tmp_path, capsys):
     with pytest.raises(InputError):
         from traitforge.evaluate.suite import load_suite
         load_suite(tmp_path / "missing.toml")
+
+
+@pytest.mark.parametrize("gold", [True, False, 2, -1, "0", 0.0])
+def test_a_multiple_choice_gold_must_be_a_choice_index(gold):
+    from traitforge.evaluate.items import mcq_item
+
+    with pytest.raises(InputError, match="set.jsonl:3: gold must be the index"):
+        mcq_item("set.jsonl", 3, {"query": "2 + 2?", "choices": ["3", "4"], "gold": gold})
+    assert mcq_item("set.jsonl", 3, {"query": "2 + 2?", "choices": ["3", "4"], "gold": 1})["gold"] == 1

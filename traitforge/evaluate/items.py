@@ -59,7 +59,7 @@ def mcq_item(f: str, n: int, row: dict) -> dict:
     if not isinstance(question, str) or not isinstance(choices, list) or len(choices) < 2:
         raise InputError(f"{f}:{n}: a multiple-choice item needs query (or question) and a "
                          "list of at least two choices")
-    if not isinstance(gold, int) or not 0 <= gold < len(choices):
+    if not isinstance(gold, int) or isinstance(gold, bool) or not 0 <= gold < len(choices):
         raise InputError(f"{f}:{n}: gold must be the index of the right choice")
     return {"id": _id(f, n, row), "question": question, "choices": [str(c) for c in choices],
             "gold": gold}
