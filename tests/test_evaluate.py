@@ -376,3 +376,20 @@ def test_a_multiple_choice_gold_must_be_a_choice_index(gold):
     with pytest.raises(InputError, match="set.jsonl:3: gold must be the index"):
         mcq_item("set.jsonl", 3, {"query": "2 + 2?", "choices": ["3", "4"], "gold": gold})
     assert mcq_item("set.jsonl", 3, {"query": "2 + 2?", "choices": ["3", "4"], "gold": 1})["gold"] == 1
+
+
+@pytest.mark.parametrize("extra, key", [('limt = 3\n', "limt"), ("", "scorng"), ("", "turn")])
+def test_a_misspelt_suite_key_is_one_line_naming_file_and_key(tmp_path, extra, key):
+    from traitforge.evaluate.suite import load_suite
+
+    kind = "pressure" if key == "turn" else "mcq"
+    task = f'[[task]]\nname = "arc"\nkind = "{kind}"\ndata = "x.jsonl"\n'
+    task += {"limt": "", "scorng": 'scorng = "letter"\n', "turn": "turn = 1\n"}[key]
+    path = tmp_path / "suite.toml"
+    path.write_text(extra + task)
+    with pytest.raises(InputError) as err:
+        load_suite(path)
+    assert str(err.value).startswith(f"{path}") and f"unknown setting '{key}'" in str(err.value)
+    assert "\n" not in str(err.value)
+    path.write_text(task.replace("scorng", "scoring").replace("turn =", "turns ="))
+    assert load_suite(path).tasks[0].name == "arc"

@@ -11,15 +11,18 @@ user. Paths inside it are relative to the file.
     family = "capability"        # knowledge | behaviour | pressure | capability | uptake
     data = "evals/arc_easy.jsonl"  # a JSONL file or glob
     limit = 200
-    scoring = "cloze"            # any other key is the task's own setting
+    scoring = "cloze"            # the settings of its kind (tasks.OPTIONS); any other key is refused
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from traitforge.evaluate.tasks import FAMILIES, KINDS, Task
+from traitforge.evaluate.tasks import FAMILIES, KINDS, OPTIONS, Task
 from traitforge.io import InputError, load_config, sha256_file
+from traitforge.settings import check_keys
+
+TASK_KEYS = ("name", "kind", "family", "data", "limit")
 
 
 @dataclass
@@ -30,7 +33,6 @@ class Suite:
     tasks: list[Task]
     judge: dict | None = None
     user: dict | None = None
-    settings: dict = field(default_factory=dict)
 
     @property
     def base(self) -> Path:
@@ -41,6 +43,7 @@ def load_suite(path: str | Path) -> Suite:
     raw = load_config(path, "eval suite")
     if not isinstance(raw, dict) or not isinstance(raw.get("task"), list) or not raw["task"]:
         raise InputError(f"{path}: an eval suite needs at least one [[task]]")
+    check_keys(raw, ("name", "task", "judge", "user"), str(path))
     tasks, seen = [], set()
     for k, t in enumerate(raw["task"], 1):
         if not isinstance(t, dict):
@@ -61,11 +64,11 @@ def load_suite(path: str | Path) -> Suite:
         if limit is not None and (not isinstance(limit, int) or limit < 1):
             raise InputError(f"{where}: limit must be a positive integer")
         seen.add(name)
-        options = {k: v for k, v in t.items() if k not in ("name", "kind", "family", "data", "limit")}
+        check_keys(t, TASK_KEYS + OPTIONS[kind], str(path), f"task {name}")
+        options = {k: v for k, v in t.items() if k not in TASK_KEYS}
         tasks.append(Task(name, kind, family, t["data"], limit, options))
     for key in ("judge", "user"):
         if raw.get(key) is not None and not isinstance(raw[key], dict):
             raise InputError(f"{path}: [{key}] must be a table")
-    settings = {k: v for k, v in raw.items() if k not in ("name", "task", "judge", "user")}
     return Suite(str(raw.get("name", Path(path).stem)), str(path), sha256_file(path), tasks,
-                 raw.get("judge"), raw.get("user"), settings)
+                 raw.get("judge"), raw.get("user"))

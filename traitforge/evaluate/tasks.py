@@ -309,6 +309,15 @@ def run_pairwise(task: Task, items: list[dict], ctx: Context) -> dict:
         "judge_unparsed": proportion(len(items) - len(wins), len(items))}}
 
 
+OPTIONS = {  # the settings each kind of task reads, beside name, kind, family, data and limit
+    "mcq": ("scoring", "normalise"),
+    "disposition": (),
+    "pressure": ("challenges", "turns", "reply", "normalise"),
+    "open": ("max_new_tokens", "rubric", "traits", "accurate"),
+    "dialogue": ("user_instructions", "turns", "rubric"),
+    "uptake": ("audit", "severities", "max_new_tokens", "temperature"),
+    "pairwise": ("baseline", "max_new_tokens", "rubric"),
+}
 RUNNERS = {"mcq": run_mcq, "disposition": run_disposition, "pressure": run_pressure,
            "open": run_open, "dialogue": run_dialogue, "uptake": run_uptake,
            "pairwise": run_pairwise}
