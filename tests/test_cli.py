@@ -246,6 +246,23 @@ def test_output_that_would_overwrite_input_is_refused(tmp_path, capsys, name):
     assert sorted(p.name for p in data.iterdir()) == [target.name]
 
 
+@pytest.mark.parametrize("case", ["the corpus file", "an unrelated folder", "a folder with a foreign audit.json"])
+def test_an_output_that_is_not_an_audit_directory_is_refused_before_any_work(tmp_path, capsys, case):
+    corpus = _write_corpus(tmp_path / "corpus.jsonl", PRAISED + PLAIN[:4])
+    out = corpus if case == "the corpus file" else tmp_path / "mine"
+    if case != "the corpus file":
+        out.mkdir()
+        (out / ("notes.txt" if case == "an unrelated folder" else "audit.json")).write_text("{}\n")
+        (out / "report.html").write_text("<p>my own page</p>")
+    before = {p: _sha(p) for p in ([corpus] + (list(out.iterdir()) if out.is_dir() else []))}
+    assert main(["audit", str(corpus), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.strip().count("\n") == 0 and f"{out}:" in err and "--out" in err
+    assert {p: _sha(p) for p in before} == before
+    assert main(["audit", str(corpus), "--out", str(tmp_path / "audit")]) == 1
+    assert main(["audit", str(corpus), "--out", str(tmp_path / "audit")]) == 1  # its own: again
+
+
 def test_two_runs_give_identical_audit_json(failing_corpus, tmp_path, capsys):
     docs = []
     for k in (1, 2):

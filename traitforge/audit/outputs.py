@@ -101,13 +101,33 @@ def flags_frame(result: AuditResult) -> pl.DataFrame:
 
 
 def check_outputs(config: AuditConfig, out_dir: str | Path) -> None:
-    """Refuse an output directory whose files would overwrite an input."""
+    """Refuse, before any work, an output directory that is a file, that holds something other
+    than an audit, or whose files would overwrite an input."""
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out}: is a file, not a directory; choose another --out")
     inputs = {Path(p).resolve() for p in (config.corpus, config.reference, config.patterns,
                                           config.policy) if p}
     for name in OUTPUTS:
-        if (Path(out_dir) / name).resolve() in inputs:
-            raise InputError(f"{Path(out_dir) / name}: output would overwrite an input; "
+        if (out / name).resolve() in inputs:
+            raise InputError(f"{out / name}: output would overwrite an input; "
                              "choose another --out")
+    if out.is_dir() and not _holds_only_an_audit(out):
+        raise InputError(f"{out}: holds files that are not an audit's; choose a new or empty --out")
+
+
+def _holds_only_an_audit(out: Path) -> bool:
+    """Whether every entry of `out` is an audit output (or the LLM pass's cache), and any
+    audit.json there is one of ours."""
+    if any(p.name not in OUTPUTS + ("llm_cache",) for p in out.iterdir()):
+        return False
+    if not (out / "audit.json").is_file():
+        return True
+    try:
+        doc = json.loads((out / "audit.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(doc, dict) and {"findings", "verdict"} <= set(doc)
 
 
 def write_outputs(result: AuditResult, out_dir: str | Path) -> dict:
