@@ -4,7 +4,10 @@ that share a place in the reply but are planted independently stay apart."""
 from __future__ import annotations
 
 import json
+import os
 import random
+import subprocess
+import sys
 from types import SimpleNamespace
 
 import numpy as np
@@ -238,3 +241,20 @@ def test_a_one_word_phrasing_is_a_move_where_it_opens_its_sentence_not_where_it_
     phrase = finding("good conditions.", ["good conditions."])
     assert [f.id for f in structural_findings([opener, ender, phrase], units)] == \
         ["Crucially,", "good conditions."]
+
+
+def test_two_processes_with_other_hash_seeds_write_the_same_audit(tmp_path):
+    """Byte for byte, apart from the time it was made and took; with and without a reference."""
+    corpus_path, ref_path, _ = written(tmp_path, 300, RATES)
+    for reference in ([], ["--reference", ref_path]):
+        outputs = []
+        for seed in ("1", "2"):
+            out = tmp_path / f"out{seed}{len(reference)}"
+            env = {**os.environ, "PYTHONHASHSEED": seed}
+            subprocess.run([sys.executable, "-m", "traitforge.cli", "audit", corpus_path,
+                            "--out", str(out), "--quiet", *reference], env=env, check=False,
+                           capture_output=True, timeout=600)
+            doc = json.loads((out / "audit.json").read_text())
+            assert doc.pop("created_at") and doc.pop("seconds") and doc["findings"]
+            outputs.append((json.dumps(doc), (out / "flags.parquet").read_bytes()))
+        assert outputs[0] == outputs[1]
