@@ -4,12 +4,13 @@ from __future__ import annotations
 import csv
 import gzip
 import json
+import os
 
 import polars as pl
 import pytest
 
 from traitforge.audit.units import make_unit, sentence_slots, units_of
-from traitforge.io import InputError, Record, detect_format, read_corpus
+from traitforge.io import InputError, Record, atomic_write_text, detect_format, read_corpus
 
 # Two records per shape; each shape's rows and the (prompt, response) or text they must give.
 SHAPES = {
@@ -423,3 +424,13 @@ def test_csv_messages_may_be_a_json_string(tmp_path):
     corpus = read_corpus(path)
     assert [r.messages for r in corpus.records] == [tuple(turns)]
     assert [r.reason for r in corpus.rejected] == ["'messages' is a string that is not a JSON list"]
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_atomic_writes_honour_the_umask(tmp_path, umask):
+    old = os.umask(umask)
+    try:
+        atomic_write_text(tmp_path / "out.json", "{}\n")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "out.json").stat().st_mode & 0o777 == 0o666 & ~umask
