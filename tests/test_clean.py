@@ -157,3 +157,23 @@ def test_overlapping_spans_of_two_findings_cut_once():
     assert new.messages[1]["content"] == ("Soil pH drifts over a season, so test it twice a year "
                                           "and lime it when it drops.")
     assert removed == ["Great question, and thanks for asking it!", CLOSER]
+
+
+def test_the_gate_reads_real_manifests_a_failing_one_wins_and_a_broken_one_is_skipped(
+        write_jsonl, tmp_path):
+    """Manifests written by real audits of the same bytes: a plain one passes; one with the
+    planted habits named fails; the failing one wins whichever lies beside the data. A sibling
+    manifest that is not one (a foreign JSON) is passed over, not a crash."""
+    data = write_jsonl("data/corpus.jsonl", _corpus(200, 0.3, 0.0, 3, "c"))
+    reference = write_jsonl("reference.jsonl", _corpus(200, 0.0, 0.0, 4, "r"))
+    (data.parent / "other").mkdir()
+    (data.parent / "other" / "manifest.json").write_text('{"input": "not a table", "verdict": 1}')
+    assert main(["audit", str(data), "--no-clusters", "--no-builtin", "--no-ngrams",
+                 "--no-templates", "--out", str(data.parent / "a-pass"), "--quiet"]) == 0
+    assert check_gate(data).passed
+    assert main(["audit", str(data), "--reference", str(reference), "--no-clusters",
+                 "--out", str(data.parent / "b-fail"), "--quiet"]) == 1
+    gate = check_gate(data)
+    assert not gate.passed and gate.manifest_path.endswith("b-fail/manifest.json")
+    assert "verdict 'fail'" in gate.problem
+    assert check_gate(data, data.parent / "a-pass").passed  # named, it is the one read

@@ -65,7 +65,7 @@ def _load(path: Path) -> dict | None:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    return doc if isinstance(doc, dict) and "input" in doc else None
+    return doc if isinstance(doc, dict) and isinstance(doc.get("input"), dict) else None
 
 
 def candidates(data: Path) -> list[Path]:
@@ -74,7 +74,8 @@ def candidates(data: Path) -> list[Path]:
 
 
 def check_gate(data: str | Path, manifest: str | Path | None = None) -> GateResult:
-    """Look for a passing manifest of exactly these bytes, given or next to the data."""
+    """Look for a passing manifest of exactly these bytes, given or next to the data; a
+    failing one for the same bytes wins over any passing one."""
     data = Path(data)
     if not data.is_file():
         raise InputError(f"{data}: no such file")
@@ -88,12 +89,12 @@ def check_gate(data: str | Path, manifest: str | Path | None = None) -> GateResu
     else:
         paths = candidates(data)
     matching = [(p, m) for p in paths if (m := _load(p)) and m["input"].get("sha256") == digest]
-    for p, m in matching:
-        if m.get("verdict") in PASSING:
-            return GateResult(digest, str(p), m, None)
+    failing = [(p, m) for p, m in matching if m.get("verdict") not in PASSING]
+    if matching and not failing:
+        return GateResult(digest, str(matching[0][0]), matching[0][1], None)
     hint = f"run `traitforge audit {data} --out DIR` (or `traitforge clean`), or pass --allow-unaudited"
-    if matching:
-        p, m = matching[0]
+    if failing:
+        p, m = failing[0]
         return GateResult(digest, str(p), m, f"{data}: its audit ({p}) has verdict "
                                              f"'{m.get('verdict')}'; clean it first ({hint})")
     where = f"in {paths[0]}" if manifest is not None else f"beside it ({data.parent})"
