@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -193,6 +194,10 @@ def test_the_report_holds_every_arm_and_marks_the_unaudited_one(project, tmp_pat
                      "training data"):  # uptake per arm beside the training data's prevalence
         assert section in page
     assert page.count("<polyline") == 2  # a loss curve per training run
+    for items in re.findall(r'<ul class="legend">(.*?)</ul>', page):
+        names = [re.sub(r"<[^>]+>", "", li) for li in re.findall(r"<li>(.*?)</li>", items)]
+        arms = [n.removesuffix(" (unaudited)") for n in names]
+        assert len(arms) == len(set(arms)), names  # each arm once in every legend
     shown = capsys.readouterr().out
     assert "sft-raw (unaudited)" in shown and "eval/sft-clean" in shown
 

@@ -166,3 +166,19 @@ def test_distributions_rates_and_lengths():
     alone = distributions(["a b"], None)
     assert alone["length"]["reference"] is None and alone["length"]["reference_median"] is None
     assert all(r["reference"] is None for r in alone["markdown"])
+
+
+def test_the_loss_chart_draws_every_run_inside_its_plot():
+    """Losses are not shares: a loss of 2.2 must sit inside a plain-number axis, not above a
+    percent axis that stops at 1."""
+    import re
+
+    from traitforge.reports.pipeline_html import loss_chart
+
+    curve = [{"step": s, "loss": 2.6 - 0.1 * s} for s in range(1, 6)]
+    page = loss_chart([("raw · sft", "#c00", curve), ("clean · sft", "#00c", curve[:3])])
+    lines = re.findall(r'<polyline[^>]*points="([^"]+)"', page)
+    assert len(lines) == 2
+    ys = [float(xy.split(",")[1]) for pts in lines for xy in pts.split()]
+    assert all(12 <= y <= 12 + 210 for y in ys)
+    assert "%" not in page and ">2.5<" in page

@@ -11,7 +11,7 @@ from traitforge.reports.eval_console import load_results
 from traitforge.reports.eval_html import EXTRA_CSS, eval_sections, run_colors
 from traitforge.reports.pipeline_console import unaudited_arms
 from traitforge.reports.svg import (VERDICT_COLOR, badge, escape, legend, nice_max, page, pct, svg,
-                                    text, tick)
+                                    text)
 
 
 def _json(path: Path) -> dict | None:
@@ -74,12 +74,12 @@ def loss_chart(series: list[tuple[str, str, list[dict]]]) -> str:
         return '<p class="note">No loss was logged.</p>'
     width, height, left, top, plot_w, plot_h = 720, 260, 48, 12, 640, 210
     xmax = max(p["step"] for p in points) or 1
-    ymax, ystep = nice_max(max(p["loss"] for p in points))
+    ymax, ystep = nice_max(max(p["loss"] for p in points), share=False)
     body = []
     for k in range(int(round(ymax / ystep)) + 1):
         y = top + plot_h - k * ystep / ymax * plot_h
         body += [f'<line x1="{left}" x2="{left + plot_w}" y1="{y:.1f}" y2="{y:.1f}" stroke="#e4e4e4"/>',
-                 text(left - 4, y + 4, tick(k * ystep), "end")]
+                 text(left - 4, y + 4, f"{round(k * ystep, 6):g}", "end")]
     for name, color, pts in series:
         xy = " ".join(f"{left + p['step'] / xmax * plot_w:.1f},"
                       f"{top + plot_h - p['loss'] / ymax * plot_h:.1f}" for p in pts)
@@ -121,9 +121,9 @@ def render_pipeline_html(root: Path) -> str:
     flagged = unaudited_arms(root, arms)
     for doc, arm in zip(docs, [a for a in arms if str(root / "eval" / a["name"]) in dirs]):
         doc["_name"] = arm["name"] + (" (unaudited)" if arm["name"] in flagged else "")
-    colors = run_colors(docs) if docs else {}
-    for a in arms:
-        colors[a["name"]] = colors.get(a["name"] + " (unaudited)") or colors.get(a["name"], "#777")
+    colors = run_colors(docs) if docs else {}  # by the eval runs' names, for their legends
+    arm_colors = {a["name"]: colors.get(a["name"] + " (unaudited)") or colors.get(a["name"], "#777")
+                  for a in arms}
     corpora = [c for c in ("chats", "docs") if (root / "audit" / c).is_dir()]
     body = [f'<h1 id="top">traitforge pipeline: {escape(record.get("name", root.name))}</h1>',
             '<p><a href="#audit">audit</a> · <a href="#clean">cleaning</a> · '
@@ -131,7 +131,7 @@ def render_pipeline_html(root: Path) -> str:
             '<a href="#stages">stages</a></p>',
             '<h2 id="audit">Audit findings</h2>', *(_audit(root, c) for c in corpora),
             '<h2 id="clean">What cleaning removed</h2>', *(_clean(root, c) for c in corpora),
-            '<h2 id="training">Training</h2>', _training(root, arms, colors),
+            '<h2 id="training">Training</h2>', _training(root, arms, arm_colors),
             '<h2 id="eval">Evaluation across arms</h2>',
             *(eval_sections(docs, colors) if docs else ['<p class="note">No evaluations yet.</p>']),
             _stages(record)]

@@ -100,15 +100,17 @@ def text(x: float, y: float, s: str, anchor: str = "start", extra: str = "") -> 
     return f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}" {extra}>{escape(s)}</text>'
 
 
-def nice_max(value: float) -> tuple[float, float]:
-    """An axis maximum of at least `value` (a share) and a tick step giving at most ~6 ticks."""
+def nice_max(value: float, share: bool = True) -> tuple[float, float]:
+    """An axis maximum of at least `value` and a tick step giving at most ~6 ticks; a share's
+    axis stops at 1."""
     value = max(value, 1e-4)
     step = 10 ** math.floor(math.log10(value / 5))
     for mult in (1, 2, 2.5, 5, 10):
         if value / (step * mult) <= 6:
             step *= mult
             break
-    return min(1.0, math.ceil(value / step - 1e-9) * step), step
+    top = math.ceil(value / step - 1e-9) * step
+    return (min(1.0, top) if share else top), step
 
 
 def gridlines(sx, xmax: float, step: float, top: float, height: float, label) -> list[str]:
