@@ -177,3 +177,18 @@ def test_the_gate_reads_real_manifests_a_failing_one_wins_and_a_broken_one_is_sk
     assert not gate.passed and gate.manifest_path.endswith("b-fail/manifest.json")
     assert "verdict 'fail'" in gate.problem
     assert check_gate(data, data.parent / "a-pass").passed  # named, it is the one read
+
+
+@pytest.mark.parametrize("target", ["reference", "audit.json", "inside the audit"])
+def test_clean_refuses_an_out_that_names_an_input_of_the_audit(audited, tmp_path, capsys, target):
+    corpus, audit_dir, chosen = audited
+    out = {"reference": tmp_path / "reference.jsonl", "audit.json": audit_dir / "audit.json",
+           "inside the audit": audit_dir / "clean.jsonl"}[target]
+    before = {p: sha256_file(p) for p in [tmp_path / "reference.jsonl", *audit_dir.iterdir()]}
+    assert main(["clean", str(corpus), "--audit", str(audit_dir), "--out", str(out), "--quiet",
+                 *chosen]) == 2
+    err = capsys.readouterr().err
+    assert err.strip().count("\n") == 0 and "would overwrite an input of the audit" in err
+    assert {p: sha256_file(p) for p in before} == before
+    assert sorted(p.name for p in audit_dir.iterdir()) == sorted(p.name for p in before
+                                                                 if p.parent == audit_dir)

@@ -5,7 +5,7 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-from traitforge.audit import load_audit, run_audit, write_outputs
+from traitforge.audit import check_outputs, load_audit, run_audit, write_outputs
 from traitforge.clean.config import CleanConfig
 from traitforge.clean.select import CleanResult, clean
 from traitforge.io import InputError, atomic_write_text, read_corpus, write_jsonl
@@ -25,11 +25,9 @@ def clean_corpus(settings: CleanConfig, progress=None) -> dict:
     audited = load_audit(audit_dir)
     audit, flags = audited.doc, audited.flags()
     removed_path, new_audit = audit_paths(out)
-    inputs = {Path(p).resolve() for p in (corpus, audit_dir)}
-    for p in (out, removed_path, new_audit):
-        if Path(p).resolve() in inputs:
-            raise InputError(f"{p}: would overwrite an input; choose another --out")
     config = replace(audited.config(), corpus=corpus)
+    _check_outputs(config, Path(audit_dir), [Path(out), removed_path, new_audit])
+    check_outputs(replace(config, corpus=str(out)), new_audit)
     data = read_corpus(corpus, config.format, config.id_field)
     if data.sha256 != audit["input_sha256"]:
         raise InputError(f"{corpus}: not the bytes {audit_dir} audited (sha256 differs); "
@@ -53,6 +51,19 @@ def clean_corpus(settings: CleanConfig, progress=None) -> dict:
     }
     atomic_write_text(Path(new_audit) / "clean.json", json.dumps(summary, indent=1) + "\n")
     return summary
+
+
+def _check_outputs(config, audit_dir: Path, outputs: list[Path]) -> None:
+    """Refuse outputs that would overwrite what the audit read or wrote (the corpus, its
+    reference, patterns and policy, the audit directory's files) or that go inside it."""
+    inputs = {Path(p).resolve() for p in (config.corpus, config.reference, config.patterns,
+                                          config.policy) if p}
+    home = audit_dir.resolve()
+    for p in outputs:
+        where = p.resolve()
+        if where in inputs or where == home or home in where.parents:
+            raise InputError(f"{p}: would overwrite an input of the audit, or write inside "
+                             f"{audit_dir}; choose another --out")
 
 
 def _removed_rows(result: CleanResult, rejected, source: str) -> list[dict]:
