@@ -189,3 +189,12 @@ def test_resume_after_kill_finishes_the_same_number_of_steps(tiny, write_jsonl, 
     curve = record["loss_curve"]
     assert [p["step"] for p in curve] == list(range(1, 25))
     assert record["train_loss"] == pytest.approx(sum(p["loss"] for p in curve) / 24, abs=1e-4)
+
+
+def test_loading_a_model_prints_no_library_progress_bar(tiny, capfd):
+    from traitforge.backends.models import load_model
+
+    capfd.readouterr()
+    load_model(str(tiny))
+    captured = capfd.readouterr()
+    assert "Loading weights" not in captured.err + captured.out

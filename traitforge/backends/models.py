@@ -106,7 +106,9 @@ def load_model(name: str | None):
     """(model, tokenizer, description) ready to train: an adapter run is merged into its base."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging
 
+    logging.disable_progress_bar()  # its "Loading weights" bar; our own progress reports
     base, adapter = resolve_model(name)
     try:
         tok = AutoTokenizer.from_pretrained(adapter or base)
