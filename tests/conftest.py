@@ -2,9 +2,31 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
+
+
+BUILT_ONCE = ("models", "static-all-minilm-l6-v2")  # the converted model and the static embedder
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_cache(tmp_path_factory):
+    """Tests write into a cache of their own (child processes inherit it), not the user's; what
+    the user's cache already holds of the models built once is linked in, read only."""
+    from traitforge.backends.embed import cache_dir
+
+    user, mine = cache_dir(), tmp_path_factory.mktemp("cache")
+    for name in BUILT_ONCE:
+        if (user / name).is_dir():
+            (mine / name).symlink_to(user / name, target_is_directory=True)
+    before, os.environ["TRAITFORGE_CACHE"] = os.environ.get("TRAITFORGE_CACHE"), str(mine)
+    yield mine
+    if before is None:
+        os.environ.pop("TRAITFORGE_CACHE")
+    else:
+        os.environ["TRAITFORGE_CACHE"] = before
 
 
 def _chat(prompt: str, response: str, id: str | None = None, **extra) -> dict:

