@@ -71,3 +71,41 @@ def test_a_file_of_bad_records_is_refused_with_the_first_reason(tmp_path):
     assert proc.returncode == 2 and proc.stderr.strip().count("\n") == 0
     assert "2 read, 2 rejected" in proc.stderr
     assert f"{path}:1: cannot tell the record shape from fields ['id', 'x']" in proc.stderr
+
+
+def _random_line(rng) -> bytes:
+    """A line a careless or hostile writer might leave: random bytes, a cut chat, odd types."""
+    good = _chat(rng.randrange(10**6)).encode()
+    kind = rng.randrange(6)
+    if kind == 0:
+        return bytes(rng.randrange(256) for _ in range(rng.randrange(1, 80))).replace(b"\n", b" ")
+    if kind == 1:
+        return good[:rng.randrange(1, len(good))]
+    if kind == 2:
+        value = rng.choice([None, 7, -1.5, True, [], {}, "", "\u200b", [1, [2]], {"a": None}])
+        key = rng.choice(["messages", "role", "content", "id"])
+        return good.replace(f'"{key}"'.encode(), f'"{key}": {json.dumps(value)}, "x"'.encode(), 1)
+    if kind == 3:
+        return json.dumps(rng.choice([None, 1, "s", [], [{}], {"text": 5}, {"text": "ok"}])).encode()
+    if kind == 4:
+        i = rng.randrange(len(good))
+        return good[:i] + bytes([rng.randrange(256)]) + good[i + 1:]
+    return good
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_random_lines_never_crash_the_reader_and_every_line_is_accounted_for(tmp_path, seed):
+    import random
+
+    from traitforge.io import read_corpus
+
+    rng = random.Random(seed)
+    lines = [_random_line(rng) for _ in range(300)]
+    path = tmp_path / "corpus.jsonl"
+    path.write_bytes(b"\n".join([GOOD[0].encode()] + lines) + b"\n")
+    corpus = read_corpus(path)
+    assert corpus.n_read == len(corpus.records) + len(corpus.rejected)
+    assert corpus.n_read == sum(1 for x in [GOOD[0].encode()] + lines if x.strip())
+    assert all(r.reason and r.line >= 1 for r in corpus.rejected)
+    proc = _audit(path, tmp_path)
+    assert "Traceback" not in proc.stderr and proc.returncode in (0, 1), proc.stderr[-500:]

@@ -207,7 +207,7 @@ def _messages(row: dict, fmt: str) -> tuple[dict, ...]:
             raise ValueError(f"{key}[{k}] needs '{role_key}' and '{text_key}'")
         raw_role = turn[role_key]
         role = raw_role if fmt == "chat" else SHAREGPT_ROLES.get(str(raw_role).lower())
-        if role not in CHAT_ROLES:
+        if not isinstance(role, str) or role not in CHAT_ROLES:
             raise ValueError(f"{key}[{k}] has unknown role {raw_role!r}")
         if role in ("user", "assistant"):
             content = _text(turn[text_key], f"{key}[{k}].{text_key}")
