@@ -434,3 +434,11 @@ def test_atomic_writes_honour_the_umask(tmp_path, umask):
     finally:
         os.umask(old)
     assert (tmp_path / "out.json").stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_one_odd_first_record_does_not_decide_how_a_file_of_chats_is_read(write_jsonl, chat):
+    rows = [{"id": "t", "text": "A plain document first."}] + [
+        chat(f"Question {i}?", f"Answer {i}.", id=f"c{i}") for i in range(40)]
+    corpus = read_corpus(write_jsonl("mixed.jsonl", rows))
+    assert corpus.format == "chat" and len(corpus.records) == 40
+    assert [(r.line, r.reason) for r in corpus.rejected] == [(1, "missing field 'messages'")]

@@ -11,6 +11,7 @@ import csv
 import gzip
 import hashlib
 import io
+import itertools
 import json
 import os
 import re
@@ -264,6 +265,16 @@ def _meta(row: dict, *drop: str) -> dict:
     return {k: v for k, v in row.items() if k not in drop and k != "id"}
 
 
+DETECT_ROWS = 200  # rows the format is told from
+
+
+def _majority_format(rows) -> str | None:
+    """The shape most of the first rows have (the earliest on a tie), so that one odd first
+    record does not decide how a file of chats is read."""
+    found = [f for row in rows if isinstance(row, dict) and (f := detect_format(row))]
+    return max(dict.fromkeys(found), key=found.count) if found else None
+
+
 def read_corpus(path: str | Path, fmt: str | None = None, id_field: str = "id",
                 strict: bool = False) -> Corpus:
     """Read a corpus file into Records; bad rows are returned as Rejected, never dropped.
@@ -279,7 +290,12 @@ def read_corpus(path: str | Path, fmt: str | None = None, id_field: str = "id",
     rejected: list[Rejected] = []
     seen: set[str] = set()
     n_read = 0
-    for line, row, raw in _rows(path):
+    rows = _rows(path)
+    if fmt is None:
+        head = list(itertools.islice(rows, DETECT_ROWS))
+        fmt = _majority_format(row for _, row, _ in head)
+        rows = itertools.chain(head, rows)
+    for line, row, raw in rows:
         if row is BLANK:
             continue
         n_read += 1
