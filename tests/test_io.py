@@ -442,3 +442,11 @@ def test_one_odd_first_record_does_not_decide_how_a_file_of_chats_is_read(write_
     corpus = read_corpus(write_jsonl("mixed.jsonl", rows))
     assert corpus.format == "chat" and len(corpus.records) == 40
     assert [(r.line, r.reason) for r in corpus.rejected] == [(1, "missing field 'messages'")]
+
+
+def test_an_id_less_record_named_by_its_line_never_takes_a_given_id(write_jsonl, chat):
+    rows = [chat("Q?", "A first.", id="a"), chat("Q?", "No id here."), chat("Q?", "A.", id="2"),
+            chat("Q?", "Also none."), chat("Q?", "Again.", id="2")]
+    corpus = read_corpus(write_jsonl("ids.jsonl", rows))
+    assert [r.id for r in corpus.records] == ["a", "line-2", "2", "4"]
+    assert [(r.line, r.reason) for r in corpus.rejected] == [(5, "duplicate id '2'")]

@@ -18,7 +18,7 @@ import re
 import tempfile
 import unicodedata
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -288,7 +288,8 @@ def read_corpus(path: str | Path, fmt: str | None = None, id_field: str = "id",
         raise InputError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     records: list[Record] = []
     rejected: list[Rejected] = []
-    seen: set[str] = set()
+    seen: set[str] = set()  # the ids records give
+    unnamed: list[int] = []  # records without one, named by their line
     n_read = 0
     rows = _rows(path)
     if fmt is None:
@@ -307,19 +308,34 @@ def read_corpus(path: str | Path, fmt: str | None = None, id_field: str = "id",
                 if fmt is None:
                     raise ValueError(f"cannot tell the record shape from fields {sorted(row)}; "
                                      "use --format")
-            rid = row.get(id_field) if isinstance(row, dict) else None
-            rid = str(line) if rid is None or rid == "" else str(rid)
-            if rid in seen:
+            given = row.get(id_field) if isinstance(row, dict) else None
+            named = given is not None and given != ""
+            rid = str(given) if named else str(line)
+            if named and rid in seen:
                 raise ValueError(f"duplicate id {rid!r}")
             record = to_record(row, fmt or "text", rid, str(path), line)
-            seen.add(rid)
+            if named:
+                seen.add(rid)
+            else:
+                unnamed.append(len(records))
             records.append(record)
         except ValueError as e:
             bad = Rejected(str(path), line, str(e), raw)
             if strict:
                 raise InputError(str(bad)) from None
             rejected.append(bad)
+    for k in unnamed:  # an id-less record's line number, taken as another record's id
+        if records[k].id in seen:
+            records[k] = replace(records[k], id=_free(f"line-{records[k].line}", seen))
     return Corpus(records, rejected, fmt or "unknown", sha256_file(path), n_read)
+
+
+def _free(rid: str, taken: set[str]) -> str:
+    k = 1
+    while rid in taken:
+        k += 1
+        rid = f"{rid.rsplit('#', 1)[0]}#{k}"
+    return rid
 
 
 def load_config(path: str | Path, what: str) -> Any:
