@@ -5,7 +5,7 @@ import time
 from dataclasses import dataclass, field
 
 from traitforge.audit.config import AuditConfig
-from traitforge.audit.families import PART_SHARE, join_families, over_represented
+from traitforge.audit.families import PART_SHARE, forget_layouts, join_families, over_represented
 from traitforge.audit.habits import Habits
 from traitforge.audit.findings import Finding, rank, verdict
 from traitforge.audit.lengths import match_lengths
@@ -143,6 +143,7 @@ def merge(passes: list[Pass], found: dict[str, list[Finding]], config: AuditConf
         findings = habits.reportable(findings)
         kept = {f.id for f in findings}
         merged_into = {k: v for k, v in merged_into.items() if v in kept}
+    forget_layouts()  # the frame codes' cache holds the replies themselves
     sampled = [f for p in passes if p.sampled for f in found[p.name]]
     if sampled:
         users = [f for f in sampled if f.user_pattern]

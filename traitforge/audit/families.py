@@ -74,6 +74,12 @@ def _paragraph_sentences(text: str, k: int) -> list[tuple[int, int]]:
     return sentence_spans(text, starts[k], ends[k]) or [(starts[k], ends[k])]
 
 
+def forget_layouts() -> None:
+    """Let the cached paragraphs and sentences of an audit's replies go."""
+    _paragraphs.cache_clear()
+    _paragraph_sentences.cache_clear()
+
+
 def frame_code(text: str, start: int, end: int) -> tuple[str, ...]:
     """Where a span sits: its paragraph (first, middle, last, only), its line (header, list
     item, quote, plain), its sentence's place in the paragraph (first, later), its place in the
