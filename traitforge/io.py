@@ -248,11 +248,11 @@ def read_corpus(path: str | Path, fmt: str | None = None, id_field: str = "id",
     return Corpus(records, rejected, fmt or "unknown", sha256_file(path), n_read)
 
 
-def _free(rid: str, taken: set[str]) -> str:
-    k = 1
+def _free(base: str, taken: set[str]) -> str:
+    rid, k = base, 1
     while rid in taken:
         k += 1
-        rid = f"{rid.rsplit('#', 1)[0]}#{k}"
+        rid = f"{base}#{k}"
     return rid
 
 

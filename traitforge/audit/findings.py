@@ -5,6 +5,7 @@ import re
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy import sparse
 
 from traitforge.audit.policy import SEVERITIES, Policy
 from traitforge.audit.stats import over_representation_z, upper_p, wilson
@@ -156,6 +157,15 @@ def rank(findings: list[Finding]) -> list[Finding]:
 def verdict(findings: list[Finding]) -> str:
     severities = {f.severity for f in findings}
     return "fail" if "fail" in severities else "warn" if "warn" in severities else "pass"
+
+
+def shared_units(findings: list[Finding], n_units: int):
+    """How many units each pair of `findings` both flag, as a sparse (CSR) matrix."""
+    rows = np.concatenate([f.units for f in findings]) if findings else np.zeros(0, np.int64)
+    cols = np.repeat(np.arange(len(findings)), [len(f.units) for f in findings])
+    x = sparse.csc_matrix((np.ones(len(rows), np.float32), (rows, cols)),
+                          shape=(n_units, len(findings)))
+    return (x.T @ x).tocsr()
 
 
 def slug(text: str) -> str:

@@ -100,14 +100,19 @@ def flags_frame(result: AuditResult) -> pl.DataFrame:
                                       "start": pl.Int64, "end": pl.Int64})
 
 
+def audit_inputs(config: AuditConfig) -> set[Path]:
+    """The files an audit reads (resolved): corpus, reference, patterns and policy."""
+    return {Path(p).resolve() for p in (config.corpus, config.reference, config.patterns,
+                                        config.policy) if p}
+
+
 def check_outputs(config: AuditConfig, out_dir: str | Path) -> None:
     """Refuse, before any work, an output directory that is a file, that holds something other
     than an audit, or whose files would overwrite an input."""
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise InputError(f"{out}: is a file, not a directory; choose another --out")
-    inputs = {Path(p).resolve() for p in (config.corpus, config.reference, config.patterns,
-                                          config.policy) if p}
+    inputs = audit_inputs(config)
     for name in OUTPUTS:
         if (out / name).resolve() in inputs:
             raise InputError(f"{out / name}: output would overwrite an input; "

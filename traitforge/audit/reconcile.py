@@ -22,9 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import sparse
 
-from traitforge.audit.findings import Finding
+from traitforge.audit.findings import Finding, shared_units
 from traitforge.audit.matchers import any_of
 from traitforge.audit.stats import over_representation_z, upper_p
 
@@ -71,7 +70,8 @@ def reconcile(findings: list[Finding], rules: dict[str, MergeRule], jaccard: flo
     # Phrasing of function words alone (":") comes after phrases with a word ("bottom line:"),
     # so that it never leads them.
     order = sorted(findings, key=lambda f: (rule(f).rank, f.function_words_only, -f.score, f.id))
-    shared = _shared_units(order)
+    # A leader's overlap is read on the units it first flagged, not on those it gains.
+    shared = shared_units(order, max((f.n_units for f in order), default=0))
     size = np.array([len(f.units) for f in order], np.float64)
     leader_of = np.full(len(order), -1)  # each finding's place among the leaders, if it leads
     leaders: list[Finding] = []
@@ -79,8 +79,9 @@ def reconcile(findings: list[Finding], rules: dict[str, MergeRule], jaccard: flo
     for i, f in enumerate(order):
         overlap = {}
         row = shared.getrow(i)
-        for k, j, inter in sorted(zip(leader_of[row.indices], row.indices, row.data)):
-            if k >= 0 and not rule(f).alone:
+        for k, j, inter in sorted(zip(leader_of[row.indices], row.indices, row.data)
+                                  if not rule(f).alone else []):
+            if k >= 0:
                 jac = inter / (size[i] + size[j] - inter)
                 overlap[int(k)] = (float(jac), float(inter / size[i]))
         best = max(overlap, key=overlap.get, default=None)
@@ -113,17 +114,6 @@ def reconcile(findings: list[Finding], rules: dict[str, MergeRule], jaccard: flo
                         f"outside it, kept as evidence") if len(f.evidence) > 1 else None
         retest(f, test, prior_strength)
     return leaders, home
-
-
-def _shared_units(findings: list[Finding]):
-    """How many units each pair of `findings` both flag (as first flagged: a leader's overlap is
-    read on its own units, not on those it gains), as a sparse matrix."""
-    n_units = max((int(f.units.max()) + 1 for f in findings if len(f.units)), default=0)
-    cols = np.repeat(np.arange(len(findings)), [len(f.units) for f in findings])
-    rows = np.concatenate([f.units for f in findings]) if findings else np.zeros(0, np.int64)
-    x = sparse.csc_matrix((np.ones(len(rows), np.float32), (rows, cols)),
-                          shape=(n_units, len(findings)))
-    return (x.T @ x).tocsr()
 
 
 def _add_methods(lead: Finding, f: Finding) -> None:

@@ -5,7 +5,8 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-from traitforge.audit import check_outputs, load_audit, run_audit, write_outputs
+from traitforge.audit import audit_inputs, check_outputs, load_audit, run_audit, write_outputs
+from traitforge.audit.config import AuditConfig
 from traitforge.clean.config import CleanConfig
 from traitforge.clean.select import CleanResult, clean
 from traitforge.io import InputError, atomic_write_text, read_corpus, write_jsonl
@@ -53,11 +54,10 @@ def clean_corpus(settings: CleanConfig, progress=None) -> dict:
     return summary
 
 
-def _check_outputs(config, audit_dir: Path, outputs: list[Path]) -> None:
+def _check_outputs(config: AuditConfig, audit_dir: Path, outputs: list[Path]) -> None:
     """Refuse outputs that would overwrite what the audit read or wrote (the corpus, its
     reference, patterns and policy, the audit directory's files) or that go inside it."""
-    inputs = {Path(p).resolve() for p in (config.corpus, config.reference, config.patterns,
-                                          config.policy) if p}
+    inputs = audit_inputs(config)
     home = audit_dir.resolve()
     for p in outputs:
         where = p.resolve()

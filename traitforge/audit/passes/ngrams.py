@@ -15,7 +15,7 @@ import polars as pl
 from scipy import sparse
 
 from traitforge.audit.config import DiscoverySettings
-from traitforge.audit.findings import Finding, slug
+from traitforge.audit.findings import Finding, shared_units, slug
 from traitforge.audit.matchers import NgramMatcher
 from traitforge.audit.ngram_counts import (SlotCounts, count_slot, detokenize, ngram_regex,
                                            ngram_tokens, unit_pairs)
@@ -197,11 +197,7 @@ def fold_duplicates(findings: list[Finding], n_units: int, threshold: float = 0.
         return findings
     order = {s: i for i, s in enumerate(SLOTS)}
     findings = sorted(findings, key=lambda f: (order[f.slot], -len(f.units)))
-    rows = np.concatenate([f.units for f in findings])
-    cols = np.repeat(np.arange(len(findings)), [len(f.units) for f in findings])
-    x = sparse.csc_matrix((np.ones(len(rows), np.float32), (rows, cols)),
-                          shape=(n_units, len(findings)))
-    co = (x.T @ x).tocsr()
+    co = shared_units(findings, n_units)
     size = np.array([len(f.units) for f in findings], float)
     kept: list[int] = []
     home = {}
