@@ -13,8 +13,10 @@ import io
 import itertools
 import json
 import os
+import shutil
 import tempfile
 import unicodedata
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -23,8 +25,8 @@ from traitforge.errors import InputError
 from traitforge.rows import BLANK, Bad, file_rows
 
 __all__ = ["FORMATS", "Corpus", "InputError", "Record", "Rejected", "atomic_write_bytes",
-           "atomic_write_text", "detect_format", "load_config", "read_corpus", "sha256_file",
-           "to_record", "write_jsonl"]
+           "atomic_write_text", "current_umask", "detect_format", "load_config", "pair_keys",
+           "read_corpus", "sha256_file", "snapshot", "to_record", "write_jsonl"]
 
 FORMATS = ("chat", "sharegpt", "alpaca", "pair", "text")
 CHAT_ROLES = {"system", "user", "assistant", "tool", "function", "developer"}
@@ -74,6 +76,21 @@ class Corpus:
     format: str
     sha256: str
     n_read: int
+    source: str = ""  # the file, as its records name it
+
+
+@contextmanager
+def snapshot(path: Path):
+    """A private copy of `path` and the sha256 of its bytes, taken in one read: what is parsed
+    is exactly what was hashed, even if the file is replaced meanwhile."""
+    h = hashlib.sha256()
+    with tempfile.TemporaryDirectory(prefix="traitforge-read-") as tmp:
+        copy = Path(tmp) / path.name
+        with open(path, "rb") as src, open(copy, "wb") as dst:
+            for block in iter(lambda: src.read(1 << 20), b""):
+                h.update(block)
+                dst.write(block)
+        yield copy, h.hexdigest()
 
 
 def sha256_file(path: str | Path) -> str:
@@ -164,7 +181,7 @@ def to_record(row: Any, fmt: str, rid: str, source: str, line: int) -> Record:
         return Record(rid, "chat", messages=msgs, source=source, line=line,
                       meta=_meta(row, "instruction", "input", "output"))
     if fmt == "pair":
-        keys = next(((p, r) for p, r in PAIR_KEYS if p in row and r in row), None)
+        keys = pair_keys(row)
         if keys is None:
             raise ValueError("missing prompt/response fields")
         p, r = keys
@@ -177,6 +194,11 @@ def to_record(row: Any, fmt: str, rid: str, source: str, line: int) -> Record:
         return Record(rid, "document", text=_text(row["text"], "text"), source=source, line=line,
                       meta=_meta(row, "text"))
     raise ValueError(f"unknown format {fmt!r}")
+
+
+def pair_keys(row: dict) -> tuple[str, str] | None:
+    """The (prompt, response) fields a pair record uses."""
+    return next(((p, r) for p, r in PAIR_KEYS if p in row and r in row), None)
 
 
 def _meta(row: dict, *drop: str) -> dict:
@@ -194,22 +216,34 @@ def _majority_format(rows) -> str | None:
 
 
 def read_corpus(path: str | Path, fmt: str | None = None, id_field: str = "id",
-                strict: bool = False) -> Corpus:
+                strict: bool = False, label: str | Path | None = None) -> Corpus:
     """Read a corpus file into Records; bad rows are returned as Rejected, never dropped.
 
-    With `strict`, the first bad row raises InputError naming file and line.
+    With `strict`, the first bad row raises InputError naming file and line. Records and
+    messages name the file as `label` (default: its path).
     """
     path = Path(path)
+    label = str(path if label is None else label)
     if not path.is_file():
         raise InputError(f"{path}: no such file")
     if fmt is not None and fmt not in FORMATS:
         raise InputError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    try:
+        with snapshot(path) as (copy, digest):
+            records, rejected, fmt, n_read = _read_rows(file_rows(copy, label), fmt, id_field,
+                                                        label, strict)
+    except (PermissionError, IsADirectoryError) as e:
+        raise InputError(f"{label}: cannot be read ({e.strerror})") from None
+    return Corpus(records, rejected, fmt or "unknown", digest, n_read, label)
+
+
+def _read_rows(rows, fmt: str | None, id_field: str, source: str, strict: bool):
+    """Records and rejects of a file's rows, the format they were read as, and the count read."""
     records: list[Record] = []
     rejected: list[Rejected] = []
     seen: set[str] = set()  # the ids records give
     unnamed: list[int] = []  # records without one, named by their line
     n_read = 0
-    rows = file_rows(path)
     if fmt is None:
         head = list(itertools.islice(rows, DETECT_ROWS))
         fmt = _majority_format(row for _, row, _ in head)
@@ -231,21 +265,21 @@ def read_corpus(path: str | Path, fmt: str | None = None, id_field: str = "id",
             rid = str(given) if named else str(line)
             if named and rid in seen:
                 raise ValueError(f"duplicate id {rid!r}")
-            record = to_record(row, fmt or "text", rid, str(path), line)
+            record = to_record(row, fmt or "text", rid, source, line)
             if named:
                 seen.add(rid)
             else:
                 unnamed.append(len(records))
             records.append(record)
         except ValueError as e:
-            bad = Rejected(str(path), line, str(e), raw)
+            bad = Rejected(source, line, str(e), raw)
             if strict:
                 raise InputError(str(bad)) from None
             rejected.append(bad)
     for k in unnamed:  # an id-less record's line number, taken as another record's id
         if records[k].id in seen:
             records[k] = replace(records[k], id=_free(f"line-{records[k].line}", seen))
-    return Corpus(records, rejected, fmt or "unknown", sha256_file(path), n_read)
+    return records, rejected, fmt, n_read
 
 
 def _free(base: str, taken: set[str]) -> str:
@@ -287,14 +321,14 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 made every output private
+        os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp's 0600 made every output private
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
-def _umask() -> int:
+def current_umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask

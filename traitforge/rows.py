@@ -20,18 +20,20 @@ class Bad(str):
 BLANK = object()  # a blank line, which is no record
 
 
-def file_rows(path: Path) -> Iterator[tuple[int, Any, str]]:
-    """Yield (line, parsed row, Bad reason or BLANK, raw text) from any supported file."""
+def file_rows(path: Path, label: str | Path | None = None) -> Iterator[tuple[int, Any, str]]:
+    """Yield (line, parsed row, Bad reason or BLANK, raw text) from any supported file;
+    errors name it as `label` (a copy's original, say)."""
+    label = path if label is None else label
     name = path.name.lower()
     if name.endswith((".jsonl", ".jsonl.gz", ".json.gz", ".ndjson")):
-        yield from _json_lines(path, gzip.open if name.endswith(".gz") else open)
+        yield from _json_lines(path, gzip.open if name.endswith(".gz") else open, label)
     elif name.endswith(".parquet"):
         import polars as pl
 
         try:
             df = pl.read_parquet(path)
         except Exception as e:  # polars raises several types for a corrupt file
-            raise InputError(f"{path}: not a readable Parquet file ({e.__class__.__name__})") from None
+            raise InputError(f"{label}: not a readable Parquet file ({e.__class__.__name__})") from None
         for i, row in enumerate(df.iter_rows(named=True), 1):
             yield i, row, json.dumps(row, ensure_ascii=False, default=str)
     elif name.endswith(".csv"):
@@ -46,7 +48,7 @@ def file_rows(path: Path) -> Iterator[tuple[int, Any, str]]:
                 else:
                     yield reader.line_num, row, raw
     else:
-        raise InputError(f"{path}: unsupported file type (use .jsonl, .jsonl.gz, .parquet or .csv)")
+        raise InputError(f"{label}: unsupported file type (use .jsonl, .jsonl.gz, .parquet or .csv)")
 
 
 def _has_surrogates(s: str) -> bool:
@@ -57,7 +59,7 @@ def _has_surrogates(s: str) -> bool:
         return True
 
 
-def _json_lines(path: Path, opener) -> Iterator[tuple[int, Any, str]]:
+def _json_lines(path: Path, opener, label) -> Iterator[tuple[int, Any, str]]:
     """The rows of a JSONL file; a file that stops being readable (a truncated gzip, or text
     named .gz) is refused at the line it stops at."""
     i = 0
@@ -68,7 +70,7 @@ def _json_lines(path: Path, opener) -> Iterator[tuple[int, Any, str]]:
                     raw = raw[3:]
                 yield (i, *_parse_json_line(raw))
     except (OSError, EOFError, zlib.error) as e:  # a truncated or false gzip file
-        raise InputError(f"{path}:{i + 1}: the file stops being readable here "
+        raise InputError(f"{label}:{i + 1}: the file stops being readable here "
                          f"({e.__class__.__name__}: {e})") from None
 
 
