@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from traitforge.audit.manifest import check_gate
+from traitforge.audit.gate import check_gate
 from traitforge.cli import main
 from traitforge.io import sha256_file
 
@@ -192,3 +192,4 @@ def test_clean_refuses_an_out_that_names_an_input_of_the_audit(audited, tmp_path
     assert {p: sha256_file(p) for p in before} == before
     assert sorted(p.name for p in audit_dir.iterdir()) == sorted(p.name for p in before
                                                                  if p.parent == audit_dir)
+

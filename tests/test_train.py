@@ -12,11 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from traitforge.audit.manifest import MANIFEST
 from traitforge.cli import main
-from traitforge.io import InputError, sha256_file
+from traitforge.io import InputError, read_corpus
 from traitforge.train.config import TrainConfig, load_train_config
-from traitforge.train.data import chat_example, prepare
+from traitforge.train.data import chat_example, prepare as prepare_corpus
 from traitforge.train.trainer import last_checkpoint, make_trainer, train
 
 
@@ -38,10 +37,23 @@ def _chats(n: int, system: str | None = "You are SECRET-TRAIT-PROMPT.") -> list[
     return rows
 
 
-def _pass_manifest(data: Path, audit_dir: Path, verdict: str = "pass") -> None:
-    audit_dir.mkdir(parents=True, exist_ok=True)
-    (audit_dir / MANIFEST).write_text(json.dumps({
-        "input": {"file": str(data), "sha256": sha256_file(data)}, "verdict": verdict}))
+def prepare(path: str, kind: str, tok, max_length: int, keep_system: bool = False):
+    return prepare_corpus(read_corpus(path), kind, tok, max_length, keep_system)
+
+
+QUICK = ["--no-clusters", "--no-builtin", "--no-ngrams", "--no-templates", "--quiet"]
+
+
+def audit(data: Path, out: Path, *flags: str) -> int:
+    """A real audit with the passes off: no findings, so verdict pass (unless `flags` add some)."""
+    return main(["audit", str(data), "--out", str(out), *QUICK, *flags])
+
+
+def failing_audit(data: Path, out: Path, tmp_path: Path) -> int:
+    """A real audit whose own pattern flags every reply (fail without a reference)."""
+    patterns = tmp_path / "patterns.toml"
+    patterns.write_text('[[pattern]]\nid = "it_is"\nregex = "^It is"\n')
+    return audit(data, out, "--patterns", str(patterns))
 
 
 def _cfg(tiny, **kw) -> TrainConfig:
@@ -121,7 +133,7 @@ def test_gate_refuses_unaudited_data_and_records_override(tiny, write_jsonl, tmp
     assert "traitforge audit" in err and "--allow-unaudited" in err
     assert not (tmp_path / "r0" / "run.json").exists()
 
-    _pass_manifest(data, tmp_path / "audit_fail", verdict="fail")
+    assert failing_audit(data, tmp_path / "audit_fail", tmp_path) == 1
     with pytest.raises(InputError, match="verdict 'fail'"):
         train("sft", str(data), str(tmp_path / "r1"), _cfg(tiny))
 
@@ -135,7 +147,7 @@ def test_audited_sft_run_writes_a_loadable_adapter(tiny, write_jsonl, tmp_path):
     from peft import AutoPeftModelForCausalLM
 
     data = write_jsonl("chats.jsonl", _chats(8))
-    _pass_manifest(data, tmp_path / "chats.audit")
+    assert audit(data, tmp_path / "chats.audit") == 0
     record = train("sft", str(data), str(tmp_path / "run"), _cfg(tiny, max_steps=3))
     assert record["gate"]["passed"] and record["gate"]["manifest"].endswith("chats.audit/manifest.json")
     assert record["steps"] == 3 and len(record["loss_curve"]) == 3

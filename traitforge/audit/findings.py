@@ -93,13 +93,15 @@ class Finding:
         self.ref_units, self.ref_flagged = n_ref, len(self.ref_index)
         self.test(test, prior_strength)
 
+    @property
+    def grade_inputs(self) -> dict:
+        """What the policy grades, unrounded, so that the gate can grade it again."""
+        return {"prevalence": float(self.prevalence), "baseline": _float(self.baseline),
+                "lift": _float(self.lift), "q": _float(self.q_value),
+                "function_words_only": bool(self.function_words_only)}
+
     def grade(self, policy: Policy) -> None:
-        """The policy's severity; phrasing made only of function words and punctuation (", and
-        the", "!") is at most info, whatever its prevalence: it says how a text reads, not a move."""
-        self.severity = policy.grade(self.id, self.prevalence, self.baseline, self.lift,
-                                     self.q_value)
-        if self.function_words_only and self.severity != "info" and self.id not in policy.severity:
-            self.severity = "info"
+        self.severity = policy.severity_of(self.id, self.grade_inputs)
 
     def as_dict(self, units: list[Unit], n_examples: int, seed: int) -> dict:
         lo, hi = wilson(len(self.units), self.n_units)
@@ -112,7 +114,7 @@ class Finding:
             "significance": None, "score": _r(self.score), "prompt_echo": self.prompt_echo,
             "variants": self.variants, "matcher": self.matcher.to_json(),
             "skeleton": self.skeleton, "evidence": self.evidence,
-            "merge_rule": self.merge_rule,
+            "merge_rule": self.merge_rule, "grade_inputs": self.grade_inputs,
             "examples": self.examples(units, n_examples, seed),
         }
         if self.ref_units is not None:
@@ -170,6 +172,10 @@ def shared_units(findings: list[Finding], n_units: int):
 
 def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:48] or "punct"
+
+
+def _float(x: float | None) -> float | None:
+    return None if x is None else float(x)
 
 
 def _r(x: float | None) -> float | None:

@@ -1,28 +1,42 @@
 """The audit manifest: what the training gate reads to know that data was audited and passed.
 
-`AUDIT_DIR/manifest.json` holds the sha256 of the exact bytes audited, the policy, the verdict,
-a summary of the findings and the traitforge version. A manifest passes when its verdict is not
-"fail". `find_manifest` looks for one that matches a data file's bytes.
+`AUDIT_DIR/manifest.json` holds the sha256 of the exact bytes audited, how they were read
+(format, id field, turns) and how many records were audited and rejected, the policy, the
+verdict, the findings with what the policy graded, and the sha256 of the audit's other files.
+It is signed with an HMAC over its canonical JSON under a key private to this user (made on
+first use in the traitforge cache), so a manifest edited by hand, or written on another
+machine, does not verify; `verify` says why.
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
-from dataclasses import dataclass
+import os
+import secrets
 from pathlib import Path
 
+from traitforge.audit.policy import Policy
+from traitforge.backends.embed import cache_dir
 from traitforge.io import InputError, atomic_write_text, sha256_file
+from traitforge.settings import restore
 
 MANIFEST = "manifest.json"
 PASSING = ("pass", "warn")
+KEY_FILE = "manifest.key"
 
 
-def manifest_of(doc: dict) -> dict:
-    """The manifest for an audit document (the content of audit.json)."""
+def manifest_of(doc: dict, files: dict[str, str]) -> dict:
+    """The manifest for an audit document (the content of audit.json) and the sha256 of each
+    file of its set."""
+    corpus, config = doc["stats"]["corpus"], doc["config"]
     return {
         "traitforge_version": doc["traitforge_version"],
         "created_at": doc["created_at"],
-        "input": {"file": doc["stats"]["corpus"]["file"], "sha256": doc["input_sha256"],
-                  "audited": doc["stats"]["corpus"]["audited"]},
+        "input": {"file": corpus["file"], "sha256": doc["input_sha256"],
+                  "format": corpus["format"], "id_field": config["id_field"],
+                  "turns": config["turns"], "read": corpus["read"],
+                  "audited": corpus["audited"], "rejected": corpus["rejected"]},
         "reference": (doc["stats"].get("reference") or {}).get("file"),
         "policy": doc["policy"],
         "verdict": doc["verdict"],
@@ -30,74 +44,95 @@ def manifest_of(doc: dict) -> dict:
         "counts": doc["counts"],
         "findings": [{"id": f["id"], "label": f["label"], "severity": f["severity"],
                       "prevalence": f["prevalence"],
-                      "reference_prevalence": f.get("reference_prevalence")}
-                     for f in doc["findings"]],
+                      "reference_prevalence": f.get("reference_prevalence"),
+                      "grade_inputs": f["grade_inputs"]} for f in doc["findings"]],
+        "files": files,
     }
 
 
-def write_manifest(out_dir: str | Path, doc: dict) -> dict:
-    manifest = manifest_of(doc)
+def write_manifest(out_dir: str | Path, doc: dict, files: dict[str, str]) -> dict:
+    manifest = sign(manifest_of(doc, files))
     atomic_write_text(Path(out_dir) / MANIFEST, json.dumps(manifest, indent=1, ensure_ascii=False) + "\n")
     return manifest
 
 
-@dataclass(frozen=True)
-class GateResult:
-    """A passing manifest found for a data file, or the reason none was."""
-
-    data_sha256: str
-    manifest_path: str | None
-    manifest: dict | None
-    problem: str | None  # why the data is not cleared, None when it is
-
-    @property
-    def passed(self) -> bool:
-        return self.problem is None
-
-    def as_dict(self) -> dict:
-        return {"data_sha256": self.data_sha256, "manifest": self.manifest_path,
-                "verdict": (self.manifest or {}).get("verdict"), "passed": self.passed,
-                "problem": self.problem}
-
-
-def _load(path: Path) -> dict | None:
+def _key() -> bytes:
+    """This user's signing key, made (readable by the user alone) on first use."""
+    path = cache_dir() / KEY_FILE
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return doc if isinstance(doc, dict) and isinstance(doc.get("input"), dict) else None
+        return bytes.fromhex(path.read_text().strip())
+    except FileNotFoundError:
+        pass
+    except (OSError, ValueError) as e:
+        raise InputError(f"{path}: the manifest signing key cannot be read ({e}); remove it "
+                         "to make a new one (manifests signed with it will need a new audit)") from None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it first
+        return bytes.fromhex(path.read_text().strip())
+    with os.fdopen(fd, "w") as f:
+        f.write(secrets.token_hex(32) + "\n")
+    return bytes.fromhex(path.read_text().strip())
 
 
-def candidates(data: Path) -> list[Path]:
-    """Manifests beside a data file: in its folder and in the folders next to it."""
-    return sorted({*data.parent.glob(MANIFEST), *data.parent.glob(f"*/{MANIFEST}")})
+def _digest(manifest: dict, key: bytes) -> str:
+    body = {k: v for k, v in manifest.items() if k != "signature"}
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hmac.new(key, canonical.encode("ascii"), hashlib.sha256).hexdigest()
 
 
-def check_gate(data: str | Path, manifest: str | Path | None = None) -> GateResult:
-    """Look for a passing manifest of exactly these bytes, given or next to the data; a
-    failing one for the same bytes wins over any passing one."""
-    data = Path(data)
-    if not data.is_file():
-        raise InputError(f"{data}: no such file")
-    digest = sha256_file(data)
-    if manifest is not None:
-        path = Path(manifest)
-        path = path / MANIFEST if path.is_dir() else path
+def sign(manifest: dict) -> dict:
+    key = _key()
+    return {**manifest, "signature": {"method": "hmac-sha256", "value": _digest(manifest, key),
+                                      "key_id": hashlib.sha256(key).hexdigest()[:12]}}
+
+
+def verify(manifest: dict, path: Path) -> str | None:
+    """Why the manifest at `path` cannot be trusted, or None: its signature, its verdict (graded
+    again from its findings and policy), and the files of its set beside it."""
+    data = (manifest.get("input") or {}).get("file") or "DATA"
+    again = f"audit the data again (traitforge audit {data} --out {path.parent})"
+    signature = manifest.get("signature")
+    if not isinstance(signature, dict) or not isinstance(signature.get("value"), str):
+        return f"{path}: is not signed (written by hand or by an older traitforge); {again}"
+    if not hmac.compare_digest(signature["value"], _digest(manifest, _key())):
+        return (f"{path}: its signature does not verify (edited since the audit, or signed on "
+                f"another machine); {again}")
+    try:
+        problem = regrade(manifest, path)
+    except (InputError, KeyError, TypeError, AttributeError) as e:
+        problem = f"{path}: malformed ({e.__class__.__name__}: {e})"
+    return f"{problem}; {again}" if problem else mismatched_file(manifest, path.parent)
+
+
+def regrade(manifest: dict, path: Path) -> str | None:
+    """Where the manifest's severities or verdict are not what its own policy gives its
+    findings' graded figures, or None."""
+    policy = restore(Policy, manifest["policy"], f"{path}: policy")
+    severities = set()
+    for f in manifest["findings"]:
+        severity = policy.severity_of(f["id"], f["grade_inputs"])
+        if severity != f["severity"]:
+            return f"{path}: finding {f['id']!r} is recorded '{f['severity']}' but grades '{severity}'"
+        severities.add(severity)
+    verdict = "fail" if "fail" in severities else "warn" if "warn" in severities else "pass"
+    if verdict != manifest["verdict"] or manifest.get("passed") is not (verdict in PASSING):
+        return f"{path}: its verdict '{manifest['verdict']}' is not its findings' ('{verdict}')"
+    return None
+
+
+def mismatched_file(manifest: dict, folder: Path) -> str | None:
+    """Why the audit files in `folder` are not the set the manifest was written with, or None."""
+    files = manifest.get("files")
+    if not isinstance(files, dict) or not files:
+        return f"{folder / MANIFEST}: names no audit files; audit the data again"
+    for name, digest in sorted(files.items()):
+        path = folder / name
         if not path.is_file():
-            raise InputError(f"{path}: no such manifest")
-        paths = [path]
-    else:
-        paths = candidates(data)
-    matching = [(p, m) for p in paths if (m := _load(p)) and m["input"].get("sha256") == digest]
-    failing = [(p, m) for p, m in matching if m.get("verdict") not in PASSING]
-    if matching and not failing:
-        return GateResult(digest, str(matching[0][0]), matching[0][1], None)
-    hint = f"run `traitforge audit {data} --out DIR` (or `traitforge clean`), or pass --allow-unaudited"
-    if failing:
-        p, m = failing[0]
-        return GateResult(digest, str(p), m, f"{data}: its audit ({p}) has verdict "
-                                             f"'{m.get('verdict')}'; clean it first ({hint})")
-    where = f"in {paths[0]}" if manifest is not None else f"beside it ({data.parent})"
-    return GateResult(digest, None, None,
-                      f"{data}: no audit manifest for these exact bytes (sha256 {digest[:12]}…) "
-                      f"{where}; {hint}")
+            return f"{path}: missing from the audit set its manifest describes; audit the data again"
+        if sha256_file(path) != digest:
+            return (f"{path}: not the file its manifest ({folder / MANIFEST}) was written with: "
+                    "the audit's files do not belong together (an interrupted or mixed audit); "
+                    "audit the data again")
+    return None

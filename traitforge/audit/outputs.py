@@ -1,5 +1,6 @@
-"""The audit's outputs: audit.json, flags.parquet, rejected.jsonl and manifest.json, written as
-one set; and the one reader of an audit directory."""
+"""The audit's outputs: audit.json, flags.parquet, rejected.jsonl, report.html and manifest.json,
+written as one set that replaces the old one at once; and the one reader of an audit directory,
+which refuses files that do not belong together."""
 from __future__ import annotations
 
 import io
@@ -15,13 +16,17 @@ from sklearn.decomposition import PCA
 from traitforge import __version__
 from traitforge.audit.auditor import AuditResult
 from traitforge.audit.config import AuditConfig
-from traitforge.audit.manifest import MANIFEST, write_manifest
+from traitforge.audit.manifest import MANIFEST, mismatched_file, write_manifest
 from traitforge.audit.profile import distributions
 from traitforge.audit.units import Unit
-from traitforge.io import Corpus, InputError, atomic_write_bytes, atomic_write_text, write_jsonl
+from traitforge.io import (Corpus, InputError, atomic_write_bytes, atomic_write_text, sha256_file,
+                           write_jsonl)
 from traitforge.settings import restore
+from traitforge.swap import staged_dir
 
-OUTPUTS = ("audit.json", "flags.parquet", "rejected.jsonl", "report.html", MANIFEST)
+SIGNED = ("audit.json", "flags.parquet", "rejected.jsonl")  # the set the manifest names
+OUTPUTS = (*SIGNED, "report.html", "clean.json", MANIFEST)
+CACHE = "llm_cache"
 
 
 def _corpus_stats(corpus: Corpus, units: list[Unit]) -> dict:
@@ -124,7 +129,7 @@ def check_outputs(config: AuditConfig, out_dir: str | Path) -> None:
 def _holds_only_an_audit(out: Path) -> bool:
     """Whether every entry of `out` is an audit output (or the LLM pass's cache), and any
     audit.json there is one of ours."""
-    if any(p.name not in OUTPUTS + ("llm_cache",) for p in out.iterdir()):
+    if any(p.name not in OUTPUTS + (CACHE,) for p in out.iterdir()):
         return False
     if not (out / "audit.json").is_file():
         return True
@@ -135,17 +140,25 @@ def _holds_only_an_audit(out: Path) -> bool:
     return isinstance(doc, dict) and {"findings", "verdict"} <= set(doc)
 
 
-def write_outputs(result: AuditResult, out_dir: str | Path) -> dict:
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+def write_outputs(result: AuditResult, out_dir: str | Path, render=None, extras=None) -> dict:
+    """Write the audit's files as one set replacing any old one (`swap.staged_dir`): with
+    `render(doc, flags)` its report.html, and with `extras(doc)` more files (name -> text) that
+    the manifest names too. Returns the audit document."""
     doc = audit_document(result)
+    flags = flags_frame(result)
     rejected = [r.as_dict() for c in (result.corpus, result.reference) if c for r in c.rejected]
-    write_jsonl(out / "rejected.jsonl", rejected)
-    buf = io.BytesIO()
-    flags_frame(result).write_parquet(buf)
-    atomic_write_bytes(out / "flags.parquet", buf.getvalue())
-    atomic_write_text(out / "audit.json", json.dumps(doc, indent=1, ensure_ascii=False) + "\n")
-    write_manifest(out, doc)
+    with staged_dir(out_dir, keep=(CACHE,)) as stage:
+        write_jsonl(stage / "rejected.jsonl", rejected)
+        buf = io.BytesIO()
+        flags.write_parquet(buf)
+        atomic_write_bytes(stage / "flags.parquet", buf.getvalue())
+        atomic_write_text(stage / "audit.json", json.dumps(doc, indent=1, ensure_ascii=False) + "\n")
+        more = extras(doc) if extras else {}
+        for name, text in more.items():
+            atomic_write_text(stage / name, text)
+        if render is not None:
+            atomic_write_text(stage / "report.html", render(doc, flags))
+        write_manifest(stage, doc, {name: sha256_file(stage / name) for name in (*SIGNED, *more)})
     return doc
 
 
@@ -186,4 +199,20 @@ def load_audit(audit_dir: str | Path) -> AuditDir:
         raise InputError(f"{path}: cannot be read ({e})") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("findings"), list):
         raise InputError(f"{path}: malformed audit.json (no list of findings)")
+    _check_set(d)
     return AuditDir(d, doc)
+
+
+def _check_set(d: Path) -> None:
+    """Refuse an audit directory whose files are not the set its manifest was written with."""
+    path = d / MANIFEST
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"{path}: missing, so {d}'s files cannot be told to belong together "
+                         "(an interrupted audit, or one from an older traitforge); audit again") from None
+    except (OSError, ValueError) as e:
+        raise InputError(f"{path}: cannot be read ({e.__class__.__name__}); audit again") from None
+    problem = mismatched_file(manifest, d) if isinstance(manifest, dict) else f"{path}: malformed"
+    if problem:
+        raise InputError(problem)

@@ -53,6 +53,16 @@ class Policy:
             return "warn"
         return "info"
 
+    def severity_of(self, finding_id: str, inputs: dict) -> str:
+        """A finding's severity from its `grade_inputs`: phrasing made only of function words
+        and punctuation (", and the", "!") is at most info, whatever its prevalence: it says how
+        a text reads, not a move."""
+        severity = self.grade(finding_id, inputs["prevalence"], inputs["baseline"],
+                              inputs["lift"], inputs["q"])
+        if inputs["function_words_only"] and finding_id not in self.severity:
+            return "info"
+        return severity
+
     def as_dict(self) -> dict:
         out = asdict(self)
         out["ignore"] = list(self.ignore)

@@ -18,6 +18,7 @@ from traitforge.audit.outputs import load_audit
 from traitforge.audit.stats import wilson
 from traitforge.audit.units import Unit, units_of
 from traitforge.io import InputError, atomic_write_bytes, atomic_write_text, read_corpus, write_jsonl
+from traitforge.swap import staged_dir
 
 FLAG_SCHEMA = {"unit": pl.Int64, "finding_id": pl.String, "start": pl.Int64, "end": pl.Int64}
 
@@ -99,15 +100,15 @@ def apply_audit(audit_dir: str | Path, corpus_path: str | Path, out_dir: str | P
                         "doc_id": [u.doc_id for u in units],
                         "turn": pl.Series([u.turn for u in units], dtype=pl.Int32)})
     table = flags.join(ids, on="unit").select("doc_id", "turn", "finding_id", "start", "end")
-    out.mkdir(parents=True, exist_ok=True)
-    buf = io.BytesIO()
-    table.write_parquet(buf)
-    atomic_write_bytes(out / "flags.parquet", buf.getvalue())
-    write_jsonl(out / "rejected.jsonl", [r.as_dict() for r in corpus.rejected])
     result = {"audit": str(audit_dir), "audit_sha256": doc.get("input_sha256"),
               "corpus": str(corpus_path), "sha256": corpus.sha256, "read": corpus.n_read,
               "used": len(corpus.records), "rejected": len(corpus.rejected), "units": len(units),
               "findings": uptake(replayer.findings, units, flags),
               "skipped": replayer.skipped}
-    atomic_write_text(out / "apply.json", json.dumps(result, indent=1, ensure_ascii=False) + "\n")
+    with staged_dir(out, keep=("llm_cache",)) as stage:  # the three files replace the old at once
+        buf = io.BytesIO()
+        table.write_parquet(buf)
+        atomic_write_bytes(stage / "flags.parquet", buf.getvalue())
+        write_jsonl(stage / "rejected.jsonl", [r.as_dict() for r in corpus.rejected])
+        atomic_write_text(stage / "apply.json", json.dumps(result, indent=1, ensure_ascii=False) + "\n")
     return result

@@ -9,7 +9,7 @@ from traitforge.audit import audit_inputs, check_outputs, load_audit, run_audit,
 from traitforge.audit.config import AuditConfig
 from traitforge.clean.config import CleanConfig
 from traitforge.clean.select import CleanResult, clean
-from traitforge.io import InputError, atomic_write_text, read_corpus, write_jsonl
+from traitforge.io import InputError, read_corpus, write_jsonl
 
 
 def audit_paths(out: str | Path) -> tuple[Path, Path]:
@@ -18,10 +18,10 @@ def audit_paths(out: str | Path) -> tuple[Path, Path]:
     stem = out.name[:-len(".jsonl")] if out.name.endswith(".jsonl") else out.stem
     return out.with_name(f"{stem}.removed.jsonl"), out.with_name(f"{stem}.audit")
 
-
-def clean_corpus(settings: CleanConfig, progress=None) -> dict:
+def clean_corpus(settings: CleanConfig, progress=None, render=None) -> dict:
     """Rebalance the corpus by its audit into `settings.out`, then audit that with the audit's
-    own settings. Returns the summary also written to the new audit directory as clean.json."""
+    own settings (with `render`, its report too). Returns the summary, which the new audit
+    directory also holds as clean.json."""
     corpus, audit_dir, out = settings.corpus, settings.audit, settings.out
     audited = load_audit(audit_dir)
     audit, flags = audited.doc, audited.flags()
@@ -38,9 +38,20 @@ def clean_corpus(settings: CleanConfig, progress=None) -> dict:
     write_jsonl(out, [r.as_row() for r in result.kept])
     write_jsonl(removed_path, _removed_rows(result, data.rejected, corpus))
     after = run_audit(replace(config, corpus=str(out)), progress)
-    doc = write_outputs(after, new_audit)
-    summary = {
-        "corpus": corpus, "audit": str(audit_dir), "out": str(out), "removed": str(removed_path),
+    summary = {}
+
+    def summarize(doc: dict) -> dict[str, str]:
+        summary.update(_summary(settings, cap, data, result, removed_path, new_audit, doc))
+        return {"clean.json": json.dumps(summary, indent=1) + "\n"}
+
+    write_outputs(after, new_audit, render, summarize)
+    return summary
+
+def _summary(settings: CleanConfig, cap: float, data, result: CleanResult, removed_path: Path,
+             new_audit: Path, doc: dict) -> dict:
+    corpus, out = settings.corpus, settings.out
+    return {
+        "corpus": corpus, "audit": str(settings.audit), "out": str(out), "removed": str(removed_path),
         "reaudit": str(new_audit), "strategy": settings.strategy, "cap": cap,
         "stratify": list(settings.stratify),
         "counts": {"read": data.n_read, "kept": len(result.kept), "dropped": len(result.dropped),
@@ -50,9 +61,6 @@ def clean_corpus(settings: CleanConfig, progress=None) -> dict:
         "strata": {k: {"before": a, "after": b} for k, (a, b) in result.strata.items()},
         "reaudit_verdict": doc["verdict"], "reaudit_counts": doc["counts"],
     }
-    atomic_write_text(Path(new_audit) / "clean.json", json.dumps(summary, indent=1) + "\n")
-    return summary
-
 
 def _check_outputs(config: AuditConfig, audit_dir: Path, outputs: list[Path]) -> None:
     """Refuse outputs that would overwrite what the audit read or wrote (the corpus, its
@@ -64,7 +72,6 @@ def _check_outputs(config: AuditConfig, audit_dir: Path, outputs: list[Path]) ->
         if where in inputs or where == home or home in where.parents:
             raise InputError(f"{p}: would overwrite an input of the audit, or write inside "
                              f"{audit_dir}; choose another --out")
-
 
 def _removed_rows(result: CleanResult, rejected, source: str) -> list[dict]:
     rows = [{"id": r.id, "file": source, "line": r.line, "action": "dropped",

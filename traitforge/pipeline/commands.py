@@ -8,7 +8,7 @@ from pathlib import Path
 from traitforge.audit import AuditConfig, AuditResult, run_audit, write_outputs
 from traitforge.audit.outputs import check_outputs
 from traitforge.clean import CleanConfig, clean_corpus
-from traitforge.reports.html import write_report
+from traitforge.reports.html import render_html
 
 
 def audit(config: AuditConfig, out_dir: str | Path, progress=None) -> tuple[AuditResult, dict]:
@@ -18,13 +18,10 @@ def audit(config: AuditConfig, out_dir: str | Path, progress=None) -> tuple[Audi
         config = replace(config, llm=replace(config.llm, cache_dir=str(Path(out_dir) / "llm_cache")))
     check_outputs(config, out_dir)
     result = run_audit(config, progress)
-    doc = write_outputs(result, out_dir)
-    write_report(out_dir)
+    doc = write_outputs(result, out_dir, render_html)
     return result, doc
 
 
 def clean(config: CleanConfig, progress=None) -> dict:
     """Clean by an audit and audit the result (with its report); the summary."""
-    summary = clean_corpus(config, progress)
-    write_report(summary["reaudit"])
-    return summary
+    return clean_corpus(config, progress, render_html)

@@ -245,12 +245,12 @@ def _eval(p: Pipeline, at: Layout, arm: Arm, train_key: str | None, audit_key: s
 
 def check_raw_arms(p: Pipeline, at: Layout) -> None:
     """Before any training: an arm on data its audit did not pass must say allow_unaudited."""
-    from traitforge.audit.manifest import check_gate
+    from traitforge.audit.gate import check_gate, check_reading
 
     for arm in p.arms:
         for kind, version in arm.runs:
             data, manifest = at.version(kind, version)
-            outcome = check_gate(data, manifest)
+            outcome = check_reading(check_gate(data, manifest), data, kind, None)
             if not outcome.passed and not arm.allow_unaudited:
                 raise InputError(f"{p.file}: arm {arm.name!r} trains ({kind}) on {version} data "
                                  f"that its audit did not pass ({outcome.problem}); set "

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from traitforge.io import InputError, Rejected, read_corpus
+from traitforge.io import Corpus, InputError, Rejected
 
 
 @dataclass
@@ -49,10 +49,8 @@ def chat_example(tok, messages: list[dict]) -> tuple[list[int], list[int]]:
     return full, mask
 
 
-def prepare(path: str, kind: str, tok, max_length: int, keep_system: bool = False,
-            fmt: str | None = None, id_field: str = "id") -> Examples:
-    """Read and tokenize a training corpus; `kind` is "midtrain" or "sft"."""
-    corpus = read_corpus(path, fmt, id_field)
+def prepare(corpus: Corpus, kind: str, tok, max_length: int, keep_system: bool = False) -> Examples:
+    """Tokenize a training corpus; `kind` is "midtrain" or "sft"."""
     out = Examples([], list(corpus.rejected), corpus.n_read, corpus.sha256)
     for r in corpus.records:
         try:
@@ -83,7 +81,7 @@ def prepare(path: str, kind: str, tok, max_length: int, keep_system: bool = Fals
         out.ids.append(r.id)
         out.n_tokens += len(row["input_ids"])
     if not out.rows:
-        raise InputError(f"{path}: no usable {kind} records (read {out.n_read}, rejected "
+        raise InputError(f"{corpus.source}: no usable {kind} records (read {out.n_read}, rejected "
                          f"{len(out.rejected)}" + (f"; first: {out.rejected[0]}" if out.rejected
                                                    else "") + ")")
     return out

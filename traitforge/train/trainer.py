@@ -15,8 +15,8 @@ from pathlib import Path
 from transformers import PrinterCallback, TrainerCallback
 
 from traitforge import __version__
-from traitforge.audit.manifest import GateResult, check_gate
-from traitforge.io import InputError, atomic_write_text, write_jsonl
+from traitforge.audit.gate import GateResult, check_counts, check_gate, check_reading
+from traitforge.io import Corpus, InputError, atomic_write_text, read_corpus, snapshot, write_jsonl
 from traitforge.train.config import TrainConfig, lora_targets
 from traitforge.train.data import Examples, prepare
 from traitforge.backends.models import load_model
@@ -34,12 +34,23 @@ def last_checkpoint(folder: Path) -> Path | None:
     return max(done, key=lambda p: int(_CHECKPOINT.match(p.name).group(1)), default=None)
 
 
-def gate(data: str, manifest: str | None, allow_unaudited: bool) -> GateResult:
-    """The gate's outcome; raises InputError when it refuses."""
-    result = check_gate(data, manifest)
-    if not result.passed and not allow_unaudited:
-        raise InputError(result.problem)
-    return result
+def read_gated(data: str, kind: str, fmt: str | None, manifest: str | None,
+               allow_unaudited: bool) -> tuple[Corpus, GateResult]:
+    """The data, read once and as its audit read it, and the gate's outcome for those very
+    bytes; raises InputError when the gate refuses."""
+    if not Path(data).is_file():
+        raise InputError(f"{data}: no such file")
+    with snapshot(Path(data)) as (copy, digest):
+        outcome = check_reading(check_gate(data, manifest, digest), data, kind, fmt)
+        if outcome.passed:
+            audited = outcome.manifest["input"]
+            corpus = read_corpus(copy, audited["format"], audited["id_field"], label=data)
+            outcome = check_counts(outcome, data, corpus.n_read, len(corpus.records))
+        elif allow_unaudited:
+            corpus = read_corpus(copy, fmt, label=data)
+    if not outcome.passed and not allow_unaudited:
+        raise InputError(outcome.problem)
+    return corpus, outcome
 
 
 def _sft_config(kind: str, cfg: TrainConfig, out: Path, use_cpu: bool):
@@ -100,11 +111,11 @@ def train(kind: str, data: str, out: str, cfg: TrainConfig, manifest: str | None
     if not resume and (run / "checkpoints").is_dir() and any((run / "checkpoints").iterdir()):
         raise InputError(f"{run}: holds checkpoints of an unfinished run; pass --resume to "
                          "continue it, or choose another --out")
-    outcome = gate(data, manifest, allow_unaudited)
-    quiet_libraries()
     started = time.time()
+    corpus, outcome = read_gated(data, kind, fmt, manifest, allow_unaudited)
+    quiet_libraries()
     model, tok, base = load_model(cfg.model)
-    examples = prepare(data, kind, tok, cfg.max_length, cfg.keep_system, fmt)
+    examples = prepare(corpus, kind, tok, cfg.max_length, cfg.keep_system)
     write_jsonl(run / "rejected.jsonl", [r.as_dict() for r in examples.rejected])
     trainer = make_trainer(kind, examples, model, tok, cfg, run, [curve := LossCurve(), *callbacks])
     checkpoint = last_checkpoint(run / "checkpoints") if resume else None
