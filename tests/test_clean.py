@@ -193,3 +193,45 @@ def test_clean_refuses_an_out_that_names_an_input_of_the_audit(audited, tmp_path
     assert sorted(p.name for p in audit_dir.iterdir()) == sorted(p.name for p in before
                                                                  if p.parent == audit_dir)
 
+
+def _unusual(row: dict, shape: str, k: int) -> dict:
+    """A row of `_corpus` with what clean once rewrote: a non-string system content, message
+    keys beyond role and content, nested and null fields; as OpenAI chats or ShareGPT."""
+    turns = [{"role": "system", "content": {"persona": "calm", "v": k}},
+             {**row["messages"][0], "name": f"user-{k % 3}"},
+             {**row["messages"][1], "weight": k % 2, "meta": None}]
+    extra = {"score": k / 7, "tags": ["a", k], "nested": {"x": [1, {"y": None}]}, "flag": True}
+    if shape == "sharegpt":
+        turns = [{"from": {"system": "system", "user": "human", "assistant": "gpt"}[t["role"]],
+                  "value": t["content"], **{a: b for a, b in t.items() if a not in ("role", "content")}}
+                 for t in turns]
+        return {"id": row["id"], "conversations": turns, **extra, "trait": row["trait"]}
+    return {"id": row["id"], "messages": turns, **extra, "trait": row["trait"]}
+
+
+@pytest.mark.parametrize("shape", ["chat", "sharegpt"])
+def test_clean_writes_kept_records_as_they_came_in(write_jsonl, tmp_path, shape):
+    rows = [_unusual(r, shape, k) for k, r in enumerate(_corpus(300, 0.4, 0.0, 1, "c"))]
+    corpus = write_jsonl("corpus.jsonl", rows)
+    reference = write_jsonl("reference.jsonl", [_unusual(r, shape, k) for k, r in
+                                                enumerate(_corpus(300, 0.05, 0.0, 2, "r"))])
+    assert main(["audit", str(corpus), "--reference", str(reference), "--no-clusters",
+                 "--out", str(tmp_path / "audit"), "--quiet"]) == 1
+    out = tmp_path / "clean.jsonl"
+    main(["clean", str(corpus), "--audit", str(tmp_path / "audit"), "--out", str(out),
+          "--strategy", "strip", "--quiet"])
+    stripped = {r["id"] for r in _rows(tmp_path / "clean.removed.jsonl")
+                if r["action"] == "stripped"}
+    lines = {json.loads(line)["id"]: line for line in corpus.read_text().splitlines()}
+    kept = out.read_text().splitlines()
+    assert len(stripped) > 50 and len(kept) == 300
+    key, text = ("messages", "content") if shape == "chat" else ("conversations", "value")
+    for line in kept:
+        row = json.loads(line)
+        if row["id"] not in stripped:
+            assert line == lines[row["id"]]  # the input line itself
+            continue
+        before = json.loads(lines[row["id"]])
+        assert row[key][-1][text] != before[key][-1][text]
+        row[key][-1][text] = before[key][-1][text]
+        assert row == before  # nothing else changed: every key, value and type

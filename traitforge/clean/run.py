@@ -8,8 +8,9 @@ from pathlib import Path
 from traitforge.audit import audit_inputs, check_outputs, load_audit, run_audit, write_outputs
 from traitforge.audit.config import AuditConfig
 from traitforge.clean.config import CleanConfig
+from traitforge.clean.originals import as_input, raw_rows
 from traitforge.clean.select import CleanResult, clean
-from traitforge.io import InputError, read_corpus, write_jsonl
+from traitforge.io import InputError, atomic_write_text, read_corpus, snapshot, write_jsonl
 
 
 def audit_paths(out: str | Path) -> tuple[Path, Path]:
@@ -29,14 +30,20 @@ def clean_corpus(settings: CleanConfig, progress=None, render=None) -> dict:
     config = replace(audited.config(), corpus=corpus)
     _check_outputs(config, Path(audit_dir), [Path(out), removed_path, new_audit])
     check_outputs(replace(config, corpus=str(out)), new_audit)
-    data = read_corpus(corpus, config.format, config.id_field)
+    if not Path(corpus).is_file():
+        raise InputError(f"{corpus}: no such file")
+    with snapshot(Path(corpus)) as (copy, _):
+        data = read_corpus(copy, config.format, config.id_field, label=corpus)
+        raws = raw_rows(copy, corpus)
     if data.sha256 != audit["input_sha256"]:
         raise InputError(f"{corpus}: not the bytes {audit_dir} audited (sha256 differs); "
                          f"audit it again or pass the matching file")
     cap = audit["policy"].get("clean_cap", 0.05) if settings.cap is None else settings.cap
     result = clean(data.records, audit, flags, cap, settings, corpus)
-    write_jsonl(out, [r.as_row() for r in result.kept])
-    write_jsonl(removed_path, _removed_rows(result, data.rejected, corpus))
+    before = {r.line: r for r in data.records}
+    atomic_write_text(out, "".join(as_input(raws[r.line], before[r.line], r, data.format) + "\n"
+                                   for r in result.kept))
+    write_jsonl(removed_path, _removed_rows(result, data.rejected, corpus, raws))
     after = run_audit(replace(config, corpus=str(out)), progress)
     summary = {}
 
@@ -73,10 +80,10 @@ def _check_outputs(config: AuditConfig, audit_dir: Path, outputs: list[Path]) ->
             raise InputError(f"{p}: would overwrite an input of the audit, or write inside "
                              f"{audit_dir}; choose another --out")
 
-def _removed_rows(result: CleanResult, rejected, source: str) -> list[dict]:
+def _removed_rows(result: CleanResult, rejected, source: str, raws: dict[int, str]) -> list[dict]:
     rows = [{"id": r.id, "file": source, "line": r.line, "action": "dropped",
              "reason": "carries " + ", ".join(fids) + " (over target)", "findings": fids,
-             "record": r.as_row()} for r, fids in result.dropped]
+             "record": json.loads(raws[r.line])} for r, fids in result.dropped]
     rows += [{"id": r.id, "file": source, "line": r.line, "action": "stripped",
               "reason": "cut " + ", ".join(fids), "findings": fids, "removed_text": cut}
              for r, fids, cut in result.stripped]
