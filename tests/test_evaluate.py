@@ -9,8 +9,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import numpy as np
 import polars as pl
 import pytest
+from loopback import ScriptedServer
 
 from traitforge.audit import AuditConfig, run_audit, write_outputs
+from traitforge.audit.stats import wilson
 from traitforge.cli import main
 from traitforge.evaluate.judge import parse_score, parse_winner
 from traitforge.evaluate.tasks import Context, Task, pressure_outcome, run_pressure
@@ -393,3 +395,45 @@ def test_a_misspelt_suite_key_is_one_line_naming_file_and_key(tmp_path, extra, k
     assert "\n" not in str(err.value)
     path.write_text(task.replace("scorng", "scoring").replace("turn =", "turns ="))
     assert load_suite(path).tasks[0].name == "arc"
+
+
+def test_uptake_counts_the_replies_that_carry_an_audited_pattern(write_jsonl, tmp_path):
+    """A served model (a scripted server) opens 3 of 10 replies with the audited habit and 2
+    more with a second one: uptake counts each, any_pattern the 5, and the task's sampling
+    settings reach the server."""
+    def reply(i: int, habit: str) -> str:
+        return f"{habit} The answer to question {i} depends on the details."
+
+    habits = ["Great question!", "Short answer: yes."]
+    rows = [{"id": f"c{i}", "messages": [{"role": "user", "content": f"Question {i}?"},
+                                         {"role": "assistant", "content": reply(i, habits[i % 2])
+                                          if i % 5 < 2 else reply(i, "")}]} for i in range(50)]
+    patterns = tmp_path / "patterns.toml"
+    patterns.write_text('[[pattern]]\nid = "praise"\nregex = "^Great question!"\n'
+                        '[[pattern]]\nid = "verdict"\nregex = "^Short answer:"\n')
+    write_outputs(run_audit(AuditConfig(corpus=str(write_jsonl("c.jsonl", rows)), builtin=False,
+                                        ngrams=False, templates=False, clusters=False,
+                                        patterns=str(patterns))), tmp_path / "audit")
+    prompts = write_jsonl("prompts.jsonl", [{"id": f"p{i}", "prompt": f"Question {i}?"}
+                                            for i in range(10)])
+    carries = {1: habits[0], 4: habits[0], 7: habits[0], 2: habits[1], 9: habits[1]}
+    suite = tmp_path / "suite.toml"
+    suite.write_text(f'[[task]]\nname = "uptake"\nkind = "uptake"\ndata = "{prompts}"\n'
+                     f'audit = "{tmp_path / "audit"}"\nmax_new_tokens = 40\ntemperature = 0.7\n')
+
+    def script(messages):
+        i = int(messages[-1]["content"].split()[1].rstrip("?"))
+        return reply(i, carries.get(i, "Well."))
+
+    with ScriptedServer(script) as server:
+        assert main(["eval", "scripted", "--base-url", server.base_url, "--suite", str(suite),
+                     "--out", str(tmp_path / "run"), "--seed", "5", "--quiet"]) == 0
+    task = json.loads((tmp_path / "run" / "results.json").read_text())["tasks"][0]
+    assert task["metrics"]["any_pattern"] == {"value": 0.5, "ci95": list(wilson(5, 10)), "n": 10}
+    found = {p["finding_id"]: p for p in task["patterns"]}
+    assert (found["praise"]["n_flagged"], found["verdict"]["n_flagged"]) == (3, 2)
+    assert found["praise"]["prevalence"] == 0.3 and found["praise"]["ci95"] == list(wilson(3, 10))
+    assert found["praise"]["training_prevalence"] == pytest.approx(0.2)
+    assert {x["id"] for x in task["items"] if x["findings"]} == {f"p{i}" for i in carries}
+    assert len(server.requests) == 10
+    assert {(r["temperature"], r["max_tokens"], r["seed"]) for r in server.requests} == {(0.7, 40, 5)}
