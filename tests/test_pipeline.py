@@ -1,15 +1,16 @@
 """traitforge run: the pipeline file's validation, stages skipped when unchanged, a training
-stage resumed after a kill, the gate inside the pipeline, and the report holding every arm."""
+stage resumed after a SIGKILL, the gate inside the pipeline, and the report holding every arm."""
 from __future__ import annotations
 
 import contextlib
 import json
 import re
+import signal
 from pathlib import Path
 
 import pytest
+from killing import killed_after_checkpoint
 from rich.console import Console
-from transformers import TrainerCallback
 
 from traitforge.cli import main
 from traitforge.io import InputError
@@ -140,23 +141,15 @@ def test_a_changed_setting_reruns_only_what_depends_on_it(project):
                     "eval/sft-clean": "running"}
 
 
-class _Kill(TrainerCallback):
-    """Stops the process the way a kill would, once a checkpoint exists."""
-
-    def on_save(self, args, state, control, **kwargs):
-        raise KeyboardInterrupt
-
-
-def test_a_killed_pipeline_resumes_training_from_its_checkpoint(project, tmp_path):
-    path = project(arms='[[arm]]\nname = "sft-clean"\nsft = "clean"\n',
-                   extra='[train.sft]\nmax_steps = 4\nsave_steps = 2\n')
-
-    @contextlib.contextmanager
-    def killing(stage):
-        yield UI(train_callbacks=[_Kill()] if stage.name.startswith("train/") else [])
-
-    with pytest.raises(KeyboardInterrupt):
-        _run(path, killing)
+def test_a_pipeline_killed_in_training_resumes_and_gives_the_figures_of_one_not_killed(
+        project, tmp_path):
+    """`traitforge run` SIGKILLed just after checkpoint-2 of 4: the rerun skips the audit and
+    the clean, resumes training from the checkpoint, and ends with the loss curve and eval
+    figures of the same pipeline run without a kill."""
+    arms = '[[arm]]\nname = "sft-clean"\nsft = "clean"\n'
+    path = project(arms=arms, extra='[train.sft]\nmax_steps = 4\nsave_steps = 2\n')
+    proc = killed_after_checkpoint(2, ["run", str(path), "--quiet"])
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
     state = json.loads((tmp_path / "run" / "pipeline.json").read_text())["stages"]
     assert state["train/sft-clean"]["status"] == "running"
     record, seen = _run(path)
@@ -170,8 +163,16 @@ def test_a_killed_pipeline_resumes_training_from_its_checkpoint(project, tmp_pat
     assert "done (skipped)" in next(ln for ln in table.splitlines() if "clean/chats" in ln)
     assert "done (resumed)" in next(ln for ln in table.splitlines() if "train/sft-clean" in ln)
     assert "sft steps 4" in table
-    run = json.loads((tmp_path / "run" / "train" / "sft-clean" / "sft" / "run.json").read_text())
-    assert run["steps"] == 4 and run["resumed_from"].endswith("checkpoint-2")
+
+    assert main(["run", str(path), "--out", str(tmp_path / "whole"), "--quiet"]) == 0
+    runs = [json.loads((tmp_path / d / "train" / "sft-clean" / "sft" / "run.json").read_text())
+            for d in ("run", "whole")]
+    assert runs[0]["resumed_from"].endswith("checkpoint-2") and runs[1]["resumed_from"] is None
+    assert [p["loss"] for p in runs[0]["loss_curve"]] == pytest.approx(
+        [p["loss"] for p in runs[1]["loss_curve"]], abs=1e-4)
+    evals = [json.loads((tmp_path / d / "eval" / "sft-clean" / "results.json").read_text())
+             for d in ("run", "whole")]
+    assert [t["metrics"] for t in evals[0]["tasks"]] == [t["metrics"] for t in evals[1]["tasks"]]
 
 
 def test_the_gate_holds_inside_the_pipeline(project, tmp_path):

@@ -13,7 +13,6 @@ import io
 import itertools
 import json
 import os
-import shutil
 import tempfile
 import unicodedata
 from contextlib import contextmanager
