@@ -1,12 +1,15 @@
 """`traitforge clean`: rebalancing to targets, strip, strata, reconciliation, manifest."""
 from __future__ import annotations
 
+import itertools
 import json
 import random
 
+import numpy as np
 import pytest
 
 from traitforge.audit.gate import check_gate
+from traitforge.clean.select import select
 from traitforge.cli import main
 from traitforge.io import sha256_file
 
@@ -235,3 +238,74 @@ def test_clean_writes_kept_records_as_they_came_in(write_jsonl, tmp_path, shape)
         assert row[key][-1][text] != before[key][-1][text]
         row[key][-1][text] = before[key][-1][text]
         assert row == before  # nothing else changed: every key, value and type
+
+
+def _optimum(m: np.ndarray, targets: np.ndarray) -> int:
+    """The fewest documents whose dropping brings every finding to its target (exhaustive)."""
+    n = len(m)
+    for d in range(n):
+        for drop in itertools.combinations(range(n), d):
+            alive = np.ones(n, dtype=bool)
+            alive[list(drop)] = False
+            if (m[alive].sum(0) <= targets * alive.sum() + 1e-9).all():
+                return d
+    return n
+
+
+def test_drop_removes_as_few_documents_as_possible():
+    """On random small corpora (12 documents, 1 to 3 findings at random rates and targets), the
+    drops reach every target with no more documents than the exhaustive optimum."""
+    for seed in range(60):
+        rng = np.random.default_rng(seed)
+        n_findings = int(rng.integers(1, 4))
+        m = rng.random((12, n_findings)) < rng.uniform(0.2, 0.7, n_findings)
+        targets = rng.uniform(0.05, 0.3, n_findings)
+        alive, _ = select(m, targets, np.zeros_like(m), np.random.default_rng(0))
+        assert (m[alive].sum(0) <= targets * alive.sum() + 1e-9).all()
+        assert int((~alive).sum()) == _optimum(m, targets), seed
+
+
+@pytest.fixture
+def habits(write_jsonl, tmp_path):
+    """200 replies, no reference: an opener in 50% (fail), a closer in 25% (warn), a sign-off
+    in 10% (info), found by the user's own patterns."""
+    rows = []
+    for i in range(200):
+        text = (("Sure thing! " if i % 2 == 0 else "") + f"Answer {i} is in the notes."
+                + (" Hope that helps." if i % 4 == 1 else "") + (" Cheers." if i % 10 == 3 else ""))
+        rows.append({"id": f"c{i}", "messages": [{"role": "user", "content": f"Q{i}?"},
+                                                 {"role": "assistant", "content": text}]})
+    corpus = write_jsonl("habits.jsonl", rows)
+    (tmp_path / "p.toml").write_text(
+        '[[pattern]]\nid = "opener"\nregex = "^Sure thing!"\n[[pattern]]\nid = "closer"\n'
+        'regex = "Hope that helps[.]"\n[[pattern]]\nid = "signoff"\nregex = "Cheers[.]$"\n')
+    return corpus
+
+
+def _clean_habits(corpus, tmp_path, name: str, audit_flags=(), clean_flags=()) -> dict:
+    audit_dir = tmp_path / f"{name}-audit"
+    assert main(["audit", str(corpus), "--out", str(audit_dir), "--patterns",
+                 str(tmp_path / "p.toml"), "--no-builtin", "--no-ngrams", "--no-templates",
+                 "--no-clusters", "--quiet", *audit_flags]) == 1
+    main(["clean", str(corpus), "--audit", str(audit_dir), "--out", str(tmp_path / f"{name}.jsonl"),
+          "--strategy", "drop", "--quiet", *clean_flags])
+    return json.loads((tmp_path / f"{name}.audit" / "clean.json").read_text())
+
+
+def test_without_a_reference_clean_brings_fail_and_warn_findings_to_the_cap(habits, tmp_path):
+    summary = _clean_habits(habits, tmp_path, "default")
+    by_id = {f["id"]: f for f in summary["findings"]}
+    assert set(by_id) == {"opener", "closer"}  # the info sign-off is not chosen
+    assert summary["cap"] == 0.05  # the policy's clean_cap
+    assert by_id["opener"]["before"] == 0.5 and by_id["closer"]["before"] == 0.25
+    assert all(f["target"] == 0.05 and f["after"] <= 0.05 for f in by_id.values())
+    kept = _rows(tmp_path / "default.jsonl")
+    assert summary["counts"]["kept"] == len(kept) and _share(kept, "Sure thing!") <= 0.05
+    # A policy's clean_cap moves the target; --cap overrides it.
+    policy = tmp_path / "policy.toml"
+    policy.write_text("clean_cap = 0.2\n")
+    summary = _clean_habits(habits, tmp_path, "policy", ["--policy", str(policy)])
+    assert {f["target"] for f in summary["findings"]} == {0.2} and summary["cap"] == 0.2
+    summary = _clean_habits(habits, tmp_path, "flag", ["--policy", str(policy)], ["--cap", "0.3"])
+    assert summary["cap"] == 0.3
+    assert all(f["target"] == 0.3 and f["after"] <= 0.3 for f in summary["findings"])
