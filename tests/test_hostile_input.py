@@ -109,3 +109,80 @@ def test_random_lines_never_crash_the_reader_and_every_line_is_accounted_for(tmp
     assert all(r.reason and r.line >= 1 for r in corpus.rejected)
     proc = _audit(path, tmp_path)
     assert "Traceback" not in proc.stderr and proc.returncode in (0, 1), proc.stderr[-500:]
+
+
+def _main_audit(corpus, out, *flags) -> int:
+    from traitforge.cli import main
+
+    return main(["audit", str(corpus), "--out", str(out), "--quiet", "--no-clusters", *flags])
+
+
+@pytest.mark.parametrize("name", list(HOSTILE))
+def test_a_hostile_reference_line_is_rejected_and_strict_stops_at_it(tmp_path, capsys, name):
+    line, needle = HOSTILE[name]
+    corpus, ref = tmp_path / "corpus.jsonl", tmp_path / "reference.jsonl"
+    corpus.write_text("\n".join(GOOD) + "\n")
+    ref.write_text("\n".join(GOOD[:4] + [line] + GOOD[4:]) + "\n")
+    assert _main_audit(corpus, tmp_path / "out", "--reference", str(ref)) in (0, 1)
+    stats = json.loads((tmp_path / "out" / "audit.json").read_text())["stats"]["reference"]
+    assert stats["read"] == 9 == stats["audited"] + stats["rejected"]
+    rejected = [json.loads(r) for r in (tmp_path / "out" / "rejected.jsonl").read_text().splitlines()]
+    assert [(r["file"], r["line"]) for r in rejected] == [(str(ref), 5)] and needle in rejected[0]["reason"]
+    capsys.readouterr()
+    for flags in (["--reference", str(ref), "--strict"], ["--strict"]):
+        target = ref if "--reference" in flags else corpus
+        if target == corpus:
+            corpus.write_text(ref.read_text())
+        assert _main_audit(corpus, tmp_path / "strict", *flags) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.count("\n") == 0 and f"{target}:5: " in err and needle in err
+        assert not (tmp_path / "strict").exists()
+
+
+def _parquet(path, rows: dict) -> None:
+    import polars as pl
+
+    pl.DataFrame(rows).write_parquet(path)
+
+
+MESSAGES = [{"role": "user", "content": "Q?"}, {"role": "assistant", "content": "An answer here."}]
+TABLES = {  # a file, whether it is refused as a whole, and a word of the reason
+    "parquet of wrong columns": ("x.parquet", lambda p: _parquet(p, {"foo": [1, 2], "bar": ["a", "b"]}),
+                                 "cannot tell the record shape"),
+    "parquet with a null reply": ("x.parquet", lambda p: _parquet(p, {"messages": [
+        MESSAGES, [MESSAGES[0], {"role": "assistant", "content": None}]] * 3}), "NoneType"),
+    "parquet with null texts": ("x.parquet", lambda p: _parquet(p, {"text": ["A memo.", None] * 3}),
+                                "NoneType"),
+    "parquet that is not one": ("x.parquet", lambda p: p.write_bytes(b"PAR1 not really"),
+                                "not a readable Parquet file"),
+    "csv with broken messages": ("x.csv", lambda p: p.write_text(
+        'id,messages\na,"' + json.dumps(MESSAGES).replace('"', '""') + '"\nb,"[{oops"\n'),
+        "not a JSON list"),
+    "csv with invalid UTF-8": ("x.csv", lambda p: p.write_bytes(
+        b"prompt,response\nQ?,fine answer\nQ?,bad \xff\xfe bytes\n"), "invalid UTF-8"),
+    "csv with short and long rows": ("x.csv", lambda p: p.write_text(
+        "prompt,response\nQ?,fine answer\nonly a prompt\nQ?,an answer,and,more,cells\n"), "cells"),
+}
+
+
+@pytest.mark.parametrize("name", list(TABLES))
+def test_hostile_parquet_and_csv_files(tmp_path, capsys, name):
+    """Each is audited with its bad rows rejected (read = audited + rejected, each with its
+    reason), or refused whole in one line naming the file, with exit 2; never a traceback."""
+    filename, write, needle = TABLES[name]
+    path = tmp_path / filename
+    write(path)
+    code = _main_audit(path, tmp_path / "out")
+    err = capsys.readouterr().err.strip()
+    if code == 2:
+        assert err.count("\n") == 0 and str(path) in err and needle in err, err
+        return
+    assert code in (0, 1), err
+    stats = json.loads((tmp_path / "out" / "audit.json").read_text())["stats"]["corpus"]
+    rejected = [json.loads(r) for r in (tmp_path / "out" / "rejected.jsonl").read_text().splitlines()]
+    assert stats["read"] == stats["audited"] + stats["rejected"] and stats["rejected"] == len(rejected) > 0
+    assert all(r["reason"] and r["line"] >= 1 for r in rejected)
+    assert any(needle in r["reason"] for r in rejected), rejected
+    if name == "csv with short and long rows":
+        assert [r["reason"] for r in rejected] == ["fewer cells than the header's 2 columns",
+                                                   "3 more cells than the header's 2 columns"]

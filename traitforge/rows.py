@@ -43,12 +43,20 @@ def file_rows(path: Path, label: str | Path | None = None) -> Iterator[tuple[int
                 # Undecodable bytes were kept as surrogates; show them as U+FFFD in the raw text.
                 raw = json.dumps(row, ensure_ascii=False, default=str)
                 raw = raw.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-                if any(isinstance(v, str) and _has_surrogates(v) for v in row.values()):
-                    yield reader.line_num, Bad("invalid UTF-8"), raw
-                else:
-                    yield reader.line_num, row, raw
+                yield reader.line_num, _csv_problem(row, len(reader.fieldnames)) or row, raw
     else:
         raise InputError(f"{label}: unsupported file type (use .jsonl, .jsonl.gz, .parquet or .csv)")
+
+
+def _csv_problem(row: dict, columns: int) -> Bad | None:
+    """Why a CSV row is not a record of its header's columns, or None."""
+    if None in row:  # csv.DictReader files the cells past the header under None
+        return Bad(f"{len(row[None])} more cells than the header's {columns} columns")
+    if any(v is None for v in row.values()):
+        return Bad(f"fewer cells than the header's {columns} columns")
+    if any(isinstance(v, str) and _has_surrogates(v) for v in row.values()):
+        return Bad("invalid UTF-8")
+    return None
 
 
 def _has_surrogates(s: str) -> bool:
