@@ -75,9 +75,9 @@ def test_train_refuses_to_read_the_data_otherwise_than_its_audit(tiny, write_jso
     assert _audit(mixed, mixed.parent / "audit", "--format", "text") == 0
     _refused(capsys, _train(tiny, mixed, tmp_path / "r1", "--format", "chat"),
              "read it as 'text' records", "--format chat")
-    # Without --format it is read as audited (documents), which SFT cannot use.
-    _refused(capsys, _train(tiny, mixed, tmp_path / "r2"), "no usable sft records",
-             "sft takes chats")
+    # Without --format it would be read as audited: documents, which SFT does not train on.
+    _refused(capsys, _train(tiny, mixed, tmp_path / "r2"), "read it as documents",
+             "--format chat")
 
     docs = [{"text": f"Memo {k}."} for k in range(3)]
     mostly_bad = write_jsonl("bad/m.jsonl", docs + _chats(40))

@@ -72,7 +72,7 @@ def check_gate(data: str | Path, manifest: str | Path | None = None,
         p, m = failing[0]
         return GateResult(digest, str(p), m, f"{data}: its audit ({p}) has verdict "
                                              f"'{m.get('verdict')}'; clean it first ({hint})")
-    checked = [(p, m, verify(m, p)) for p, m in matching]
+    checked = [(p, m, verify(m, p, data)) for p, m in matching]
     trusted = [(p, m) for p, m, problem in checked if problem is None]
     if trusted:
         return GateResult(digest, str(trusted[0][0]), trusted[0][1], None)
@@ -97,6 +97,11 @@ def check_reading(outcome: GateResult, data: str | Path, kind: str, fmt: str | N
         problem = (f"its audit ({where}) read it as {read.get('format')!r} records; training with "
                    f"--format {fmt} would train on what was not audited (audit it with "
                    f"--format {fmt}, or drop --format)")
+    elif (read.get("format") == "text") != (kind == "midtrain"):
+        shape = "documents" if read.get("format") == "text" else "chats"
+        problem = (f"its audit ({where}) read it as {shape} ({read.get('format')!r} records), "
+                   f"which {kind} does not train on: audit it as "
+                   + ("documents (--format text)" if kind == "midtrain" else "chats (--format chat)"))
     elif kind == "sft" and read.get("turns", "all") != "all":
         problem = (f"its audit ({where}) looked at the {read['turns']} assistant turn only "
                    "(--turns); SFT learns every assistant turn: audit it with --turns all")

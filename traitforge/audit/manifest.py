@@ -88,10 +88,9 @@ def sign(manifest: dict) -> dict:
                                       "key_id": hashlib.sha256(key).hexdigest()[:12]}}
 
 
-def verify(manifest: dict, path: Path) -> str | None:
-    """Why the manifest at `path` cannot be trusted, or None: its signature, its verdict (graded
-    again from its findings and policy), and the files of its set beside it."""
-    data = (manifest.get("input") or {}).get("file") or "DATA"
+def verify(manifest: dict, path: Path, data: str | Path) -> str | None:
+    """Why the manifest at `path`, found for `data`, cannot be trusted, or None: its signature,
+    its verdict (graded again from its findings and policy), and the files of its set beside it."""
     again = f"audit the data again (traitforge audit {data} --out {path.parent})"
     signature = manifest.get("signature")
     if not isinstance(signature, dict) or not isinstance(signature.get("value"), str):
