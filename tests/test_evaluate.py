@@ -194,6 +194,13 @@ def test_audit_apply_refuses_its_own_audit_dir_and_unreadable_audits(write_jsonl
     assert main(["audit", str(corpus), "--out", str(tmp_path / "a"), "--quiet", "--no-clusters"]) in (0, 1)
     assert main(["audit", "apply", str(tmp_path / "a"), str(corpus), "--out", str(tmp_path / "a")]) == 2
     assert "overwrite" in capsys.readouterr().err
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("mine")
+    for out in (tmp_path / "mine", corpus):  # its outputs replace the folder: refused, untouched
+        before = corpus.read_bytes()
+        assert main(["audit", "apply", str(tmp_path / "a"), str(corpus), "--out", str(out)]) == 2
+        assert "choose" in capsys.readouterr().err and corpus.read_bytes() == before
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "mine"
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "audit.json").write_text("{\n oops")
     assert main(["audit", "apply", str(tmp_path / "bad"), str(corpus), "--out", str(tmp_path / "o")]) == 2

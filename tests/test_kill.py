@@ -96,3 +96,12 @@ def test_the_fallback_without_an_exchange_also_swaps_whole_sets(write_jsonl, tmp
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".audit.")]
     shutil.rmtree(audit_dir / "llm_cache")
     assert _which_set(audit_dir) == "old"
+
+
+def test_an_out_that_links_to_a_folder_is_written_through_the_link(write_jsonl, tmp_path):
+    data = write_jsonl("docs.jsonl", [{"text": f"Memo {i}: all is well."} for i in range(20)])
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real", target_is_directory=True)
+    for _ in range(2):  # a new set, then one replacing it
+        assert main(["audit", str(data), "--out", str(tmp_path / "link"), *QUICK]) == 0
+        assert (tmp_path / "link").is_symlink() and _which_set(tmp_path / "real") == "old"

@@ -5,7 +5,8 @@ set of files or the new one, never a mix.
 swaps that directory with `out` in one rename (Linux `renameat2` with RENAME_EXCHANGE) and
 deletes the old set. Where the exchange is not available, `out` is moved aside and the new set
 moved in: two renames, between which `out` is briefly absent. Entries named in `keep` (a cache,
-say) move from the old set into the new one.
+say) move from the old set into the new one. An `out` that is a file, or that holds anything
+not named in `owned` or `keep`, is refused: the swap would delete it.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
+from traitforge.errors import InputError
 from traitforge.io import current_umask
 
 _AT_FDCWD = -100
@@ -44,9 +46,22 @@ def _stale(out: Path) -> list[Path]:
     return list(out.parent.glob(f".{out.name}.new-*"))
 
 
-@contextmanager
-def staged_dir(out: str | Path, keep: tuple[str, ...] = ()):
+def check_replaceable(out: str | Path, owned: tuple[str, ...], keep: tuple[str, ...] = ()) -> None:
+    """Refuse an `out` that `staged_dir` could not replace without losing something."""
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out}: is a file, not a directory; choose another --out")
+    foreign = sorted(p.name for p in out.iterdir() if p.name not in owned + keep) \
+        if out.is_dir() else []
+    if foreign:
+        raise InputError(f"{out}: holds {foreign[0]!r}, which is not one of its outputs; "
+                         "choose a new or empty --out")
+
+
+@contextmanager
+def staged_dir(out: str | Path, owned: tuple[str, ...], keep: tuple[str, ...] = ()):
+    out = Path(out).resolve()  # a link to a folder: replace the folder, not the link
+    check_replaceable(out, owned, keep)
     out.parent.mkdir(parents=True, exist_ok=True)
     for old in _stale(out):
         shutil.rmtree(old, ignore_errors=True)

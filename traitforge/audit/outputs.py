@@ -22,7 +22,7 @@ from traitforge.audit.units import Unit
 from traitforge.io import (Corpus, InputError, atomic_write_bytes, atomic_write_text, sha256_file,
                            write_jsonl)
 from traitforge.settings import restore
-from traitforge.swap import staged_dir
+from traitforge.swap import check_replaceable, staged_dir
 
 SIGNED = ("audit.json", "flags.parquet", "rejected.jsonl")  # the set the manifest names
 OUTPUTS = (*SIGNED, "report.html", "clean.json", MANIFEST)
@@ -115,26 +115,20 @@ def check_outputs(config: AuditConfig, out_dir: str | Path) -> None:
     """Refuse, before any work, an output directory that is a file, that holds something other
     than an audit, or whose files would overwrite an input."""
     out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise InputError(f"{out}: is a file, not a directory; choose another --out")
     inputs = audit_inputs(config)
     for name in OUTPUTS:
         if (out / name).resolve() in inputs:
             raise InputError(f"{out / name}: output would overwrite an input; "
                              "choose another --out")
-    if out.is_dir() and not _holds_only_an_audit(out):
-        raise InputError(f"{out}: holds files that are not an audit's; choose a new or empty --out")
+    check_replaceable(out, OUTPUTS, (CACHE,))
+    if (out / "audit.json").is_file() and not _is_an_audit(out / "audit.json"):
+        raise InputError(f"{out}: holds an audit.json that is not an audit's; choose a new or "
+                         "empty --out")
 
 
-def _holds_only_an_audit(out: Path) -> bool:
-    """Whether every entry of `out` is an audit output (or the LLM pass's cache), and any
-    audit.json there is one of ours."""
-    if any(p.name not in OUTPUTS + (CACHE,) for p in out.iterdir()):
-        return False
-    if not (out / "audit.json").is_file():
-        return True
+def _is_an_audit(path: Path) -> bool:
     try:
-        doc = json.loads((out / "audit.json").read_text(encoding="utf-8"))
+        doc = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
     return isinstance(doc, dict) and {"findings", "verdict"} <= set(doc)
@@ -147,7 +141,7 @@ def write_outputs(result: AuditResult, out_dir: str | Path, render=None, extras=
     doc = audit_document(result)
     flags = flags_frame(result)
     rejected = [r.as_dict() for c in (result.corpus, result.reference) if c for r in c.rejected]
-    with staged_dir(out_dir, keep=(CACHE,)) as stage:
+    with staged_dir(out_dir, OUTPUTS, keep=(CACHE,)) as stage:
         write_jsonl(stage / "rejected.jsonl", rejected)
         buf = io.BytesIO()
         flags.write_parquet(buf)

@@ -14,12 +14,13 @@ import polars as pl
 from traitforge.audit.config import LLMSettings
 from traitforge.audit.llm_rating import Asker
 from traitforge.audit.matchers import MatchContext, from_json
-from traitforge.audit.outputs import load_audit
+from traitforge.audit.outputs import CACHE, load_audit
 from traitforge.audit.stats import wilson
 from traitforge.audit.units import Unit, units_of
 from traitforge.io import InputError, atomic_write_bytes, atomic_write_text, read_corpus, write_jsonl
-from traitforge.swap import staged_dir
+from traitforge.swap import check_replaceable, staged_dir
 
+APPLY_OUTPUTS = ("flags.parquet", "rejected.jsonl", "apply.json")
 FLAG_SCHEMA = {"unit": pl.Int64, "finding_id": pl.String, "start": pl.Int64, "end": pl.Int64}
 
 
@@ -79,10 +80,11 @@ def apply_audit(audit_dir: str | Path, corpus_path: str | Path, out_dir: str | P
     LLM findings skipped without `llm`) and OUT/rejected.jsonl. With `llm` (a model spec, or
     the served model's name with `llm_base_url`) LLM findings are replayed, the calls cached
     in OUT/llm_cache."""
-    doc = load_audit(audit_dir).doc
     out = Path(out_dir)
     if (out / "flags.parquet").resolve() == (Path(audit_dir) / "flags.parquet").resolve():
         raise InputError(f"{out}: would overwrite the audit's own flags; choose another --out")
+    check_replaceable(out, APPLY_OUTPUTS, (CACHE,))
+    doc = load_audit(audit_dir).doc
     cfg = doc["config"]
     corpus = read_corpus(corpus_path, fmt or cfg.get("format"), cfg.get("id_field", "id"), strict)
     units = [u for r in corpus.records for u in units_of(r, cfg.get("turns", "all"))]
@@ -93,7 +95,7 @@ def apply_audit(audit_dir: str | Path, corpus_path: str | Path, out_dir: str | P
     if llm:
         from traitforge.backends import open_backend
 
-        backend = open_backend(llm, base_url=llm_base_url, cache_dir=out / "llm_cache")
+        backend = open_backend(llm, base_url=llm_base_url, cache_dir=out / CACHE)
     replayer = Replayer(doc, backend, cfg.get("seed", 0))
     flags = replayer.flags(units)
     ids = pl.DataFrame({"unit": np.arange(len(units), dtype=np.int64),
@@ -105,7 +107,7 @@ def apply_audit(audit_dir: str | Path, corpus_path: str | Path, out_dir: str | P
               "used": len(corpus.records), "rejected": len(corpus.rejected), "units": len(units),
               "findings": uptake(replayer.findings, units, flags),
               "skipped": replayer.skipped}
-    with staged_dir(out, keep=("llm_cache",)) as stage:  # the three files replace the old at once
+    with staged_dir(out, APPLY_OUTPUTS, keep=(CACHE,)) as stage:  # replaces the old three at once
         buf = io.BytesIO()
         table.write_parquet(buf)
         atomic_write_bytes(stage / "flags.parquet", buf.getvalue())
