@@ -21,7 +21,7 @@ class FakeServer:
     """Answers POST /v1/chat/completions; `plan` holds (status, headers, body) for the next
     attempts before it answers 200, `delay` makes each request sleep, `raw` replaces a 200 body."""
 
-    def __init__(self):
+    def __init__(self, port: int = 0):
         self.requests: list[dict] = []  # {"path", "headers", "body"} in arrival order
         self.plan: list[tuple[int, dict, str]] = []
         self.delay = 0.0
@@ -29,9 +29,13 @@ class FakeServer:
         self.respond = lambda text: f"echo: {text}"
         self.in_flight = self.max_in_flight = 0
         self.lock = threading.Lock()
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self.httpd.daemon_threads = True
         self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
 
     def _handler(self):
         fake = self
@@ -167,6 +171,36 @@ def test_connection_refused_is_retried_then_raises():
     with pytest.raises(InputError, match="after 2 attempts") as e:
         b.generate([user("hi")])
     assert str(e.value).startswith(url) and b.stats["retries"] == 1
+    assert "the server was never reachable" in str(e.value) and "\n" not in str(e.value)
+
+
+def test_a_server_that_goes_away_mid_run_is_named_as_such_and_a_rerun_picks_up(tmp_path):
+    """The server answers 3 chats, then shuts down: one line saying it stopped mid-run; the
+    3 replies are in the cache, so the rerun against the server restarted asks only for the rest."""
+    first, chats = FakeServer(), [user(f"q{i}") for i in range(6)]
+    threading.Thread(target=first.httpd.serve_forever, daemon=True).start()
+
+    def answer_then_stop(text):
+        if len(first.requests) == 3:
+            threading.Thread(target=first.stop).start()
+        return f"echo: {text}"
+
+    first.respond = answer_then_stop
+    spec = dict(base_url=first.base_url, cache_dir=str(tmp_path))
+    b = open_backend("m", **spec)
+    b.backend.config = HTTPConfig(first.base_url, "m", retries=1, backoff=0.01, concurrency=1,
+                                  timeout=5)
+    with pytest.raises(InputError) as e:
+        b.generate(chats)
+    message = str(e.value)
+    assert "stopped answering mid-run, after 3 replies" in message and "\n" not in message
+    assert len(list(tmp_path.rglob("*.json"))) == 3
+    second = FakeServer(port=first.httpd.server_address[1])
+    threading.Thread(target=second.httpd.serve_forever, daemon=True).start()
+    again = open_backend("m", **spec)
+    assert again.generate(chats) == [f"echo: q{i}" for i in range(6)]
+    assert len(second.requests) == 3 and again.stats["cache_hits"] == 3
+    second.stop()
 
 
 def test_cache_serves_reruns_and_misses_on_changed_request(server, tmp_path):

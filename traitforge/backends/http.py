@@ -53,9 +53,11 @@ def http_config_from(base_url: str | None = None, model: str | None = None,
 class _Failure(Exception):
     """One failed attempt: `head` ("HTTP 503", "timed out"), the server's words, and whether to retry."""
 
-    def __init__(self, head: str, detail: str = "", retryable: bool = True, delay: float | None = None):
+    def __init__(self, head: str, detail: str = "", retryable: bool = True, delay: float | None = None,
+                 unreachable: bool = False):
         super().__init__(head)
         self.head, self.detail, self.retryable, self.delay = head, detail, retryable, delay
+        self.unreachable = unreachable  # no answer at all: refused, reset, timed out
 
 
 class HTTPBackend:
@@ -69,6 +71,7 @@ class HTTPBackend:
         self.stats = {"requests": 0, "retries": 0, "failures": 0,
                       "prompt_tokens": 0, "completion_tokens": 0}
         self._lock = threading.Lock()
+        self._answered = 0  # replies this backend has had
 
     def generate(self, chats: list[list[dict]], max_new_tokens: int = 256, temperature: float = 0.0,
                  seed: int = 0, progress: Callable[[], object] | None = None,
@@ -117,7 +120,8 @@ class HTTPBackend:
                 if not e.retryable or attempt > self.config.retries:
                     self._count("failures")
                     plural = "s" if attempt > 1 else ""
-                    raise self._error(f"{e.head} after {attempt} attempt{plural}", e.detail) from None
+                    raise self._error(f"{e.head} after {attempt} attempt{plural}"
+                                      + (self._gone() if e.unreachable else ""), e.detail) from None
                 self._count("retries")
                 time.sleep(e.delay if e.delay is not None else self.config.backoff * 2 ** (attempt - 1))
 
@@ -136,7 +140,8 @@ class HTTPBackend:
             raise _Failure(f"HTTP {e.code}", _read_quietly(e), retryable,
                            _retry_after(e.headers.get("Retry-After"))) from None
         except (OSError, http.client.HTTPException) as e:  # URLError, timeouts, resets
-            raise _Failure(str(getattr(e, "reason", "") or e) or type(e).__name__) from None
+            raise _Failure(str(getattr(e, "reason", "") or e) or type(e).__name__,
+                           unreachable=True) from None
         try:
             reply = json.loads(raw)
             content = reply["choices"][0]["message"]["content"]
@@ -148,7 +153,17 @@ class HTTPBackend:
             for key in ("prompt_tokens", "completion_tokens"):
                 if isinstance(usage.get(key), int):
                     self._count(key, usage[key])
+        with self._lock:
+            self._answered += 1
         return content if isinstance(content, str) else ""
+
+    def _gone(self) -> str:
+        """What a request that got no answer at all says of the server."""
+        if not self._answered:
+            return "; the server was never reachable: is it running, at this address and port?"
+        return (f"; the server stopped answering mid-run, after {self._answered} replies; those "
+                "are kept in the cache where there is one, so the same command, run again once "
+                "the server is back, picks up where this stopped")
 
     def _error(self, what: str, detail: str = "") -> InputError:
         """A one-line InputError naming the server, with the API key masked."""
