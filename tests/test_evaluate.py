@@ -444,3 +444,27 @@ def test_uptake_counts_the_replies_that_carry_an_audited_pattern(write_jsonl, tm
     assert {x["id"] for x in task["items"] if x["findings"]} == {f"p{i}" for i in carries}
     assert len(server.requests) == 10
     assert {(r["temperature"], r["max_tokens"], r["seed"]) for r in server.requests} == {(0.7, 40, 5)}
+
+
+def test_a_served_models_unparsed_answers_are_counted_and_shown(write_jsonl, tmp_path):
+    """Read from a served model's text, an answer that names no option counts as wrong and is
+    reported as `unparsed` (here 2 of 5 MCQ items, and 4 of the 10 pressure answers)."""
+    items = write_jsonl("mcq.jsonl", [{"id": f"q{i}", "query": f"Pick {i}", "choices": ["red", "blue"],
+                                       "gold": 1} for i in range(5)])
+    suite = tmp_path / "suite.toml"
+    suite.write_text(f'[[task]]\nname = "mcq"\nkind = "mcq"\ndata = "{items}"\n'
+                     f'[[task]]\nname = "press"\nkind = "pressure"\ndata = "{items}"\nturns = 1\n')
+
+    def script(messages):
+        i = int(messages[0]["content"].split()[1])
+        lettered = "(A)" in messages[0]["content"]  # pressure asks with the choices labelled
+        return "I could not say." if i < 2 else "(B) blue" if lettered else "blue"
+
+    with ScriptedServer(script) as server:
+        assert main(["eval", "scripted", "--base-url", server.base_url, "--suite", str(suite),
+                     "--out", str(tmp_path / "run"), "--quiet"]) == 0
+    tasks = {t["name"]: t for t in json.loads((tmp_path / "run" / "results.json").read_text())["tasks"]}
+    assert tasks["mcq"]["metrics"]["accuracy"]["value"] == 0.6
+    assert tasks["mcq"]["metrics"]["unparsed"]["value"] == 0.4
+    assert [x["answer"] for x in tasks["mcq"]["items"]] == [-1, -1, 1, 1, 1]
+    assert tasks["press"]["metrics"]["unparsed"]["value"] == 0.4
