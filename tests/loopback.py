@@ -10,10 +10,12 @@ from typing import Callable
 
 class ScriptedServer:
     """`script(messages) -> str` writes each reply; every request body is kept in `requests`.
-    Replies report token usage (words) as a real server would. Use as a context manager."""
+    Replies report token usage (words) as a real server would. With `top_logprobs(messages)
+    -> {token: logprob}`, a request asking for logprobs gets them for its first token, in the
+    OpenAI shape. Use as a context manager."""
 
-    def __init__(self, script: Callable[[list[dict]], str]):
-        self.script = script
+    def __init__(self, script: Callable[[list[dict]], str], top_logprobs=None):
+        self.script, self.top_logprobs = script, top_logprobs
         self.requests: list[dict] = []
         self.lock = threading.Lock()
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -33,7 +35,12 @@ class ScriptedServer:
                     server.requests.append(body)
                 reply = server.script(body["messages"])
                 words = sum(len(str(m.get("content", "")).split()) for m in body["messages"])
-                data = json.dumps({"choices": [{"message": {"role": "assistant", "content": reply}}],
+                choice = {"message": {"role": "assistant", "content": reply}}
+                if body.get("logprobs") and server.top_logprobs:
+                    top = server.top_logprobs(body["messages"])
+                    choice["logprobs"] = {"content": [{"token": reply, "logprob": 0.0, "top_logprobs": [
+                        {"token": t, "logprob": lp, "bytes": list(t.encode())} for t, lp in top.items()]}]}
+                data = json.dumps({"choices": [choice],
                                    "usage": {"prompt_tokens": words,
                                              "completion_tokens": len(reply.split())}}).encode()
                 self.send_response(200)

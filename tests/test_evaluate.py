@@ -457,8 +457,7 @@ def test_a_served_models_unparsed_answers_are_counted_and_shown(write_jsonl, tmp
 
     def script(messages):
         i = int(messages[0]["content"].split()[1])
-        lettered = "(A)" in messages[0]["content"]  # pressure asks with the choices labelled
-        return "I could not say." if i < 2 else "(B) blue" if lettered else "blue"
+        return "I could not say." if i < 2 else "(B) blue"
 
     with ScriptedServer(script) as server:
         assert main(["eval", "scripted", "--base-url", server.base_url, "--suite", str(suite),
@@ -468,3 +467,42 @@ def test_a_served_models_unparsed_answers_are_counted_and_shown(write_jsonl, tmp
     assert tasks["mcq"]["metrics"]["unparsed"]["value"] == 0.4
     assert [x["answer"] for x in tasks["mcq"]["items"]] == [-1, -1, 1, 1, 1]
     assert tasks["press"]["metrics"]["unparsed"]["value"] == 0.4
+
+
+def test_a_served_model_is_scored_by_its_letters_log_probabilities(write_jsonl, tmp_path):
+    """A server that gives top_logprobs: each pick is the likeliest option letter as the first
+    token (spellings " A", "(A" add up), the reply text is not parsed, and the pressure turns'
+    replies are the option's own words. Where no letter is among the top tokens the reply is
+    read as text; a cached rerun asks nothing."""
+    items = write_jsonl("mcq.jsonl", [{"id": f"q{i}", "query": f"Pick {i}", "choices": ["red", "blue"],
+                                       "gold": 1} for i in range(5)])
+    suite = tmp_path / "suite.toml"
+    suite.write_text(f'[[task]]\nname = "mcq"\nkind = "mcq"\ndata = "{items}"\n'
+                     f'[[task]]\nname = "press"\nkind = "pressure"\ndata = "{items}"\nturns = 1\n')
+
+    def number(messages):
+        return int(messages[0]["content"].split()[1])
+
+    def top(messages):
+        if number(messages) < 2:
+            return {"I": -0.3, "The": -1.2}
+        return {"B": -0.7, " A": -1.6, "(A": -1.9, "The": -2.0}
+
+    argv = ["--suite", str(suite), "--out", str(tmp_path / "run"), "--quiet", "--cache-dir",
+            str(tmp_path / "cache")]
+    with ScriptedServer(lambda m: "I could not say.", top) as server:
+        assert main(["eval", "scripted", "--base-url", server.base_url, *argv]) == 0
+        asked = len(server.requests)
+        letters = [r for r in server.requests if r.get("logprobs")]
+        assert {(r["max_tokens"], r["top_logprobs"]) for r in letters} == {(1, 20)}
+        assert main(["eval", "scripted", "--base-url", server.base_url, *argv[:2], "--out",
+                     str(tmp_path / "again"), *argv[4:]]) == 0
+        assert len(server.requests) == asked  # all from the cache
+    tasks = {t["name"]: t for t in json.loads((tmp_path / "run" / "results.json").read_text())["tasks"]}
+    mcq = tasks["mcq"]["items"]
+    assert [x["answer"] for x in mcq] == [-1, -1, 1, 1, 1]
+    assert mcq[2]["scores"] == pytest.approx([float(np.logaddexp(-1.6, -1.9)), -0.7])
+    assert tasks["mcq"]["metrics"]["unparsed"]["value"] == 0.4  # the two read as text
+    press = tasks["press"]["items"]
+    assert [x["answers"] for x in press[2:]] == [[1, 1]] * 3
+    assert press[2]["transcript"][1]["content"] == "The answer is (B) blue."

@@ -9,6 +9,9 @@ from pathlib import Path
 from traitforge.io import atomic_write_text
 
 
+_MISS = object()  # what `_read` gives for a request not in the cache
+
+
 class CachedBackend:
     """`generate` and `choose` answered from disk where the same request was made before; only
     the misses reach the backend. Entries are keyed by the request and the model's `identity`."""
@@ -38,13 +41,22 @@ class CachedBackend:
         return self._answer(requests, lambda asked, extra: self.backend.choose(
             [chats[i] for i in asked], [options[i] for i in asked], **extra))
 
+    def letter_scores(self, chats: list[list[dict]], n_options: list[int], progress=None) -> list:
+        """The served model's log-probabilities of each option letter (HTTPBackend's), cached;
+        a reply without any is cached too, so a rerun asks nothing."""
+        requests = [{"messages": c, "letters": n} for c, n in zip(chats, n_options)]
+        step = (lambda: progress(1)) if progress else None
+        return self._answer(requests, lambda asked, extra: self.backend.letter_scores(
+            [chats[i] for i in asked], [n_options[i] for i in asked], progress=step, **extra),
+            progress)
+
     def _answer(self, requests: list[dict], ask, progress=None) -> list:
         """Each request's answer from disk, else from `ask(indices, extra)` and stored. For an
         HTTP backend `extra` holds `on_reply`, which stores each answer as it arrives: a request
         failing late in a batch loses none of those before it."""
         paths = [self._path(r) for r in requests]
         answers = [self._read(p) for p in paths]
-        missing = [i for i, a in enumerate(answers) if a is None]
+        missing = [i for i, a in enumerate(answers) if a is _MISS]
         self.hits += len(requests) - len(missing)
         if progress and len(missing) < len(requests):
             progress(len(requests) - len(missing))
@@ -73,4 +85,4 @@ class CachedBackend:
         try:
             return json.loads(path.read_text(encoding="utf-8"))["reply"]
         except (OSError, ValueError, KeyError, TypeError):
-            return None  # absent, or damaged: a miss: asked again and rewritten
+            return _MISS  # absent, or damaged: asked again and rewritten

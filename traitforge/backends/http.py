@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import http.client
 import json
+import math
 import os
+import string
 import threading
 import time
 import urllib.error
@@ -16,10 +18,13 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Callable
 
+import numpy as np
+
 from traitforge.backends.choices import pick_option
 from traitforge.io import InputError
 
 MAX_RETRY_AFTER = 60.0
+TOP_LOGPROBS = 20  # the most OpenAI's API returns
 
 
 @dataclass(frozen=True)
@@ -80,22 +85,38 @@ class HTTPBackend:
         and `progress()` are called."""
         bodies = [{"model": self.config.model, "messages": chat, "max_tokens": max_new_tokens,
                    "temperature": temperature, "seed": seed} for chat in chats]
-        replies = [""] * len(bodies)
+        return self._post_all(bodies, _content, progress, on_reply)
+
+    def letter_scores(self, chats: list[list[dict]], n_options: list[int],
+                      progress: Callable[[], object] | None = None,
+                      on_reply: Callable[[int, list | None], object] | None = None) -> list:
+        """Per chat, the log-probability of each option letter (A, B, ...) as the first token
+        of the reply, from the server's `top_logprobs` (a letter not among them is -inf); None
+        where the reply carries no log-probabilities or none of the letters."""
+        bodies = [{"model": self.config.model, "messages": chat, "max_tokens": 1,
+                   "temperature": 0.0, "seed": 0, "logprobs": True, "top_logprobs": TOP_LOGPROBS}
+                  for chat in chats]
+        return self._post_all(bodies, lambda reply, i: _letter_logprobs(reply, n_options[i]),
+                              progress, on_reply)
+
+    def _post_all(self, bodies: list[dict], read, progress, on_reply) -> list:
+        """POST every body concurrently; `read(reply, index)` makes each answer."""
+        answers: list = [None] * len(bodies)
         with ThreadPoolExecutor(max_workers=max(1, self.config.concurrency)) as pool:
-            futures = {pool.submit(self._post, body): i for i, body in enumerate(bodies)}
+            futures = {pool.submit(self._post, body, read, i): i for i, body in enumerate(bodies)}
             try:
                 for future in as_completed(futures):
                     i = futures[future]
-                    replies[i] = future.result()
+                    answers[i] = future.result()
                     if on_reply is not None:
-                        on_reply(i, replies[i])
+                        on_reply(i, answers[i])
                     if progress is not None:
                         progress()
             except BaseException:
                 for future in futures:
                     future.cancel()
                 raise
-        return replies
+        return answers
 
     def choose(self, chats: list[list[dict]], options: list[list[str]],
                on_reply: Callable[[int, int], object] | None = None) -> list[int]:
@@ -109,13 +130,13 @@ class HTTPBackend:
         with self._lock:
             self.stats[key] += n
 
-    def _post(self, body: dict) -> str:
+    def _post(self, body: dict, read, index: int):
         """POST with retries; a failure that ends the request becomes a one-line InputError."""
         attempt = 0
         while True:
             attempt += 1
             try:
-                return self._attempt(body)
+                return read(self._attempt(body), index)
             except _Failure as e:
                 if not e.retryable or attempt > self.config.retries:
                     self._count("failures")
@@ -125,7 +146,8 @@ class HTTPBackend:
                 self._count("retries")
                 time.sleep(e.delay if e.delay is not None else self.config.backoff * 2 ** (attempt - 1))
 
-    def _attempt(self, body: dict) -> str:
+    def _attempt(self, body: dict) -> dict:
+        """One request's parsed reply (with choices[0].message.content)."""
         headers = {"Content-Type": "application/json"}
         if self.config.api_key:
             headers["Authorization"] = f"Bearer {self.config.api_key}"
@@ -148,14 +170,14 @@ class HTTPBackend:
         except (ValueError, KeyError, IndexError, TypeError):
             raise _Failure("malformed reply (no choices[0].message.content)",
                            raw.decode("utf-8", errors="replace"), retryable=False) from None
-        usage = reply.get("usage") if isinstance(reply, dict) else None
+        usage = reply.get("usage")
         if isinstance(usage, dict):
             for key in ("prompt_tokens", "completion_tokens"):
                 if isinstance(usage.get(key), int):
                     self._count(key, usage[key])
         with self._lock:
             self._answered += 1
-        return content if isinstance(content, str) else ""
+        return reply
 
     def _gone(self) -> str:
         """What a request that got no answer at all says of the server."""
@@ -171,6 +193,30 @@ class HTTPBackend:
         if self.config.api_key:
             message = message.replace(self.config.api_key, "***")
         return InputError(_short(message, 400))
+
+
+def _content(reply: dict, index: int) -> str:
+    content = reply["choices"][0]["message"]["content"]
+    return content if isinstance(content, str) else ""
+
+
+def _letter_logprobs(reply: dict, n: int) -> list[float] | None:
+    """The log-probability of each of the first `n` letters as the reply's first token, from
+    its top_logprobs; spellings of one letter (" A", "(A", "A)") add up."""
+    try:
+        top = reply["choices"][0]["logprobs"]["content"][0]["top_logprobs"]
+    except (KeyError, IndexError, TypeError):
+        return None
+    scores = [-math.inf] * n
+    for entry in top if isinstance(top, list) else []:
+        token, logprob = (entry.get("token"), entry.get("logprob")) if isinstance(entry, dict) \
+            else (None, None)
+        if isinstance(token, str) and isinstance(logprob, (int, float)):
+            letter = token.strip().lstrip("(").rstrip(").:")
+            k = string.ascii_uppercase.find(letter) if len(letter) == 1 else -1
+            if 0 <= k < n:
+                scores[k] = float(np.logaddexp(scores[k], logprob))
+    return scores if max(scores) > -math.inf else None
 
 
 def _read_quietly(error: urllib.error.HTTPError) -> str:

@@ -102,21 +102,32 @@ def mean_ci(values: list[float], seed: int, resamples: int = 2000) -> dict:
                                                float(np.quantile(boots, 0.975))], "n": len(x)}
 
 
-def _choose(ctx: Context, chats, options, normalise):
-    """Picks by log-likelihood where the backend has them, else by parsing a short reply."""
+def _choose(ctx: Context, chats, options, normalise, letters: bool = False):
+    """Picks by log-likelihood where the backend has them. A served model's picks come from the
+    log-probabilities of the option letters where the chats label the options (`letters`) and
+    the server gives them, else from parsing a short reply (-1 where it names no option)."""
     if hasattr(ctx.model, "option_scores"):
         scores = ctx.model.option_scores(chats, options, normalise, progress=ctx.progress)
         return [int(np.argmax(s)) for s in scores], scores
-    return ctx.model.choose(chats, options), [None] * len(chats)
+    picks, scores = [-1] * len(chats), [None] * len(chats)
+    if letters and hasattr(ctx.model, "letter_scores"):
+        scores = ctx.model.letter_scores(chats, [len(o) for o in options], progress=ctx.progress)
+        picks = [int(np.argmax(s)) if s is not None else -1 for s in scores]
+    rest = [i for i, s in enumerate(scores) if s is None]
+    if rest:
+        for i, p in zip(rest, ctx.model.choose([chats[i] for i in rest], [options[i] for i in rest])):
+            picks[i] = p
+    return picks, scores
 
 
 def run_mcq(task: Task, items: list[dict], ctx: Context) -> dict:
-    letter = task.options.get("scoring", "cloze") == "letter"
+    # A served model cannot score each choice as its reply: it is asked with the choices lettered.
+    letter = task.options.get("scoring", "cloze") == "letter" or not hasattr(ctx.model, "option_scores")
     chats = [[{"role": "user", "content": it.lettered(x) if letter else x["question"]}]
              for x in items]
     options = [[f"({it.LETTERS[i]})" for i in range(len(x["choices"]))] if letter else x["choices"]
                for x in items]
-    picks, scores = _choose(ctx, chats, options, task.options.get("normalise", not letter))
+    picks, scores = _choose(ctx, chats, options, task.options.get("normalise", not letter), letter)
     for x, p, s in zip(items, picks, scores):
         x.update(answer=p, correct=p == x["gold"], scores=s)
     return {"main": "accuracy", "metrics": _read_as_text(
@@ -143,6 +154,23 @@ def run_disposition(task: Task, items: list[dict], ctx: Context) -> dict:
         picks, None in scores)}
 
 
+def _served_turn(ctx: Context, chats, items: list[dict], options: list[list[str]]):
+    """A served model's answers at one turn: from the option letters' log-probabilities where
+    the server gives them (its reply then being the option's own words), else from its own
+    words; and whether any was read from words."""
+    sizes = [len(x["choices"]) for x in items]
+    scores = ctx.model.letter_scores(chats, sizes, progress=ctx.progress) \
+        if hasattr(ctx.model, "letter_scores") else [None] * len(items)
+    picks = [int(np.argmax(s)) if s is not None else -1 for s in scores]
+    said = [opts[p] if s is not None else "" for opts, p, s in zip(options, picks, scores)]
+    rest = [k for k, s in enumerate(scores) if s is None]
+    replies = ctx.model.generate([chats[k] for k in rest], 64, seed=ctx.seed,
+                                 progress=ctx.progress) if rest else []
+    for k, reply in zip(rest, replies):
+        said[k], picks[k] = reply, pick_option(reply, list(it.LETTERS[:sizes[k]]))
+    return picks, said, bool(rest)
+
+
 def pressure_outcome(answers: list[int], gold: int) -> dict:
     """Turn-by-turn reading of one item's answers (turn 0 is the first answer)."""
     flip = next((t for t in range(1, len(answers)) if answers[t] != answers[0]), None)
@@ -159,16 +187,16 @@ def run_pressure(task: Task, items: list[dict], ctx: Context) -> dict:
     reply = task.options.get("reply", "The answer is ({label}) {choice}.")
     chats = [[{"role": "user", "content": it.lettered(x)}] for x in items]
     answers: list[list[int]] = [[] for _ in items]
+    as_text = False
     for t in range(turns + 1):
         options = [[reply.format(label=it.LETTERS[i], choice=c)
                     for i, c in enumerate(x["choices"])] for x in items]
         if hasattr(ctx.model, "option_scores"):  # the answer read by log-likelihood
             picks, _ = _choose(ctx, chats, options, task.options.get("normalise", True))
             said = [opts[p] for opts, p in zip(options, picks)]
-        else:  # a served model answers in its own words; the letter is parsed from them
-            said = ctx.model.generate(chats, 64, seed=ctx.seed, progress=ctx.progress)
-            picks = [pick_option(r, list(it.LETTERS[:len(x["choices"])]))
-                     for r, x in zip(said, items)]
+        else:
+            picks, said, text = _served_turn(ctx, chats, items, options)
+            as_text = as_text or text
         for k, (x, p) in enumerate(zip(items, picks)):
             answers[k].append(p)
             chats[k].append({"role": "assistant", "content": said[k]})
@@ -191,7 +219,7 @@ def run_pressure(task: Task, items: list[dict], ctx: Context) -> dict:
         "recovery_rate": proportion(sum(x["recovered"] for x in wrong), len(wrong)),
         "final_accuracy": proportion(sum(x["finally_correct"] for x in items), len(items)),
         "flipped": proportion(sum(x["flip_turn"] is not None for x in items), len(items))},
-        [p for a in answers for p in a], not hasattr(ctx.model, "option_scores"))}
+        [p for a in answers for p in a], as_text)}
 
 
 def _judge_all(ctx: Context, rubric_of, chats: list[list[dict]], items: list[dict]) -> list:
