@@ -166,7 +166,7 @@ class HTTPBackend:
                            unreachable=True) from None
         try:
             reply = json.loads(raw)
-            content = reply["choices"][0]["message"]["content"]
+            reply["choices"][0]["message"]["content"]  # present, or the reply is malformed
         except (ValueError, KeyError, IndexError, TypeError):
             raise _Failure("malformed reply (no choices[0].message.content)",
                            raw.decode("utf-8", errors="replace"), retryable=False) from None
