@@ -498,6 +498,11 @@ def test_a_served_model_is_scored_by_its_letters_log_probabilities(write_jsonl, 
         assert main(["eval", "scripted", "--base-url", server.base_url, *argv[:2], "--out",
                      str(tmp_path / "again"), *argv[4:]]) == 0
         assert len(server.requests) == asked  # all from the cache
+    usage = [json.loads((tmp_path / d / "results.json").read_text())["usage"]["model"]
+             for d in ("run", "again")]
+    assert usage[0]["requests"] == asked  # pressure's first turn repeats the MCQ's questions:
+    assert usage[0]["cache_hits"] == 5  # those 5 come from the cache the first time already
+    assert (usage[1]["requests"], usage[1]["cache_hits"]) == (0, asked + 5)
     tasks = {t["name"]: t for t in json.loads((tmp_path / "run" / "results.json").read_text())["tasks"]}
     mcq = tasks["mcq"]["items"]
     assert [x["answer"] for x in mcq] == [-1, -1, 1, 1, 1]

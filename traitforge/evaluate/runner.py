@@ -103,8 +103,15 @@ def run_eval(config: EvalConfig, progress=None) -> dict:
                              "seconds": round(time.perf_counter() - start, 2), **summary,
                              "items": items})
         doc["complete"] = len(doc["tasks"]) == len(loaded)
+        doc["usage"] = _usage(ctx)
         _write(out / "results.json", doc)  # after every task, so a crash keeps what was done
     return doc
+
+
+def _usage(ctx: Context) -> dict:
+    """What each served backend was asked (requests, retries, tokens, cache hits) so far."""
+    roles = {"model": ctx.model, "judge": ctx.judge, "user": ctx.user}
+    return {role: dict(b.stats) for role, b in roles.items() if hasattr(b, "stats")}
 
 
 def _write(path: Path, doc: dict) -> None:
