@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export HF_HUB_OFFLINE := 1
 
-.PHONY: demo test clean
+.PHONY: demo test integration clean
 
 $(BIN)/traitforge: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,5 +26,16 @@ demo: $(BIN)/traitforge
 test: $(BIN)/traitforge
 	$(BIN)/python -m pytest -q
 
+# Against a real server: llama.cpp's, built portably into .llama (see benchmarks/integration.py).
+LLAMA := .llama
+$(LLAMA)/bin/python:
+	$(PYTHON) -m venv $(LLAMA)
+	CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF \
+	  -DGGML_AMX_BF16=OFF -DLLAMA_CURL=OFF" $(LLAMA)/bin/pip install --quiet \
+	  "llama-cpp-python[server]==0.3.36"
+
+integration: $(BIN)/traitforge $(LLAMA)/bin/python
+	$(BIN)/python benchmarks/integration.py --server-python $(LLAMA)/bin/python
+
 clean:
-	rm -rf $(VENV) out
+	rm -rf $(VENV) $(LLAMA) out
