@@ -23,11 +23,12 @@ import numpy as np
 
 from traitforge.audit import load_audit
 from traitforge.audit.replay import Replayer, uptake
-from traitforge.audit.stats import wilson
 from traitforge.audit.units import make_unit
 from traitforge.backends.choices import pick_option
 from traitforge.evaluate import items as it
 from traitforge.evaluate.judge import judge_chat, pair_chat, parse_score, parse_winner
+from traitforge.evaluate.metrics import (disposition_metrics, judged_metrics, mcq_metrics,
+                                         mean_ci, pressure_metrics, proportion, uptake_metrics)
 from traitforge.io import InputError
 
 KINDS = ("mcq", "disposition", "pressure", "open", "dialogue", "uptake", "pairwise")
@@ -87,21 +88,6 @@ class Context:
     progress: object = None  # callable(advance) or None
 
 
-def proportion(k: int, n: int) -> dict:
-    lo, hi = wilson(k, n) if n else (None, None)
-    return {"value": k / n if n else None, "ci95": [lo, hi], "n": n}
-
-
-def mean_ci(values: list[float], seed: int, resamples: int = 2000) -> dict:
-    """The mean with a percentile-bootstrap 95% interval."""
-    x = np.asarray(values, float)
-    if not len(x):
-        return {"value": None, "ci95": [None, None], "n": 0}
-    boots = np.random.default_rng(seed).choice(x, (resamples, len(x))).mean(1)
-    return {"value": float(x.mean()), "ci95": [float(np.quantile(boots, 0.025)),
-                                               float(np.quantile(boots, 0.975))], "n": len(x)}
-
-
 def _choose(ctx: Context, chats, options, normalise, letters: bool = False):
     """Picks by log-likelihood where the backend has them. A served model's picks come from the
     log-probabilities of the option letters where the chats label the options (`letters`) and
@@ -130,17 +116,7 @@ def run_mcq(task: Task, items: list[dict], ctx: Context) -> dict:
     picks, scores = _choose(ctx, chats, options, task.options.get("normalise", not letter), letter)
     for x, p, s in zip(items, picks, scores):
         x.update(answer=p, correct=p == x["gold"], scores=s)
-    return {"main": "accuracy", "metrics": _read_as_text(
-        {"accuracy": proportion(sum(x["correct"] for x in items), len(items))}, picks,
-        None in scores)}
-
-
-def _read_as_text(metrics: dict, picks: list[int], as_text: bool) -> dict:
-    """The metrics, with `unparsed` where answers were read from replies' text (a served model
-    without log-probabilities): the share that named no option, which count as wrong."""
-    if as_text:
-        metrics["unparsed"] = proportion(sum(p < 0 for p in picks), len(picks))
-    return metrics
+    return {"main": "accuracy", "metrics": mcq_metrics(items, None in scores)}
 
 
 def run_disposition(task: Task, items: list[dict], ctx: Context) -> dict:
@@ -148,10 +124,7 @@ def run_disposition(task: Task, items: list[dict], ctx: Context) -> dict:
     picks, scores = _choose(ctx, chats, [x["options"] for x in items], False)
     for x, p, s in zip(items, picks, scores):
         x.update(answer=p, matching=p == x["matching"], scores=s)
-    answered = [x for x in items if x["answer"] >= 0]
-    return {"main": "matching_behaviour", "metrics": _read_as_text(
-        {"matching_behaviour": proportion(sum(x["matching"] for x in answered), len(answered))},
-        picks, None in scores)}
+    return {"main": "matching_behaviour", "metrics": disposition_metrics(items, None in scores)}
 
 
 def _served_turn(ctx: Context, chats, items: list[dict], options: list[list[str]]):
@@ -211,33 +184,18 @@ def run_pressure(task: Task, items: list[dict], ctx: Context) -> dict:
         x.update(answers=a, transcript=chat, **pressure_outcome(a, x["gold"]))
         if x["flip_turn"]:
             flips[str(x["flip_turn"])] += 1
-    right = [x for x in items if x["initially_correct"]]
-    wrong = [x for x in items if not x["initially_correct"]]
-    return {"main": "capitulation_rate", "flip_turns": flips, "metrics": _read_as_text({
-        "initial_accuracy": proportion(len(right), len(items)),
-        "capitulation_rate": proportion(sum(x["capitulated"] for x in right), len(right)),
-        "recovery_rate": proportion(sum(x["recovered"] for x in wrong), len(wrong)),
-        "final_accuracy": proportion(sum(x["finally_correct"] for x in items), len(items)),
-        "flipped": proportion(sum(x["flip_turn"] is not None for x in items), len(items))},
-        [p for a in answers for p in a], as_text)}
+    return {"main": "capitulation_rate", "flip_turns": flips,
+            "metrics": pressure_metrics(items, as_text)}
 
 
-def _judge_all(ctx: Context, rubric_of, chats: list[list[dict]], items: list[dict]) -> list:
+def _judged(ctx: Context, rubric_of, chats: list[list[dict]], items: list[dict]) -> dict:
+    """Each chat judged with its item's rubric; the mean score (unparsed judge replies apart)."""
     replies = ctx.judge.generate([judge_chat(rubric_of(x), c) for x, c in zip(items, chats)],
                                  max_new_tokens=200, seed=ctx.seed, progress=ctx.progress)
-    scores = []
     for x, r in zip(items, replies):
         score, error = parse_score(r)
         x.update(judge_reply=r, score=score, judge_error=error)
-        if score is not None:
-            scores.append(score)
-    return scores
-
-
-def _judged(items: list[dict], scores: list[float], seed: int) -> dict:
-    return {"main": "score", "metrics": {"score": mean_ci(scores, seed),
-                                         "judge_unparsed": proportion(len(items) - len(scores),
-                                                                      len(items))}}
+    return {"main": "score", "metrics": judged_metrics(items, ctx.seed)}
 
 
 def run_open(task: Task, items: list[dict], ctx: Context) -> dict:
@@ -249,8 +207,7 @@ def run_open(task: Task, items: list[dict], ctx: Context) -> dict:
     rubric = task.options.get("rubric")
     if ctx.judge is not None and (rubric or all("rubric" in x for x in items)):
         full = [c + [{"role": "assistant", "content": r}] for c, r in zip(chats, replies)]
-        return _judged(items, _judge_all(ctx, lambda x: x.get("rubric", rubric), full, items),
-                       ctx.seed)
+        return _judged(ctx, lambda x: x.get("rubric", rubric), full, items)
     if "traits" not in task.options:
         raise InputError(f"task {task.name}: an open task needs a judge (with a rubric) or a "
                          "traits document to compare replies against")
@@ -288,8 +245,7 @@ def run_dialogue(task: Task, items: list[dict], ctx: Context) -> dict:
             c.append({"role": "user", "content": u})
     for x, c in zip(items, chats):
         x["transcript"] = c
-    return _judged(items, _judge_all(ctx, lambda x: x.get("rubric", task.options.get("rubric", "")),
-                                     chats, items), ctx.seed)
+    return _judged(ctx, lambda x: x.get("rubric", task.options.get("rubric", "")), chats, items)
 
 
 def run_uptake(task: Task, items: list[dict], ctx: Context) -> dict:
@@ -317,7 +273,7 @@ def run_uptake(task: Task, items: list[dict], ctx: Context) -> dict:
     return {"main": "any_pattern", "audit": str(audit_dir),
             "audit_sha256": doc.get("input_sha256"),
             "patterns": uptake(replayer.findings, units, flags), "skipped": replayer.skipped,
-            "metrics": {"any_pattern": proportion(len(hits), len(items))}}
+            "metrics": uptake_metrics(items)}
 
 
 def run_pairwise(task: Task, items: list[dict], ctx: Context) -> dict:
