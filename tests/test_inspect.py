@@ -91,7 +91,27 @@ def test_each_kind_through_inspect_gives_our_figures(suite, tmp_path):
             value = ours[kind][name]["value"]
             assert theirs[kind][name] == pytest.approx(float("nan") if value is None else value,
                                                        nan_ok=True), (kind, name)
+    # traitforge report reads the Inspect logs as a run beside ours: one table, the same figures
+    from traitforge.reports.eval_console import load_results
+
+    assert main(["report", str(tmp_path / "ours"), str(tmp_path / "logs"), "--out",
+                 str(tmp_path / "both.html"), "--quiet"]) == 0
+    ours_doc, inspect_doc = load_results([str(tmp_path / "ours"), str(tmp_path / "logs")])
+    from_logs = {t["name"]: t["metrics"] for t in inspect_doc["tasks"]}
+    assert set(from_logs) == set(ours) and inspect_doc["model"]["spec"] == "mockllm/model"
+    for kind in NAMES:
+        assert {k: v["value"] for k, v in from_logs[kind].items()} == \
+            {k: v["value"] for k, v in ours[kind].items()}, kind
+    assert 'data-series="logs"' in (tmp_path / "both.html").read_text()
     # the replies were varied enough to test something: no figure is 0 or 1 everywhere
     assert 0 < ours["mcq"]["accuracy"]["value"] < 1 and ours["mcq"]["unparsed"]["value"] > 0
     assert 0 < ours["uptake"]["any_pattern"]["value"] < 1
     assert 0 < ours["open"]["judge_unparsed"]["value"] < 1
+
+
+def test_report_refuses_a_file_that_is_not_an_inspect_log_in_one_line(tmp_path, capsys):
+    bad = tmp_path / "run.eval"
+    bad.write_bytes(b"not a zip at all")
+    assert main(["report", str(bad), "--out", str(tmp_path / "r.html")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "not a readable Inspect log" in err and str(bad) in err

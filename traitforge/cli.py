@@ -204,7 +204,9 @@ def cmd_generate(args, out: Console, err: Console) -> int:
 def cmd_report(args, out: Console, err: Console) -> int:
     from pathlib import Path
 
-    if all((Path(d) / "results.json").is_file() for d in args.dir):
+    from traitforge.evaluate.inspect_logs import inspect_logs
+
+    if all((Path(d) / "results.json").is_file() or inspect_logs(d) for d in args.dir):
         from traitforge.reports.eval_console import load_results, print_comparison
         from traitforge.reports.eval_html import write_eval_report
 

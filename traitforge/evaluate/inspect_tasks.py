@@ -32,7 +32,7 @@ from inspect_ai.solver import solver
 from traitforge.backends.choices import pick_option
 from traitforge.evaluate.metrics import (disposition_metrics, judged_metrics, mcq_metrics,
                                          pressure_metrics, uptake_metrics)
-from traitforge.evaluate.suite import load_suite
+from traitforge.evaluate.suite import default_family, load_suite
 from traitforge.evaluate.tasks import RUNNERS, Context, Task
 
 MESSAGES = {"system": ChatMessageSystem, "user": ChatMessageUser, "assistant": ChatMessageAssistant}
@@ -127,14 +127,17 @@ def _scorer(kind: str, seed: int):
 
 
 def build(kind: str, data: str, options: dict, seed: int = 0, limit: int | None = None,
-          base: str | None = None, name: str | None = None) -> InspectTask:
+          base: str | None = None, name: str | None = None, family: str | None = None
+          ) -> InspectTask:
     """An Inspect task of traitforge's `kind` over `data` (a path or glob, from `base`)."""
     spec = Task(name or Path(data).stem, kind, "", data, limit, options)
     items = spec.load(Path(base) if base else None, seed)
     samples = [Sample(input=x.get("prompt") or x.get("question") or "", id=x["id"],
                       metadata={"item": x}) for x in items]
     return InspectTask(dataset=samples, solver=traitforge_runner(kind, options, base, seed),
-                       scorer=_scorer(kind, seed), name=spec.name)
+                       scorer=_scorer(kind, seed), name=spec.name,
+                       metadata={"traitforge": {"kind": kind, "family": family or default_family(kind),
+                                                "seed": seed}})
 
 
 @task
@@ -174,4 +177,4 @@ def suite_task(suite: str, name: str, seed: int = 0) -> InspectTask:
     if chosen is None or chosen.kind not in FIGURES:
         raise ValueError(f"{suite}: no task {name!r} of a kind Inspect runs ({', '.join(FIGURES)})")
     return build(chosen.kind, chosen.data, chosen.options, seed, chosen.limit, str(loaded.base),
-                 chosen.name)
+                 chosen.name, chosen.family)

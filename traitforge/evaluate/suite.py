@@ -39,6 +39,11 @@ class Suite:
         return Path(self.file).resolve().parent
 
 
+def default_family(kind: str) -> str:
+    """Where a task of `kind` is filed when its suite does not say."""
+    return {"pressure": "pressure", "uptake": "uptake", "pairwise": "capability"}.get(kind, "behaviour")
+
+
 def load_suite(path: str | Path) -> Suite:
     raw = load_config(path, "eval suite")
     if not isinstance(raw, dict) or not isinstance(raw.get("task"), list) or not raw["task"]:
@@ -49,8 +54,7 @@ def load_suite(path: str | Path) -> Suite:
         if not isinstance(t, dict):
             raise InputError(f"{path}: task {k} is not a table")
         name, kind = t.get("name"), t.get("kind")
-        family = t.get("family", {"pressure": "pressure", "uptake": "uptake",
-                                   "pairwise": "capability"}.get(kind, "behaviour"))
+        family = t.get("family", default_family(kind))
         where = f"{path}: task {k} ({name or 'unnamed'})"
         if not isinstance(name, str) or name in seen:
             raise InputError(f"{where}: needs a unique name")

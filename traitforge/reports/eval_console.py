@@ -39,10 +39,14 @@ def _read(path: Path) -> dict:
 
 
 def load_results(dirs: list[str]) -> list[dict]:
-    """Read DIR/results.json for each dir; set doc["_dir"] and a unique short doc["_name"]."""
+    """Read DIR/results.json for each dir (or an Inspect log of traitforge's Inspect tasks, or a
+    folder of them); set doc["_dir"] and a unique short doc["_name"]."""
+    from traitforge.evaluate.inspect_logs import inspect_logs, results_of_logs
+
     docs = []
     for d in dirs:
-        doc = _read(Path(d) / "results.json")
+        logs = inspect_logs(d)
+        doc = results_of_logs(logs, Path(d).stem) if logs else _read(Path(d) / "results.json")
         doc["_dir"] = str(d)
         doc["_name"] = str(doc.get("name") or Path(d).resolve().name)
         docs.append(doc)

@@ -191,7 +191,8 @@ def write_eval_report(dirs: list[str], out: str | None = None) -> Path:
     if not dirs:
         raise InputError("no evaluation directories given")
     docs = load_results(dirs)
-    target = Path(out) if out else Path(dirs[0]) / "report.html"
+    first = Path(dirs[0])
+    target = Path(out) if out else (first.parent if first.is_file() else first) / "report.html"
     if target.resolve() in {(Path(d) / "results.json").resolve() for d in dirs}:
         raise InputError(f"{target}: is one of the results.json inputs; choose another output")
     if target.is_dir():
