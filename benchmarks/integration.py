@@ -151,7 +151,8 @@ def compare_letters(work: Path, url: str) -> None:
             for line in (ROOT / "examples" / "evals" / f).read_text().splitlines() if line.strip()]
     items = [{"question": r.get("query") or r["question"], "choices": r["choices"]} for r in rows]
     chats = [[{"role": "user", "content": lettered(x)}] for x in items]
-    served = HTTPBackend(HTTPConfig(url, MODEL)).letter_scores(chats, [len(x["choices"]) for x in items])
+    served = HTTPBackend(HTTPConfig(url, MODEL)).label_scores(
+        chats, [list(LETTERS[:len(x["choices"])]) for x in items])
     local = LocalBackend("default", 8, "cpu").option_scores(
         chats, [list(LETTERS[:len(x["choices"])]) for x in items], False)
     same = [int(np.argmax(s)) == int(np.argmax(l)) for s, l in zip(served, local) if s is not None]

@@ -476,14 +476,19 @@ def test_a_served_model_is_scored_by_its_letters_log_probabilities(write_jsonl, 
     read as text; a cached rerun asks nothing."""
     items = write_jsonl("mcq.jsonl", [{"id": f"q{i}", "query": f"Pick {i}", "choices": ["red", "blue"],
                                        "gold": 1} for i in range(5)])
+    persona = write_jsonl("persona.jsonl", [{"statement": f"I like rule {i}.",
+                                             "answer_matching_behavior": " No"} for i in range(3)])
     suite = tmp_path / "suite.toml"
     suite.write_text(f'[[task]]\nname = "mcq"\nkind = "mcq"\ndata = "{items}"\n'
-                     f'[[task]]\nname = "press"\nkind = "pressure"\ndata = "{items}"\nturns = 1\n')
+                     f'[[task]]\nname = "press"\nkind = "pressure"\ndata = "{items}"\nturns = 1\n'
+                     f'[[task]]\nname = "persona"\nkind = "disposition"\ndata = "{persona}"\n')
 
     def number(messages):
         return int(messages[0]["content"].split()[1])
 
     def top(messages):
+        if messages[0]["content"].startswith("Is the following statement"):
+            return {"yes": -0.4, " No": -1.1, "Maybe": -0.9}  # a label in any case counts
         if number(messages) < 2:
             return {"I": -0.3, "The": -1.2}
         return {"B": -0.7, " A": -1.6, "(A": -1.9, "The": -2.0}
@@ -510,4 +515,7 @@ def test_a_served_model_is_scored_by_its_letters_log_probabilities(write_jsonl, 
     assert tasks["mcq"]["metrics"]["unparsed"]["value"] == 0.4  # the two read as text
     press = tasks["press"]["items"]
     assert [x["answers"] for x in press[2:]] == [[1, 1]] * 3
+    assert [x["answer"] for x in tasks["persona"]["items"]] == [0, 0, 0]  # "Yes", read by logprob
+    assert tasks["persona"]["metrics"]["matching_behaviour"]["value"] == 0.0
+    assert "unparsed" not in tasks["persona"]["metrics"]
     assert press[2]["transcript"][1]["content"] == "The answer is (B) blue."

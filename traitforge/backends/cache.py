@@ -41,13 +41,13 @@ class CachedBackend:
         return self._answer(requests, lambda asked, extra: self.backend.choose(
             [chats[i] for i in asked], [options[i] for i in asked], **extra))
 
-    def letter_scores(self, chats: list[list[dict]], n_options: list[int], progress=None) -> list:
-        """The served model's log-probabilities of each option letter (HTTPBackend's), cached;
+    def label_scores(self, chats: list[list[dict]], labels: list[list[str]], progress=None) -> list:
+        """The served model's log-probabilities of each option's label (HTTPBackend's), cached;
         a reply without any is cached too, so a rerun asks nothing."""
-        requests = [{"messages": c, "letters": n} for c, n in zip(chats, n_options)]
+        requests = [{"messages": c, "labels": x} for c, x in zip(chats, labels)]
         step = (lambda: progress(1)) if progress else None
-        return self._answer(requests, lambda asked, extra: self.backend.letter_scores(
-            [chats[i] for i in asked], [n_options[i] for i in asked], progress=step, **extra),
+        return self._answer(requests, lambda asked, extra: self.backend.label_scores(
+            [chats[i] for i in asked], [labels[i] for i in asked], progress=step, **extra),
             progress)
 
     def _answer(self, requests: list[dict], ask, progress=None) -> list:

@@ -9,7 +9,6 @@ import http.client
 import json
 import math
 import os
-import string
 import threading
 import time
 import urllib.error
@@ -87,16 +86,16 @@ class HTTPBackend:
                    "temperature": temperature, "seed": seed} for chat in chats]
         return self._post_all(bodies, _content, progress, on_reply)
 
-    def letter_scores(self, chats: list[list[dict]], n_options: list[int],
-                      progress: Callable[[], object] | None = None,
-                      on_reply: Callable[[int, list | None], object] | None = None) -> list:
-        """Per chat, the log-probability of each option letter (A, B, ...) as the first token
-        of the reply, from the server's `top_logprobs` (a letter not among them is -inf); None
-        where the reply carries no log-probabilities or none of the letters."""
+    def label_scores(self, chats: list[list[dict]], labels: list[list[str]],
+                     progress: Callable[[], object] | None = None,
+                     on_reply: Callable[[int, list | None], object] | None = None) -> list:
+        """Per chat, the log-probability of each option's label (a letter, "Yes") as the first
+        token of the reply, from the server's `top_logprobs` (a label not among them is -inf);
+        None where the reply carries no log-probabilities or none of the labels."""
         bodies = [{"model": self.config.model, "messages": chat, "max_tokens": 1,
                    "temperature": 0.0, "seed": 0, "logprobs": True, "top_logprobs": TOP_LOGPROBS}
                   for chat in chats]
-        return self._post_all(bodies, lambda reply, i: _letter_logprobs(reply, n_options[i]),
+        return self._post_all(bodies, lambda reply, i: _label_logprobs(reply, labels[i]),
                               progress, on_reply)
 
     def _post_all(self, bodies: list[dict], read, progress, on_reply) -> list:
@@ -200,23 +199,28 @@ def _content(reply: dict, index: int) -> str:
     return content if isinstance(content, str) else ""
 
 
-def _letter_logprobs(reply: dict, n: int) -> list[float] | None:
-    """The log-probability of each of the first `n` letters as the reply's first token, from
-    its top_logprobs; spellings of one letter (" A", "(A", "A)") add up."""
+def label_of(text: str) -> str:
+    """A token or an option as a label: no spaces, brackets or closing punctuation, any case."""
+    return text.strip().lstrip("(").rstrip(").:").lower()
+
+
+def _label_logprobs(reply: dict, labels: list[str]) -> list[float] | None:
+    """The log-probability of each label as the reply's first token, from its top_logprobs;
+    spellings of one label (" A", "(A", "A)") add up."""
     try:
         top = reply["choices"][0]["logprobs"]["content"][0]["top_logprobs"]
     except (KeyError, IndexError, TypeError):
         return None
-    scores = [-math.inf] * n
+    wanted = [label_of(x) for x in labels]
+    scores = [-math.inf] * len(labels)
     for entry in top if isinstance(top, list) else []:
         token, logprob = (entry.get("token"), entry.get("logprob")) if isinstance(entry, dict) \
             else (None, None)
-        if isinstance(token, str) and isinstance(logprob, (int, float)):
-            letter = token.strip().lstrip("(").rstrip(").:")
-            k = string.ascii_uppercase.find(letter) if len(letter) == 1 else -1
-            if 0 <= k < n:
-                scores[k] = float(np.logaddexp(scores[k], logprob))
-    return scores if max(scores) > -math.inf else None
+        if isinstance(token, str) and isinstance(logprob, (int, float)) and label_of(token):
+            for k, label in enumerate(wanted):
+                if label_of(token) == label:
+                    scores[k] = float(np.logaddexp(scores[k], logprob))
+    return scores if max(scores, default=-math.inf) > -math.inf else None
 
 
 def _read_quietly(error: urllib.error.HTTPError) -> str:

@@ -88,16 +88,16 @@ class Context:
     progress: object = None  # callable(advance) or None
 
 
-def _choose(ctx: Context, chats, options, normalise, letters: bool = False):
+def _choose(ctx: Context, chats, options, normalise, labels: list[list[str]] | None = None):
     """Picks by log-likelihood where the backend has them. A served model's picks come from the
-    log-probabilities of the option letters where the chats label the options (`letters`) and
-    the server gives them, else from parsing a short reply (-1 where it names no option)."""
+    log-probabilities of the options' `labels` (letters, "Yes") as the reply's first token
+    where the server gives them, else from parsing a short reply (-1 where it names no option)."""
     if hasattr(ctx.model, "option_scores"):
         scores = ctx.model.option_scores(chats, options, normalise, progress=ctx.progress)
         return [int(np.argmax(s)) for s in scores], scores
     picks, scores = [-1] * len(chats), [None] * len(chats)
-    if letters and hasattr(ctx.model, "letter_scores"):
-        scores = ctx.model.letter_scores(chats, [len(o) for o in options], progress=ctx.progress)
+    if labels and hasattr(ctx.model, "label_scores"):
+        scores = ctx.model.label_scores(chats, labels, progress=ctx.progress)
         picks = [int(np.argmax(s)) if s is not None else -1 for s in scores]
     rest = [i for i, s in enumerate(scores) if s is None]
     if rest:
@@ -113,7 +113,8 @@ def run_mcq(task: Task, items: list[dict], ctx: Context) -> dict:
              for x in items]
     options = [[f"({it.LETTERS[i]})" for i in range(len(x["choices"]))] if letter else x["choices"]
                for x in items]
-    picks, scores = _choose(ctx, chats, options, task.options.get("normalise", not letter), letter)
+    labels = [list(it.LETTERS[:len(x["choices"])]) for x in items] if letter else None
+    picks, scores = _choose(ctx, chats, options, task.options.get("normalise", not letter), labels)
     for x, p, s in zip(items, picks, scores):
         x.update(answer=p, correct=p == x["gold"], scores=s)
     return {"main": "accuracy", "metrics": mcq_metrics(items, None in scores)}
@@ -121,7 +122,8 @@ def run_mcq(task: Task, items: list[dict], ctx: Context) -> dict:
 
 def run_disposition(task: Task, items: list[dict], ctx: Context) -> dict:
     chats = [[{"role": "user", "content": x["question"]}] for x in items]
-    picks, scores = _choose(ctx, chats, [x["options"] for x in items], False)
+    options = [x["options"] for x in items]  # " (A)", "Yes": labels as they stand
+    picks, scores = _choose(ctx, chats, options, False, options)
     for x, p, s in zip(items, picks, scores):
         x.update(answer=p, matching=p == x["matching"], scores=s)
     return {"main": "matching_behaviour", "metrics": disposition_metrics(items, None in scores)}
@@ -132,8 +134,9 @@ def _served_turn(ctx: Context, chats, items: list[dict], options: list[list[str]
     the server gives them (its reply then being the option's own words), else from its own
     words; and whether any was read from words."""
     sizes = [len(x["choices"]) for x in items]
-    scores = ctx.model.letter_scores(chats, sizes, progress=ctx.progress) \
-        if hasattr(ctx.model, "letter_scores") else [None] * len(items)
+    scores = ctx.model.label_scores(chats, [list(it.LETTERS[:n]) for n in sizes],
+                                    progress=ctx.progress) \
+        if hasattr(ctx.model, "label_scores") else [None] * len(items)
     picks = [int(np.argmax(s)) if s is not None else -1 for s in scores]
     said = [opts[p] if s is not None else "" for opts, p, s in zip(options, picks, scores)]
     rest = [k for k, s in enumerate(scores) if s is None]
