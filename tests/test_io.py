@@ -450,3 +450,17 @@ def test_an_id_less_record_named_by_its_line_never_takes_a_given_id(write_jsonl,
     corpus = read_corpus(write_jsonl("ids.jsonl", rows))
     assert [r.id for r in corpus.records] == ["a", "line-2", "2", "4"]
     assert [(r.line, r.reason) for r in corpus.rejected] == [(5, "duplicate id '2'")]
+
+
+def test_no_room_for_the_snapshot_is_one_line_naming_the_file_and_tmpdir(tmp_path, monkeypatch,
+                                                                         write_jsonl):
+    import tempfile
+
+    from traitforge.io import InputError, read_corpus
+
+    corpus = write_jsonl("c.jsonl", [{"text": "A memo."}])
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    monkeypatch.setattr(tempfile, "tempdir", str(blocker / "tmp"))  # a folder that cannot be
+    with pytest.raises(InputError, match=r"c\.jsonl: cannot be copied into .*a-file/tmp.*TMPDIR"):
+        read_corpus(corpus)

@@ -79,17 +79,29 @@ class Corpus:
 
 
 @contextmanager
-def snapshot(path: Path):
+def snapshot(path: Path, label: str | Path | None = None):
     """A private copy of `path` and the sha256 of its bytes, taken in one read: what is parsed
-    is exactly what was hashed, even if the file is replaced meanwhile."""
+    is exactly what was hashed, even if the file is replaced meanwhile. Errors name `label`."""
+    label = path if label is None else label
     h = hashlib.sha256()
-    with tempfile.TemporaryDirectory(prefix="traitforge-read-") as tmp:
-        copy = Path(tmp) / path.name
-        with open(path, "rb") as src, open(copy, "wb") as dst:
-            for block in iter(lambda: src.read(1 << 20), b""):
-                h.update(block)
-                dst.write(block)
-        yield copy, h.hexdigest()
+    try:
+        src = open(path, "rb")
+    except OSError as e:
+        raise InputError(f"{label}: cannot be read ({e.strerror})") from None
+    with src:
+        try:
+            folder = tempfile.TemporaryDirectory(prefix="traitforge-read-")
+            copy = Path(folder.name) / path.name
+            with open(copy, "wb") as dst:
+                for block in iter(lambda: src.read(1 << 20), b""):
+                    h.update(block)
+                    dst.write(block)
+        except OSError as e:
+            raise InputError(f"{label}: cannot be copied into {tempfile.gettempdir()} to be read "
+                             f"as one snapshot ({e.strerror}); set TMPDIR to a folder with room "
+                             "for it") from None
+        with folder:
+            yield copy, h.hexdigest()
 
 
 def sha256_file(path: str | Path) -> str:
@@ -227,12 +239,9 @@ def read_corpus(path: str | Path, fmt: str | None = None, id_field: str = "id",
         raise InputError(f"{path}: no such file")
     if fmt is not None and fmt not in FORMATS:
         raise InputError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    try:
-        with snapshot(path) as (copy, digest):
-            records, rejected, fmt, n_read = _read_rows(file_rows(copy, label), fmt, id_field,
-                                                        label, strict)
-    except (PermissionError, IsADirectoryError) as e:
-        raise InputError(f"{label}: cannot be read ({e.strerror})") from None
+    with snapshot(path, label) as (copy, digest):
+        records, rejected, fmt, n_read = _read_rows(file_rows(copy, label), fmt, id_field,
+                                                    label, strict)
     return Corpus(records, rejected, fmt or "unknown", digest, n_read, label)
 
 
