@@ -25,7 +25,7 @@ from traitforge.rows import BLANK, Bad, file_rows
 
 __all__ = ["FORMATS", "Corpus", "InputError", "Record", "Rejected", "atomic_write_bytes",
            "atomic_write_text", "current_umask", "detect_format", "load_config", "pair_keys",
-           "read_corpus", "sha256_file", "snapshot", "to_record", "write_jsonl"]
+           "read_corpus", "read_snapshot", "sha256_file", "snapshot", "to_record", "write_jsonl"]
 
 FORMATS = ("chat", "sharegpt", "alpaca", "pair", "text")
 CHAT_ROLES = {"system", "user", "assistant", "tool", "function", "developer"}
@@ -227,21 +227,24 @@ def _majority_format(rows) -> str | None:
 
 
 def read_corpus(path: str | Path, fmt: str | None = None, id_field: str = "id",
-                strict: bool = False, label: str | Path | None = None) -> Corpus:
-    """Read a corpus file into Records; bad rows are returned as Rejected, never dropped.
-
-    With `strict`, the first bad row raises InputError naming file and line. Records and
-    messages name the file as `label` (default: its path).
-    """
+                strict: bool = False) -> Corpus:
+    """Read a corpus file into Records, from one snapshot of its bytes; bad rows are returned
+    as Rejected, never dropped. With `strict`, the first bad row raises InputError naming file
+    and line."""
     path = Path(path)
-    label = str(path if label is None else label)
     if not path.is_file():
         raise InputError(f"{path}: no such file")
+    with snapshot(path) as (copy, digest):
+        return read_snapshot(copy, digest, str(path), fmt, id_field, strict)
+
+
+def read_snapshot(copy: Path, digest: str, label: str, fmt: str | None = None,
+                  id_field: str = "id", strict: bool = False) -> Corpus:
+    """A corpus from a snapshot a caller took (`snapshot`) of the file named `label`."""
     if fmt is not None and fmt not in FORMATS:
         raise InputError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    with snapshot(path, label) as (copy, digest):
-        records, rejected, fmt, n_read = _read_rows(file_rows(copy, label), fmt, id_field,
-                                                    label, strict)
+    records, rejected, fmt, n_read = _read_rows(file_rows(copy, label), fmt, id_field, label,
+                                                strict)
     return Corpus(records, rejected, fmt or "unknown", digest, n_read, label)
 
 

@@ -199,7 +199,7 @@ def _content(reply: dict, index: int) -> str:
     return content if isinstance(content, str) else ""
 
 
-def label_of(text: str) -> str:
+def _label_of(text: str) -> str:
     """A token or an option as a label: no spaces, brackets or closing punctuation, any case."""
     return text.strip().lstrip("(").rstrip(").:").lower()
 
@@ -211,15 +211,15 @@ def _label_logprobs(reply: dict, labels: list[str]) -> list[float] | None:
         top = reply["choices"][0]["logprobs"]["content"][0]["top_logprobs"]
     except (KeyError, IndexError, TypeError):
         return None
-    wanted = [label_of(x) for x in labels]
+    wanted = [_label_of(x) for x in labels]
     scores = [-math.inf] * len(labels)
     for entry in top if isinstance(top, list) else []:
         token, logprob = (entry.get("token"), entry.get("logprob")) if isinstance(entry, dict) \
             else (None, None)
-        if isinstance(token, str) and isinstance(logprob, (int, float)) and label_of(token):
-            for k, label in enumerate(wanted):
-                if label_of(token) == label:
-                    scores[k] = float(np.logaddexp(scores[k], logprob))
+        if isinstance(token, str) and isinstance(logprob, (int, float)) \
+                and (label := _label_of(token)) in wanted:
+            k = wanted.index(label)
+            scores[k] = float(np.logaddexp(scores[k], logprob))
     return scores if max(scores, default=-math.inf) > -math.inf else None
 
 

@@ -10,7 +10,7 @@ from traitforge.audit.config import AuditConfig
 from traitforge.clean.config import CleanConfig
 from traitforge.clean.originals import as_input, raw_rows
 from traitforge.clean.select import CleanResult, clean
-from traitforge.io import InputError, atomic_write_text, read_corpus, snapshot, write_jsonl
+from traitforge.io import InputError, atomic_write_text, read_snapshot, snapshot, write_jsonl
 
 
 def audit_paths(out: str | Path) -> tuple[Path, Path]:
@@ -32,8 +32,8 @@ def clean_corpus(settings: CleanConfig, progress=None, render=None) -> dict:
     check_outputs(replace(config, corpus=str(out)), new_audit)
     if not Path(corpus).is_file():
         raise InputError(f"{corpus}: no such file")
-    with snapshot(Path(corpus)) as (copy, _):
-        data = read_corpus(copy, config.format, config.id_field, label=corpus)
+    with snapshot(Path(corpus)) as (copy, digest):
+        data = read_snapshot(copy, digest, corpus, config.format, config.id_field)
         raws = raw_rows(copy, corpus)
     if data.sha256 != audit["input_sha256"]:
         raise InputError(f"{corpus}: not the bytes {audit_dir} audited (sha256 differs); "

@@ -34,10 +34,11 @@ def results_of_logs(paths: list[Path], name: str) -> dict:
         except Exception as e:  # inspect_ai's own errors for a file that is not a log
             raise InputError(f"{path}: not a readable Inspect log ({e.__class__.__name__})") from None
         meta = (log.eval.metadata or {}).get("traitforge")
-        if not meta or not log.samples:
-            raise InputError(f"{path}: not a log of a traitforge Inspect task with samples")
-        items = [next(iter(sample.scores.values())).metadata["item"] for sample in log.samples
-                 if sample.scores]
+        scores = [next(iter(sample.scores.values())) for sample in log.samples or [] if sample.scores]
+        items = [s.metadata.get("item") for s in scores if isinstance(s.metadata, dict)]
+        if not isinstance(meta, dict) or meta.get("kind") not in FIGURES or not items \
+                or not all(isinstance(x, dict) for x in items):
+            raise InputError(f"{path}: not a log of a traitforge Inspect task with scored samples")
         kind = meta["kind"]
         tasks.append({"name": log.eval.task, "family": meta["family"], "kind": kind,
                       "main": NAMES[kind][0], "n": len(items),

@@ -16,7 +16,7 @@ from transformers import PrinterCallback, TrainerCallback
 
 from traitforge import __version__
 from traitforge.audit.gate import GateResult, check_counts, check_gate, check_reading
-from traitforge.io import Corpus, InputError, atomic_write_text, read_corpus, snapshot, write_jsonl
+from traitforge.io import Corpus, InputError, atomic_write_text, read_snapshot, snapshot, write_jsonl
 from traitforge.train.config import TrainConfig, lora_targets
 from traitforge.train.data import Examples, prepare
 from traitforge.backends.models import load_model
@@ -44,10 +44,10 @@ def read_gated(data: str, kind: str, fmt: str | None, manifest: str | None,
         outcome = check_reading(check_gate(data, manifest, digest), data, kind, fmt)
         if outcome.passed:
             audited = outcome.manifest["input"]
-            corpus = read_corpus(copy, audited["format"], audited["id_field"], label=data)
+            corpus = read_snapshot(copy, digest, data, audited["format"], audited["id_field"])
             outcome = check_counts(outcome, data, corpus.n_read, len(corpus.records))
         elif allow_unaudited:
-            corpus = read_corpus(copy, fmt, label=data)
+            corpus = read_snapshot(copy, digest, data, fmt)
     if not outcome.passed and not allow_unaudited:
         raise InputError(outcome.problem)
     return corpus, outcome
