@@ -1,19 +1,24 @@
-"""Time a full audit (all four passes) of real chat responses: docs/s per pass and peak memory.
+"""Time a full audit (all four passes) of real chat responses: docs/s per step and peak memory.
 
-    python benchmarks/speed.py [--n 20000] [--reference] [--data PARQUET]
+    python benchmarks/speed.py [--n 20000] [--reference] [--data PARQUET] [--code TREE ...]
+                               [--ray] [--bertopic {static,minilm,both}]
 
 Samples N responses from the AlpacaEval outputs in ../shared/data (any parquet with
-`instruction` and `output` columns works), writes them as a chat JSONL, and runs
-`traitforge audit` in a child process so that its peak RSS is measured alone.
-Targets (issue 3, default settings, 2 cores): 20,000 responses in under 60 s and 4 GiB; the
-whole 171,453-response file (--n 0) in under 10 minutes with memory flat. With --bertopic and
-bertopic installed, BERTopic is timed on the same opening sentences for comparison.
+`instruction` and `output` columns works; an N above the file's size resamples it with
+replacement, ids made unique), writes them as a chat JSONL, and runs `traitforge audit` in a
+child process so that its peak RSS is measured alone. `--code TREE` (repeatable) audits the same
+file with the traitforge of each checkout in turn (e.g. a `git worktree` of an earlier commit),
+for figures side by side in one sitting; `--ray` adds a run with `--ray` (a local Ray instance).
+With `--bertopic` and bertopic installed, BERTopic is timed on the same opening sentences, with
+our static embedder or as users run it (its default all-MiniLM-L6-v2 sentence-transformer).
+Targets (issue 19, 2 cores): 20,000 responses in 10 s reference-free and 20 s with a reference of
+20,000; all 171k in 90 s; a million in under 10 minutes and 4 GiB.
 """
 from __future__ import annotations
 
 import argparse
 import json
-import resource
+import os
 import subprocess
 import sys
 import tempfile
@@ -22,71 +27,120 @@ from pathlib import Path
 
 import polars as pl
 
-DEFAULT = Path(__file__).resolve().parents[1] / "../shared/data/chat/alpaca_eval_outputs.parquet"
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT = ROOT / "../shared/data/chat/alpaca_eval_outputs.parquet"
 
 
 def write_sample(df: pl.DataFrame, path: Path) -> None:
     with open(path, "w", encoding="utf-8") as f:
         for i, (q, a) in enumerate(zip(df["instruction"], df["output"])):
-            f.write(json.dumps({"id": f"s{i:06d}", "messages": [
+            f.write(json.dumps({"id": f"s{i:07d}", "messages": [
                 {"role": "user", "content": q}, {"role": "assistant", "content": a}]}) + "\n")
+
+
+def sample(data: str, n: int, seed: int) -> pl.DataFrame:
+    """n non-empty responses, drawn without replacement up to the file's size, with beyond it."""
+    df = pl.read_parquet(data, columns=["instruction", "output"])
+    df = df.filter(pl.col("output").str.strip_chars().str.len_chars() > 0)
+    n = n or len(df)
+    return df.sample(n=n, seed=seed, shuffle=True, with_replacement=n > len(df))
+
+
+def run(tree: Path, corpus: Path, out: Path, flags: list[str]) -> dict:
+    """One audit in a child process with the traitforge of `tree`: wall, peak RSS, audit.json."""
+    cmd = [sys.executable, "-c", "import resource, runpy, sys; sys.argv = sys.argv[1:]; "
+           "code = 0\ntry: runpy.run_module('traitforge.cli', run_name='__main__')\n"
+           "except SystemExit as e: code = e.code or 0\n"
+           "print('PEAK', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
+           "sys.exit(code)", "traitforge", "audit", str(corpus), "--out", str(out), "--quiet", *flags]
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tree,
+                          env={**os.environ, "PYTHONPATH": str(tree), "HF_HUB_OFFLINE": "1"})
+    wall = time.perf_counter() - start
+    if proc.returncode not in (0, 1):
+        sys.exit(f"audit with {tree} failed ({proc.returncode}): {proc.stderr.strip()[-2000:]}")
+    peak = [int(line.split()[1]) for line in proc.stderr.splitlines() if line.startswith("PEAK")]
+    return {"wall": wall, "peak_gib": peak[-1] / 1024 ** 2, "doc": json.loads((out / "audit.json").read_text())}
+
+
+def show(label: str, r: dict) -> None:
+    doc = r["doc"]
+    units = doc["stats"]["corpus"]["units"] + (doc["stats"].get("reference") or {}).get("units", 0)
+    print(f"{label}: {doc['stats']['corpus']['units']} responses"
+          f"{' + reference ' + str(doc['stats']['reference']['units']) if doc['stats'].get('reference') else ''}"
+          f"; {len(doc['findings'])} findings, verdict {doc['verdict']}")
+    print(f"  wall {r['wall']:.1f} s   {units / r['wall']:.0f} docs/s   peak RSS {r['peak_gib']:.2f} GiB")
+    for step, sec in doc["seconds"].items():
+        print(f"    {step:30} {sec:7.1f} s  {units / max(sec, 1e-9):9.0f} docs/s")
+
+
+def same_findings(a: dict, b: dict) -> bool:
+    """Whether two audit.json documents agree on everything but timings and the executor."""
+    strip = lambda d: {k: v for k, v in d.items() if k not in ("seconds", "created_at", "executor")}
+    return json.dumps(strip(a), sort_keys=True) == json.dumps(strip(b), sort_keys=True)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", default=str(DEFAULT))
-    ap.add_argument("--n", type=int, default=20000)
+    ap.add_argument("--n", type=int, default=20000, help="responses (0: the whole file)")
     ap.add_argument("--reference", action="store_true", help="also audit against N other responses")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--bertopic", action="store_true", help="also time BERTopic on the openings")
+    ap.add_argument("--code", action="append", default=[], help="also audit with this checkout")
+    ap.add_argument("--ray", action="store_true", help="also audit with --ray (local Ray)")
+    ap.add_argument("--bertopic", choices=["static", "minilm", "both"], help="time BERTopic too")
     a = ap.parse_args()
-    df = pl.read_parquet(a.data, columns=["instruction", "output"])
-    df = df.filter(pl.col("output").str.strip_chars().str.len_chars() > 0)
-    a.n = a.n or len(df)
-    df = df.sample(n=min(len(df), 2 * a.n if a.reference else a.n), seed=a.seed, shuffle=True)
+    df = sample(a.data, 2 * a.n if a.reference else a.n, a.seed)
+    n = a.n or len(df)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        write_sample(df[: a.n], tmp / "corpus.jsonl")
-        cmd = [sys.executable, "-m", "traitforge.cli", "audit", str(tmp / "corpus.jsonl"),
-               "--out", str(tmp / "out"), "--quiet"]
+        write_sample(df[:n], tmp / "corpus.jsonl")
+        flags = []
         if a.reference:
-            write_sample(df[a.n:], tmp / "reference.jsonl")
-            cmd += ["--reference", str(tmp / "reference.jsonl")]
-        start = time.perf_counter()
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        wall = time.perf_counter() - start
-        if proc.returncode not in (0, 1):
-            sys.exit(f"audit failed ({proc.returncode}): {proc.stderr.strip()}")
-        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024 ** 2  # KiB -> GiB
-        doc = json.loads((tmp / "out" / "audit.json").read_text())
-    units = doc["stats"]["corpus"]["units"] + (doc["stats"].get("reference") or {}).get("units", 0)
-    print(f"responses audited: {doc['stats']['corpus']['units']}"
-          f"{' + reference ' + str(doc['stats']['reference']['units']) if a.reference else ''}")
-    print(f"findings: {len(doc['findings'])}  verdict: {doc['verdict']}")
-    print(f"wall: {wall:.1f} s   throughput: {units / wall:.0f} docs/s   peak RSS: {peak:.2f} GiB")
-    for step, sec in doc["seconds"].items():
-        print(f"  {step:30} {sec:7.1f} s  {units / max(sec, 1e-9):9.0f} docs/s")
-    if a.bertopic:
-        bertopic(df[: a.n], wall)
+            write_sample(df[n:], tmp / "reference.jsonl")
+            flags = ["--reference", str(tmp / "reference.jsonl")]
+        runs = [("this checkout", ROOT, flags)] + [(t, Path(t).resolve(), flags) for t in a.code]
+        runs += [("this checkout, --ray", ROOT, flags + ["--ray"])] if a.ray else []
+        results = []
+        for k, (label, tree, f) in enumerate(runs):
+            results.append(run(tree, (tmp / "corpus.jsonl").resolve(), tmp / f"out{k}", f))
+            show(label, results[-1])
+        if a.ray:
+            print(f"--ray gives the local run's audit.json (timings apart): "
+                  f"{same_findings(results[0]['doc'], results[-1]['doc'])}")
+        if a.bertopic:
+            openings = [u.slot_text("opening") for u in _units(df[:n]["output"].to_list())]
+            for how in (["static", "minilm"] if a.bertopic == "both" else [a.bertopic]):
+                bertopic(openings, how, results[0]["wall"])
 
 
-def bertopic(df: pl.DataFrame, ours: float) -> None:
-    """BERTopic (static embeddings, as ours) on the same opening sentences, for the ratio."""
+def _units(texts: list[str]):
+    from traitforge.audit.units import make_units
+
+    return make_units([(str(i), 0, t, "") for i, t in enumerate(texts)])
+
+
+def bertopic(openings: list[str], how: str, ours: float) -> None:
+    """BERTopic on the opening sentences: with our static embedder's vectors (`static`), or
+    embedding them itself with all-MiniLM-L6-v2 as its users do (`minilm`); the ratio to ours."""
     try:
         from bertopic import BERTopic
     except ImportError:
         print("bertopic is not installed: skipped")
         return
-    from traitforge.backends.embed import Embedder
-    from traitforge.audit.units import make_unit
+    from traitforge.backends.embed import Embedder, minilm_path
 
-    openings = [u.slot_text("opening") for u in (make_unit(str(i), 0, t, "") for i, t in
-                                                 enumerate(df["output"].to_list()))]
     start = time.perf_counter()
-    BERTopic(min_topic_size=20).fit(openings, embeddings=Embedder().encode(openings))
+    if how == "static":
+        BERTopic(min_topic_size=20).fit(openings, embeddings=Embedder().encode(openings))
+    else:
+        from sentence_transformers import SentenceTransformer
+
+        BERTopic(embedding_model=SentenceTransformer(minilm_path(), device="cpu"),
+                 min_topic_size=20).fit(openings)
     took = time.perf_counter() - start
-    print(f"BERTopic on {len(openings)} opening sentences: {took:.1f} s "
-          f"(our whole audit took {ours / took:.2f}x that)")
+    print(f"BERTopic ({how} embeddings) on {len(openings)} opening sentences: {took:.1f} s; "
+          f"ours is {took / ours:.1f}x faster (whole audit {ours:.1f} s)")
 
 
 if __name__ == "__main__":

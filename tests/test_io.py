@@ -9,7 +9,9 @@ import os
 import polars as pl
 import pytest
 
-from traitforge.audit.units import make_unit, sentence_slots, units_of
+from traitforge.audit.sentences import sentence_spans
+from traitforge.audit.units import (corpus_units, make_unit, sentence_slots, sentence_table,
+                                    units_of)
 from traitforge.io import InputError, Record, atomic_write_text, detect_format, read_corpus
 
 # Two records per shape; each shape's rows and the (prompt, response) or text they must give.
@@ -402,6 +404,27 @@ def test_sentence_slots_quote_after_full_stop_ends_the_sentence():
     assert unit.slot_text("opening").startswith('He said "stop.')
     assert "Then" not in unit.slot_text("opening")
     assert unit.slot_text("closing") == "Done?"
+
+
+TRICKY = ["Hi. . Bye", "a.b. c", 'He said "stop." Then\n\n- x\n- y', "  lead\n\n\n trail  ", "",
+          "...", "?!", "x\u3000y. z", "A.\n", "end.)   ", "“Quote.” Next", "\n\n", "Tab\tend.\tNext",
+          "Version 3.5 is out. Upgrade soon.", "Is it safe?! Mostly. (always).", "word " * 300 + "end."]
+
+
+def test_sentence_table_splits_as_the_regex_does():
+    """All texts split at once in polars give the spans SENTENCE_END gives one text at a time."""
+    table = sentence_table(TRICKY, base=7)
+    for i, text in enumerate(TRICKY):
+        rows = table.filter(pl.col("unit") == i + 7)
+        spans = sentence_spans(text, len(text) - len(text.lstrip()), len(text.rstrip()))
+        assert list(zip(rows["start"], rows["end"])) == spans, text
+        assert rows["pos"].to_list() == list(range(len(spans)))
+
+
+def test_corpus_units_equal_units_one_at_a_time():
+    records = [_multi_turn()] + [Record(f"d{i}", "document", text=t) for i, t in enumerate(TRICKY)]
+    for turns in ("all", "first", "last"):
+        assert corpus_units(records, turns) == [u for r in records for u in units_of(r, turns)]
 
 
 def test_sentence_slots_long_last_sentence():

@@ -21,6 +21,7 @@ from traitforge.pipeline import commands
 from traitforge.reports.audit_console import render_audit
 from traitforge.reports.clean_console import render_apply, render_clean
 from traitforge.reports.html import write_report
+from traitforge.reports.progress import step_progress
 from traitforge.settings import add_flags, build, given
 from traitforge.train.config import TrainConfig
 
@@ -157,8 +158,7 @@ def cmd_train(args, out: Console, err: Console) -> int:
 
 
 def _progress(err: Console, quiet: bool) -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), console=err, transient=True, disable=quiet)
+    return step_progress(err, quiet)
 
 
 def cmd_audit_apply(args, out: Console, err: Console) -> int:

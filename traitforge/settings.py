@@ -25,11 +25,13 @@ FLAGS = "flags"  # `where` of settings given on the command line
 
 def setting(default=MISSING, help: str = "", *, factory=None, flag: str | None = None,
             name: str | None = None, choices=None, role: str = "both", metavar: str | None = None,
-            append: bool = False, parse=None, positional: bool = False, required: bool = False):
-    """A dataclass field that is also a flag and a table key."""
+            append: bool = False, parse=None, positional: bool = False, required: bool = False,
+            const=None):
+    """A dataclass field that is also a flag and a table key. With `const`, the flag's value
+    may be left out (`--ray` alone is `--ray local`)."""
     meta = {"help": help, "flag": flag, "name": name, "choices": choices, "role": role,
             "metavar": metavar, "append": append, "parse": parse, "positional": positional,
-            "required": required}
+            "required": required, "const": const}
     if factory is not None:
         return field(default_factory=factory, metadata=meta)
     return field(default=default, metadata=meta)
@@ -127,6 +129,8 @@ def add_flags(parser: argparse.ArgumentParser, cls, skip: tuple[str, ...] = ()) 
         else:
             kwargs.update(type=s.meta("parse") or _scalar(s.hint), choices=s.meta("choices"),
                           metavar=s.meta("metavar"))
+            if s.meta("const") is not None:
+                kwargs.update(nargs="?", const=s.meta("const"))
         target.add_argument(s.flag, **kwargs)
 
 

@@ -1,7 +1,9 @@
 """The audit: read the corpora, run the registered passes, reconcile and grade their findings."""
 from __future__ import annotations
 
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from traitforge.audit.config import AuditConfig
@@ -15,7 +17,8 @@ from traitforge.audit.passes.detectors import Detector, active_detectors, load_p
 from traitforge.audit.policy import Policy, load_policy
 from traitforge.audit.reconcile import join_sampled, reconcile
 from traitforge.audit.skeletons import frame_words
-from traitforge.audit.units import TURNS, Unit, units_of
+from traitforge.audit.units import TURNS, Unit, corpus_units
+from traitforge.executors import running_on
 from traitforge.io import Corpus, InputError, read_corpus
 
 
@@ -39,27 +42,30 @@ class AuditResult:
 
 
 class Steps:
-    """Rich progress when given a Progress, silence otherwise; records each step's seconds."""
+    """Rich progress when given a Progress, silence otherwise; records each step's seconds.
+    Each thread has one open step at a time."""
 
     def __init__(self, progress=None):
         self.progress = progress
+        self.docs = 0  # units a step covers (its bar's docs/s), once they are read
         self.seconds: dict[str, float] = {}
-        self._open: tuple[str, float] | None = None
+        self._open: dict[int, tuple[str, float]] = {}
 
     def task(self, description: str, total: int):
-        """Open a step (closing the one before); returns its advance(n=1) function."""
+        """Open a step (closing this thread's one before); returns its advance(n=1) function."""
         self.close()
-        self._open = (description, time.perf_counter())
+        self._open[threading.get_ident()] = (description, time.perf_counter())
         if self.progress is None:
             return lambda advance=1: None
-        tid = self.progress.add_task(description, total=total)
+        tid = self.progress.add_task(description, total=total, docs=self.docs)
         return lambda advance=1: self.progress.advance(tid, advance)
 
     def close(self) -> None:
-        if self._open:
-            name, start = self._open
+        """Close this thread's open step."""
+        opened = self._open.pop(threading.get_ident(), None)
+        if opened:
+            name, start = opened
             self.seconds[name] = round(self.seconds.get(name, 0.0) + time.perf_counter() - start, 3)
-            self._open = None
 
 
 def _read(path: str, config: AuditConfig, what: str) -> Corpus:
@@ -72,12 +78,18 @@ def _read(path: str, config: AuditConfig, what: str) -> Corpus:
 
 
 def _units(corpus: Corpus, turns: str) -> list[Unit]:
-    return [u for r in corpus.records for u in units_of(r, turns)]
+    return corpus_units(corpus.records, turns)
 
 
 def run_audit(config: AuditConfig, progress=None) -> AuditResult:
+    """The audit `config` describes, its per-block work run here or on Ray (`config.ray`)."""
     if config.turns not in TURNS:
         raise InputError(f"--turns must be one of {', '.join(TURNS)}")
+    with running_on(config.ray):
+        return _audit(config, progress)
+
+
+def _audit(config: AuditConfig, progress=None) -> AuditResult:
     steps = Steps(progress)
     policy = load_policy(config.policy)
     user = load_patterns(config.patterns) if config.patterns else []
@@ -89,6 +101,7 @@ def run_audit(config: AuditConfig, progress=None) -> AuditResult:
     tick()
     units = _units(corpus, config.turns)
     ref_units = _units(reference, config.turns) if reference else None
+    steps.docs = len(units) + len(ref_units or [])
     d = config.discovery
     frame = (d.lead, d.tail, d.middle, d.clauses)
     words = frame_words([u.text for u in units + (ref_units or [])], d.frame_share)
@@ -96,8 +109,7 @@ def run_audit(config: AuditConfig, progress=None) -> AuditResult:
                       MatchContext(units, *frame, frame_words=words),
                       MatchContext(ref_units, *frame, frame_words=words) if ref_units is not None else None)
     passes = enabled_passes(config)
-    found = {p.name: [f for f in p.find(units, ref_units, ctx) if f.id not in policy.ignore]
-             for p in passes}
+    found = run_passes(passes, units, ref_units, ctx)
     findings, merged_into = merge(passes, found, config, policy, units, steps, ctx.corpus_match)
     if ref_units is not None:
         ctx.extras["length"] = match_lengths(findings, units, ref_units,
@@ -110,6 +122,25 @@ def run_audit(config: AuditConfig, progress=None) -> AuditResult:
     steps.close()
     return AuditResult(config, policy, corpus, reference, units, ref_units, detectors,
                        rank(findings), merged_into, steps.seconds, ctx.extras)
+
+
+def run_passes(passes: list[Pass], units: list[Unit], ref_units: list[Unit] | None,
+               ctx: PassContext) -> dict[str, list[Finding]]:
+    """Each pass's findings (less those the policy ignores), by name. The passes marked
+    `concurrent` run in a second thread beside the others, which run in order: their work is
+    mostly in polars and numpy, which let go of the interpreter, so two cores share it."""
+    def find(p: Pass) -> list[Finding]:
+        try:
+            return [f for f in p.find(units, ref_units, ctx) if f.id not in ctx.policy.ignore]
+        finally:
+            if p.concurrent:
+                ctx.steps.close()
+
+    with ThreadPoolExecutor(1) as pool:
+        aside = {p.name: pool.submit(find, p) for p in passes if p.concurrent}
+        found = {p.name: find(p) for p in passes if not p.concurrent}
+        found |= {name: job.result() for name, job in aside.items()}
+    return {p.name: found[p.name] for p in passes}
 
 
 def merge(passes: list[Pass], found: dict[str, list[Finding]], config: AuditConfig,

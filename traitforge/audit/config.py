@@ -25,8 +25,8 @@ class DiscoverySettings:
     tail: int = setting(2, "trailing sentences read by the template and cluster passes")
     middle: bool = setting(True, "template pass: skip the sentences between the leading and "
                                  "trailing ones")
-    clauses: bool = setting(True, "template pass: skip the leading clause of each sentence (up "
-                                  "to its first comma, colon or dash)")
+    clauses: bool = setting(True, "template pass: skip the leading clause of the first sentence "
+                                  "(up to its first comma, colon or dash)")
     frame_share: float = setting(0.05, "share of units (corpus and reference together) a word "
                                        "must be in to stay in sentence skeletons")
     template_similarity: float = setting(0.65, "token edit similarity that joins two skeletons")
@@ -113,6 +113,9 @@ class AuditConfig:
     builtin: bool = setting(True, "switch off the built-in detectors")
     strict: bool = setting(False, "stop at the first bad record (exit 2)")
     seed: int = setting(0, "seed for the example choice and the samples")
+    ray: str | None = setting(None, "run the per-block work as Ray Data tasks: on a Ray instance "
+                              "started here (no ADDRESS), the cluster this machine is in "
+                              "('auto'), or a cluster's address", metavar="ADDRESS", const="local")
     n_examples: int = setting(3, "examples shown per finding")
     ngrams: bool = setting(True, "skip the n-gram pass")
     templates: bool = setting(True, "skip the sentence-template pass")

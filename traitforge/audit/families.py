@@ -47,7 +47,9 @@ PART_SHARE = {True: 0.25, False: 0.5}  # by whether there is a reference
 
 
 def _where(spans: list[tuple[int, int]], at: int) -> int:
-    return next((k for k, (s, e) in enumerate(spans) if s <= at < max(e, s + 1)), len(spans) - 1)
+    """The sentence of `spans` (sorted, apart) holding `at`; the last one if none does."""
+    k = bisect_right(spans, (at, float("inf"))) - 1
+    return k if k >= 0 and at < max(spans[k][1], spans[k][0] + 1) else len(spans) - 1
 
 
 def _past_punctuation(text: str, start: int, end: int) -> int:

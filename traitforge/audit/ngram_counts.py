@@ -15,10 +15,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import reduce
 
 import numpy as np
 import polars as pl
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+from traitforge.executors import current
 
 TOKEN_PATTERN = r"\w+(?:['’]\w+)*|[^\w\s]"
 BLOCK = 20_000  # units per block
@@ -113,9 +116,26 @@ class Blocks:
         self._held = None
 
     def _tokenize(self):
+        for part in self._parts():
+            yield _tokenized(part)
+
+    def _parts(self):
         for lo in range(0, len(self.texts), self.block):
-            yield (tokenize(self.texts[lo:lo + self.block], lo),
-                   None if self.prompts is None else tokenize(self.prompts[lo:lo + self.block], lo))
+            yield (lo, self.texts[lo:lo + self.block],
+                   None if self.prompts is None else self.prompts[lo:lo + self.block])
+
+    def map(self, fn) -> list:
+        """fn(tokens, prompt tokens or None) of each block, in block order, run by the audit's
+        executor (on a Ray worker, the block is tokenized there)."""
+        executor = current()
+        if executor.name == "local":
+            return [fn(*tokens) for tokens in self]
+        return executor.map(lambda part: fn(*_tokenized(part)), list(self._parts()))
+
+
+def _tokenized(part: tuple[int, list[str], list[str] | None]) -> tuple[Tokens, Tokens | None]:
+    lo, texts, prompts = part
+    return tokenize(texts, lo), None if prompts is None else tokenize(prompts, lo)
 
 
 def _occurrences(tokens: Tokens, prompt: Tokens | None, n: int, parts: pl.Series | None = None,
@@ -130,13 +150,6 @@ def _occurrences(tokens: Tokens, prompt: Tokens | None, n: int, parts: pl.Series
     echo = _windows(prompt, n).filter("content").select("unit", "key")
     hit = frame.filter("content").join(echo, on=["unit", "key"], how="semi")
     return frame.join(hit, on=["unit", "key"], how="anti"), hit
-
-
-def _scan(blocks: Blocks, wanted: dict[int, pl.Series]):
-    """(n, occurrences) per block and n of the n-grams in wanted[n], one tokenization a block."""
-    for tokens, prompt in blocks:
-        for n, keys in wanted.items():
-            yield n, *_occurrences(tokens, prompt, n, wanted=keys)
 
 
 def _block_counts(frame: pl.DataFrame, hit: pl.DataFrame) -> pl.DataFrame:
@@ -186,9 +199,9 @@ def _count_levels(blocks: Blocks, max_n: int, min_df: int) -> dict[int, pl.DataF
     min_df units, echoes included (an echoed part can belong to a phrase that is no echo)."""
     totals, parts = {}, None
     for n in range(1, max_n + 1):
-        totals[n] = pl.DataFrame(schema=_COUNTS)
-        for tokens, prompt in blocks:
-            totals[n] = _merge(totals[n], _block_counts(*_occurrences(tokens, prompt, n, parts)))
+        known = parts
+        counts = blocks.map(lambda t, p: _block_counts(*_occurrences(t, p, n, known)))
+        totals[n] = reduce(_merge, counts, pl.DataFrame(schema=_COUNTS))
         parts = totals[n].filter(pl.col("df") + pl.col("echo") >= min_df)["key"]
         if parts.is_empty():
             break
@@ -197,10 +210,11 @@ def _count_levels(blocks: Blocks, max_n: int, min_df: int) -> dict[int, pl.DataF
 
 def _count_kept(blocks: Blocks, max_n: int, keys: pl.Series) -> dict[int, pl.DataFrame]:
     """Counts per n of the n-grams in `keys`, in one pass over the blocks."""
-    totals = dict.fromkeys(range(1, max_n + 1), pl.DataFrame(schema=_COUNTS))
-    for n, frame, hit in _scan(blocks, dict.fromkeys(totals, keys)):
-        totals[n] = _merge(totals[n], _block_counts(frame, hit))
-    return totals
+    levels = range(1, max_n + 1)
+    counts = blocks.map(lambda t, p: [_block_counts(*_occurrences(t, p, n, wanted=keys))
+                                      for n in levels])
+    return {n: reduce(_merge, [c[k] for c in counts], pl.DataFrame(schema=_COUNTS))
+            for k, n in enumerate(levels)}
 
 
 def unit_pairs(counts: SlotCounts, rows: pl.DataFrame) -> pl.DataFrame:
@@ -216,7 +230,10 @@ def occurring(texts: list[str], prompts: list[str] | None, wanted: dict[int, pl.
 
 
 def _pairs(blocks: Blocks, wanted: dict[int, pl.Series]) -> pl.DataFrame:
-    parts = [frame.select("unit", "key") for _, frame, _ in _scan(blocks, wanted)]
+    """unit, key of the n-grams in wanted[n] (not as prompt echoes), block by block and n by n."""
+    parts = blocks.map(lambda t, p: [_occurrences(t, p, n, wanted=keys)[0].select("unit", "key")
+                                     for n, keys in wanted.items()])
+    parts = [frame for block in parts for frame in block]
     return pl.concat(parts) if parts else pl.DataFrame(schema=_PAIRS)
 
 

@@ -39,9 +39,11 @@ def _corpus_stats(corpus: Corpus, units: list[Unit]) -> dict:
 
 
 def audit_document(result: AuditResult, created_at: str | None = None) -> dict:
-    """Everything audit.json holds. Only `created_at`, `seconds` (per step) and the LLM pass's
-    `usage` (what the backend and its cache served) vary between identical runs."""
+    """Everything audit.json holds. Only `created_at`, `seconds` (per step), `executor` (local
+    or ray) and the LLM pass's `usage` (what the backend and its cache served) vary between
+    identical runs."""
     config = asdict(result.config)
+    executor = config.pop("ray") and "ray"  # where the blocks ran: not what was audited
     stats = {"corpus": _corpus_stats(result.corpus, result.units),
              "ngrams_examined": result.extras.get("ngrams_examined", 0)}
     if result.reference is not None:
@@ -52,6 +54,7 @@ def audit_document(result: AuditResult, created_at: str | None = None) -> dict:
         "traitforge_version": __version__,
         "created_at": created_at or datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "seconds": result.seconds,
+        "executor": executor or "local",
         "config": config,
         "policy": result.policy.as_dict(),
         "detectors": [d.as_dict() for d in result.detectors],

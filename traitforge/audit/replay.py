@@ -16,7 +16,7 @@ from traitforge.audit.llm_rating import Asker
 from traitforge.audit.matchers import MatchContext, from_json
 from traitforge.audit.outputs import CACHE, load_audit
 from traitforge.audit.stats import wilson
-from traitforge.audit.units import Unit, units_of
+from traitforge.audit.units import Unit, corpus_units
 from traitforge.io import InputError, atomic_write_bytes, atomic_write_text, read_corpus, write_jsonl
 from traitforge.swap import check_replaceable, staged_dir
 
@@ -87,7 +87,7 @@ def apply_audit(audit_dir: str | Path, corpus_path: str | Path, out_dir: str | P
     doc = load_audit(audit_dir).doc
     cfg = doc["config"]
     corpus = read_corpus(corpus_path, fmt or cfg.get("format"), cfg.get("id_field", "id"), strict)
-    units = [u for r in corpus.records for u in units_of(r, cfg.get("turns", "all"))]
+    units = corpus_units(corpus.records, cfg.get("turns", "all"))
     if not units:
         raise InputError(f"{corpus_path}: no responses to flag ({corpus.n_read} read, "
                          f"{len(corpus.rejected)} rejected)")

@@ -6,12 +6,9 @@ import re
 
 import polars as pl
 
+from traitforge.executors import current
 from traitforge.audit.skeletons import skeletons
-from traitforge.audit.units import SENTENCE_END, Unit
-
-SCHEMA = {"unit": pl.UInt32, "slot": pl.String, "pos": pl.Int16, "start": pl.Int64,
-          "end": pl.Int64, "text": pl.String}
-
+from traitforge.audit.units import SENTENCE_END, Unit, sentence_table
 
 CLAUSE = re.compile(r"^((?:\S+\s+){0,7}?\S+?)(?:,|:|\s+[—–-]+\s)\s*\S")  # up to 8 words, then , : or a dash
 
@@ -20,33 +17,40 @@ def edge_sentences(units: list[Unit], lead: int = 3, tail: int = 2, middle: bool
                    clauses: bool = False, max_chars: int = 300) -> pl.DataFrame:
     """One row per sentence among the first `lead` (slot "opening") and last `tail` (slot
     "closing") of each unit, with its character span; with `middle`, also every sentence
-    between them (slot "middle"), and with `clauses` the leading clause of every sentence, up
-    to its first comma, colon or dash (slot "clause"). A unit too short to have both keeps its
-    sentences in both slots. `pos` is the sentence's place in its slot (in the unit, for
-    clauses). Texts are cut to `max_chars`."""
-    rows: dict[str, list] = {k: [] for k in SCHEMA}
+    between them (slot "middle"), and with `clauses` the leading clause of its first sentence,
+    up to its first comma, colon or dash (slot "clause"). A unit too short to have both keeps its
+    sentences in both slots. `pos` is the sentence's place in its slot. Texts are cut to
+    `max_chars`."""
+    texts = pl.Series("t", [u.text for u in units], dtype=pl.String)
+    table = sentence_table(texts.to_list())
+    count = pl.col("n")
+    pos, start = pl.col("pos"), pl.col("start")
+    slots = [("opening", pos < lead, pos), ("closing", pos >= count - tail, pos - (count - tail).clip(0))]
+    if middle:
+        slots.append(("middle", (pos >= lead) & (pos < count - tail), pos - lead))
+    table = table.with_columns(pl.col("unit").cast(pl.UInt32),
+                               pl.len().over("unit").cast(pl.Int64).alias("n"))
+    sentence = texts.to_frame().with_row_index("unit")
+    parts = [table.filter(keep).select("unit", pl.lit(k, pl.Int8).alias("order"),
+                                       pl.lit(slot).alias("slot"), place.alias("pos"), "start", "end")
+             for k, (slot, keep, place) in enumerate(slots if tail else slots[:1] + slots[2:])]
+    if clauses:
+        parts.append(_clauses(table, sentence).with_columns(pl.lit(3, pl.Int8).alias("order")))
+    rows = (pl.concat(parts, how="diagonal").sort("unit", "order", "pos")
+            .join(sentence, on="unit", how="left", maintain_order="left"))
+    cut = pl.min_horizontal(pl.col("end") - start, max_chars)
+    return rows.select(pl.col("unit"), "slot", pl.col("pos").cast(pl.Int16), "start", "end",
+                       pl.col("t").str.slice(start, cut).alias("text"))
 
-    def add(i: int, slot: str, pos: int, s: int, e: int, text: str) -> None:
-        for key, value in zip(SCHEMA, (i, slot, pos, s, e, text[s:min(e, s + max_chars)])):
-            rows[key].append(value)
 
-    for i, u in enumerate(units):
-        spans = _spans(u.text)
-        chosen = [("opening", spans[:lead]), ("closing", spans[-tail:] if tail else [])]
-        if middle:
-            chosen.append(("middle", spans[lead:max(lead, len(spans) - tail)]))
-        for slot, part in chosen:
-            for pos, (s, e) in enumerate(part):
-                add(i, slot, pos, s, e, u.text)
-        for pos, (s, e) in enumerate(spans if clauses else []):
-            m = CLAUSE.match(u.text, s, e)
-            if m:
-                add(i, "clause", pos, s, s + len(m.group(1)), u.text)
-    return pl.DataFrame(rows, schema=SCHEMA)
-
-
-def _spans(text: str) -> list[tuple[int, int]]:
-    return sentence_spans(text, len(text) - len(text.lstrip()), len(text.rstrip()))
+def _clauses(table: pl.DataFrame, sentence: pl.DataFrame) -> pl.DataFrame:
+    """Slot "clause": the leading clause of each unit's first sentence, where it has one."""
+    text = pl.col("t").str.slice(pl.col("start"), pl.col("end") - pl.col("start"))
+    clause = (table.filter(pl.col("pos") == 0).join(sentence, on="unit", how="left", maintain_order="left")
+              .with_columns(text.str.extract(CLAUSE.pattern, 1).str.len_chars().alias("k"))
+              .filter(pl.col("k").is_not_null()))
+    return clause.select("unit", pl.lit("clause").alias("slot"), "pos", "start",
+                         (pl.col("start") + pl.col("k")).alias("end"))
 
 
 def sentence_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
@@ -64,14 +68,17 @@ def sentence_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
 def sentence_frame(units: list[Unit], keep: list[str], lead: int, tail: int, middle: bool = False,
                    clauses: bool = False, block: int = 20_000) -> pl.DataFrame:
     """The sentences of `edge_sentences` with their skeletons keeping the words `keep` (and
-    `stock`: whether a skeleton recurs in another unit), built a block of units at a time so
-    that memory stays flat."""
-    parts = []
-    for lo in range(0, len(units), block):
-        sents = edge_sentences(units[lo:lo + block], lead, tail, middle, clauses)
-        sents = pl.concat([sents, skeletons(sents, [u.prompt for u in units[lo:lo + block]], keep)],
-                          how="horizontal")
-        parts.append(sents.with_columns(pl.col("unit") + lo))
-    sents = pl.concat(parts)
+    `stock`: whether a skeleton recurs in another unit), built a block of units at a time (by
+    the audit's executor) so that memory stays flat."""
+    frame = (lead, tail, middle, clauses)
+    parts = current().map(lambda part: _framed_block(*part, keep, frame),
+                          [(lo, units[lo:lo + block]) for lo in range(0, len(units), block)])
+    sents = pl.concat(parts) if parts else _framed_block(0, [], keep, frame)
     stock = pl.col("unit").n_unique().over("slot", "skeleton") >= 2
     return sents.with_columns(stock.alias("stock"))
+
+
+def _framed_block(lo: int, units: list[Unit], keep: list[str], frame: tuple) -> pl.DataFrame:
+    sents = edge_sentences(units, *frame)
+    sents = pl.concat([sents, skeletons(sents, [u.prompt for u in units], keep)], how="horizontal")
+    return sents.with_columns(pl.col("unit") + lo)

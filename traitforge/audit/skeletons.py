@@ -39,25 +39,24 @@ def skeletons(sentences: pl.DataFrame, prompts: list[str], keep: list[str]) -> p
     """Columns skeleton and masked (the text with prompt echoes and numbers masked, for
     embedding) for each row of `sentences` (columns unit, text), in row order; the words in
     `keep` (lowercase) stay in the skeleton, and in the masked text even where the prompt has
-    them."""
-    toks = (sentences.lazy().select("unit", "text").with_row_index("sid")
-            .select("sid", "unit", pl.col("text").str.extract_all(TOKEN_PATTERN).alias("tok"))
-            .explode("tok").drop_nulls("tok").with_row_index("k"))
+    them. What a token becomes is worked out once per distinct token; only whether a word
+    echoes the prompt, and whether it opens its sentence, are read per occurrence."""
+    toks = (sentences.select("unit", pl.col("text").str.extract_all(TOKEN_PATTERN).alias("tok"))
+            .with_row_index("sid").explode("tok").drop_nulls("tok"))
+    kinds = _token_kinds(toks["tok"].unique(), keep)
     echo = (pl.LazyFrame({"p": prompts}).with_row_index("unit")
             .select(pl.col("unit").cast(pl.UInt32),
                     pl.col("p").str.to_lowercase().str.extract_all(WORD).alias("low"))
             .explode("low").drop_nulls("low").unique().with_columns(pl.lit(True).alias("echo")))
-    low = pl.col("tok").str.to_lowercase()
-    kind = (pl.when(low.is_in(keep)).then(low)
-            .when(~pl.col("tok").str.contains(r"\w")).then(pl.col("tok"))
-            .when(pl.col("tok").str.contains(r"^\d")).then(pl.lit("NUM"))
+    first = (pl.col("sid") != pl.col("sid").shift(1)).fill_null(True)
+    word = pl.col("fixed").is_null()
+    kind = (pl.when(~word).then(pl.col("fixed"))
             .when(pl.col("echo").fill_null(False)).then(pl.lit("ECHO"))
-            .when(pl.col("tok").str.contains(r"^[A-Z]") & ~pl.col("first")).then(pl.lit("NAME"))
+            .when(pl.col("cap") & ~pl.col("first")).then(pl.lit("NAME"))
             .otherwise(pl.lit("W")))
-    first = pl.col("sid") != pl.col("sid").shift(1)  # rows are in token order
-    typed = (toks.with_columns(low.alias("low")).join(echo, on=["unit", "low"], how="left")
-             .sort("k").with_columns(first.fill_null(True).alias("first"))
-             .with_columns(kind.alias("kind")))
+    typed = (toks.lazy().join(kinds.lazy(), on="tok", how="left", maintain_order="left")
+             .join(echo, on=["unit", "low"], how="left", maintain_order="left")
+             .with_columns(first.alias("first")).with_columns(kind.alias("kind")))
     repeat = (~pl.col("first") & (pl.col("kind") == pl.col("kind").shift(1))
               & pl.col("kind").is_in(SLOT_NAMES))
     masked = (pl.when(pl.col("kind") == "ECHO").then(pl.lit("this"))
@@ -66,9 +65,22 @@ def skeletons(sentences: pl.DataFrame, prompts: list[str], keep: list[str]) -> p
               .group_by("sid", maintain_order=True)
               .agg(pl.col("kind").filter(~pl.col("repeat")).str.join(" ").alias("skeleton"),
                    pl.col("m").str.join(" ").alias("masked")))
-    full = sentences.lazy().with_row_index("sid").select("sid").join(joined, on="sid", how="left")
-    return (full.sort("sid").select(pl.col("skeleton").fill_null(""), pl.col("masked").fill_null(""))
-            .collect())
+    full = sentences.lazy().with_row_index("sid").select("sid").join(
+        joined, on="sid", how="left", maintain_order="left")
+    return full.select(pl.col("skeleton").fill_null(""), pl.col("masked").fill_null("")).collect()
+
+
+def _token_kinds(tokens: pl.Series, keep: list[str]) -> pl.DataFrame:
+    """Per distinct token: tok, low (lower-cased), fixed (what it becomes whatever its place:
+    a kept word, punctuation as itself, NUM; null for a word that may echo the prompt or be a
+    name) and cap (capitalised)."""
+    tok = pl.col("tok")
+    low = tok.str.to_lowercase()
+    fixed = (pl.when(low.is_in(keep)).then(low)
+             .when(~tok.str.contains(r"\w")).then(tok)
+             .when(tok.str.contains(r"^\d")).then(pl.lit("NUM")))
+    return tokens.to_frame("tok").select("tok", low.alias("low"), fixed.alias("fixed"),
+                                         tok.str.contains(r"^[A-Z]").alias("cap"))
 
 
 def _encode(skels: list[str]) -> list[str]:

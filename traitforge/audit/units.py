@@ -9,12 +9,21 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import numpy as np
+import polars as pl
+
 from traitforge.io import Record
 
 TURNS = ("first", "last", "all")
 SLOTS = ("opening", "closing", "body")
 # A sentence ends at . ! ? (with closing quotes/brackets/markup) before whitespace, or at a line break.
 SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”’)\]*_]*\s+|\s*\n\s*")
+# The same split for polars' engine, which has no look-behind: a sentence with what ends it
+# (its end mark, then closing quotes and whitespace; or a line break), and that ending alone.
+_PIECE = r"(?s).*?(?:[.!?][\"'”’)\]*_]*\s+|\s*\n\s*|$)"
+_MARK_END = r"([.!?])[\"'”’)\]*_]*\s+$"
+_BREAK_END = r"\s*\n\s*$"
+BLOCK = 20_000  # texts split at a time
 
 
 @dataclass(frozen=True)
@@ -50,24 +59,79 @@ def sentence_slots(text: str) -> tuple[tuple[int, int], tuple[int, int]]:
         window = max(start, window - 4000)
 
 
+def sentence_table(texts: list[str], base: int = 0) -> pl.DataFrame:
+    """unit (base, base + 1, ...), pos, start, end: the character spans of the sentences of
+    each text, in order, split as SENTENCE_END splits them, all texts at once."""
+    text = pl.col("t")
+    pieces = (pl.DataFrame({"t": texts}, schema={"t": pl.String})
+              .with_row_index("unit", offset=base)
+              .select("unit", (text.str.len_chars() - text.str.strip_chars_start().str.len_chars())
+                      .alias("lead"), text.str.strip_chars().str.extract_all(_PIECE).alias("p"))
+              .explode("p").filter(pl.col("p").str.len_bytes() > 0))
+    piece = pl.col("p")
+    sentence = piece.str.replace(_MARK_END, "${1}").str.replace(_BREAK_END, "")
+    cols = pieces.select("unit", "lead", piece.str.len_chars().alias("n"),
+                         sentence.str.len_chars().alias("k"))
+    unit, n = cols["unit"].to_numpy(), cols["n"].to_numpy().astype(np.int64)
+    ends = np.cumsum(n)
+    first = np.r_[True, unit[1:] != unit[:-1]] if len(unit) else np.zeros(0, bool)
+    start = ends - n - np.maximum.accumulate(np.where(first, ends - n, 0)) \
+        + cols["lead"].to_numpy()
+    keep = cols["k"].to_numpy() > 0
+    unit, start, k = unit[keep], start[keep], cols["k"].to_numpy()[keep].astype(np.int64)
+    head = np.flatnonzero(np.r_[True, unit[1:] != unit[:-1]]) if len(unit) else np.zeros(0, int)
+    pos = np.arange(len(unit)) - np.repeat(head, np.diff(np.r_[head, len(unit)]))
+    return pl.DataFrame({"unit": unit, "pos": pos.astype(np.int64), "start": start,
+                         "end": start + k})
+
+
+def make_units(rows: list[tuple[str, int, str, str]]) -> list[Unit]:
+    """Units of (doc_id, turn, text, prompt) rows, their sentences split a block at a time."""
+    out = []
+    for lo in range(0, len(rows), BLOCK):
+        block = rows[lo:lo + BLOCK]
+        table = sentence_table([r[2] for r in block])
+        ends = (table.group_by("unit").agg(pl.col("start", "end").first().name.prefix("o_"),
+                                           pl.col("start", "end").last().name.prefix("c_"))
+                .sort("unit"))
+        spans = np.full((len(block), 4), -1, np.int64)
+        spans[ends["unit"].to_numpy()] = ends.select("o_start", "o_end", "c_start",
+                                                     "c_end").to_numpy()
+        for (doc_id, turn, text, prompt), (os_, oe, cs, ce) in zip(block, spans.tolist()):
+            slots = ((os_, oe), (cs, ce)) if os_ >= 0 else sentence_slots(text)  # blank text
+            out.append(Unit(doc_id, turn, text, prompt, *slots))
+    return out
+
+
 def make_unit(doc_id: str, turn: int, text: str, prompt: str) -> Unit:
     opening, closing = sentence_slots(text)
     return Unit(doc_id, turn, text, prompt, opening, closing)
 
 
-def units_of(record: Record, turns: str = "all") -> list[Unit]:
-    """The audited units of one record: its assistant turns (chosen by `turns`) or its text."""
+def unit_rows(record: Record, turns: str = "all") -> list[tuple[str, int, str, str]]:
+    """(doc_id, turn, text, prompt) of each audited unit of one record: its assistant turns
+    (chosen by `turns`) or its text."""
     if record.kind == "document":
-        return [make_unit(record.id, 0, record.text, "")]
+        return [(record.id, 0, record.text, "")]
     out = []
     prompt = ""
     for k, m in enumerate(record.messages):
         if m["role"] == "user":
             prompt = m["content"]
         elif m["role"] == "assistant":
-            out.append(make_unit(record.id, k, m["content"], prompt))
+            out.append((record.id, k, m["content"], prompt))
     if turns == "first":
         return out[:1]
     if turns == "last":
         return out[-1:]
     return out
+
+
+def units_of(record: Record, turns: str = "all") -> list[Unit]:
+    """The audited units of one record."""
+    return [make_unit(*row) for row in unit_rows(record, turns)]
+
+
+def corpus_units(records: list[Record], turns: str = "all") -> list[Unit]:
+    """The audited units of every record, in order, their sentences split all at once."""
+    return make_units([row for r in records for row in unit_rows(r, turns)])

@@ -5,6 +5,8 @@ class with
 - `name`: the method its findings are credited to;
 - `merge`: its MergeRule in reconciliation;
 - `sampled`: whether it rates a sample of units (its findings join the others afterwards);
+- `concurrent`: whether it may run in a thread beside the other passes (it reads only the
+  units, not the shared sentence frames or models);
 - `enabled(config)` and `find(units, reference, context) -> [Finding]`;
 - optionally `finish(context, merged_into)`, called once the findings are merged.
 
@@ -52,6 +54,7 @@ class Pass(Protocol):
     name: str
     merge: MergeRule
     sampled: bool
+    concurrent: bool
 
     def enabled(self, config: AuditConfig) -> bool: ...
 
@@ -65,6 +68,7 @@ class PassBase:
 
     merge = MergeRule()
     sampled = False
+    concurrent = False
     switch: str | None = None
 
     def enabled(self, config: AuditConfig) -> bool:

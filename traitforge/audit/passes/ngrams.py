@@ -183,9 +183,10 @@ def ngram_findings(counts: list[SlotCounts], ref_counts: list[SlotCounts] | None
         ref_pairs = unit_pairs(ref_counts[k], rows) if ref_counts else None
         for held in [c] + ([ref_counts[k]] if ref_counts else []):
             held.blocks.release()
+        toks = ngram_tokens(c.texts, rows["pos"], rows["n"])
         for members in merge_ngrams(pairs, rows, len(corpus), settings.merge_jaccard):
             findings.append(_finding(c, pairs, ref_counts[k] if ref_counts else None, ref_pairs,
-                                     rows[members], corpus, settings))
+                                     rows[members], [toks[i] for i in members], corpus, settings))
     return fold_duplicates(findings, len(corpus))
 
 
@@ -228,13 +229,13 @@ def _inside(part: list[str], whole: list[str]) -> bool:
 
 
 def _finding(c: SlotCounts, pairs: pl.DataFrame, r: SlotCounts | None,
-             ref_pairs: pl.DataFrame | None, rows: pl.DataFrame, corpus: list[Unit],
-             settings: DiscoverySettings) -> Finding:
-    """One merged finding; `pairs` and `ref_pairs` (unit, key) say which units carry `rows`:
-    what its matcher finds, counted once for all the slot's n-grams. An n-gram inside a longer
+             ref_pairs: pl.DataFrame | None, rows: pl.DataFrame, toks: list[list[str]],
+             corpus: list[Unit], settings: DiscoverySettings) -> Finding:
+    """One merged finding of `rows` (their tokens `toks`); `pairs` and `ref_pairs` (unit, key)
+    say which units carry `rows`: what its matcher finds, counted once for all the slot's
+    n-grams. An n-gram inside a longer
     member ("easy to" in "which is easy to overlook") is a variant only: where it occurs
     without the rest, it is another phrase."""
-    toks = ngram_tokens(c.texts, rows["pos"], rows["n"])
     label = label_of(list(zip(rows["offset"].to_list(), toks)))
     variants = sorted({detokenize(t) for t in toks}, key=lambda v: (-len(v), v))
     tests = len(rows)
@@ -268,6 +269,7 @@ class NgramPass(PassBase):
 
     name = "ngram"
     merge = MergeRule(rank=3, widens_others=False)
+    concurrent = True
     switch = "ngrams"
 
     def find(self, units: list[Unit], reference: list[Unit] | None,
