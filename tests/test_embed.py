@@ -43,9 +43,16 @@ def test_bert_tokenizer_is_read_a_word_at_a_time_with_the_same_vectors(tmp_path)
     whole = StaticVectors(tmp_path)
     whole.by_word = False
     assert by_word.by_word
-    assert np.allclose(by_word.encode(texts), whole.encode(texts), atol=1e-6)
+    assert by_word.encode(texts).tobytes() == whole.encode(texts).tobytes()  # the same bits
     theirs = SentenceTransformer(str(tmp_path), device="cpu").encode(texts, convert_to_numpy=True)
     assert np.allclose(by_word.encode(texts), theirs, atol=1e-5)
+    # A tokenizer that truncates: each text's first pieces, as when it is tokenized whole.
+    by_word, whole = StaticVectors(tmp_path), StaticVectors(tmp_path)
+    whole.by_word = False
+    for model in (by_word, whole):
+        model.tokenizer.enable_truncation(max_length=3)
+        model.max_length = 3
+    assert by_word.encode(texts).tobytes() == whole.encode(texts).tobytes()
 
 
 def test_a_texts_vector_does_not_depend_on_its_batch(tmp_path):

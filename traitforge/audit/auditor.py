@@ -54,18 +54,22 @@ class Steps:
     def task(self, description: str, total: int):
         """Open a step (closing this thread's one before); returns its advance(n=1) function."""
         self.close()
-        self._open[threading.get_ident()] = (description, time.perf_counter())
-        if self.progress is None:
+        tid = None if self.progress is None else \
+            self.progress.add_task(description, total=total, docs=self.docs)
+        self._open[threading.get_ident()] = (description, time.perf_counter(), tid, total)
+        if tid is None:
             return lambda advance=1: None
-        tid = self.progress.add_task(description, total=total, docs=self.docs)
         return lambda advance=1: self.progress.advance(tid, advance)
 
     def close(self) -> None:
-        """Close this thread's open step."""
+        """Close this thread's open step (its bar shown complete)."""
         opened = self._open.pop(threading.get_ident(), None)
         if opened:
-            name, start = opened
+            name, start, tid, total = opened
             self.seconds[name] = round(self.seconds.get(name, 0.0) + time.perf_counter() - start, 3)
+            if tid is not None:
+                self.progress.update(tid, completed=total)
+                self.progress.stop_task(tid)
 
 
 def _read(path: str, config: AuditConfig, what: str) -> Corpus:
@@ -97,19 +101,26 @@ def _audit(config: AuditConfig, progress=None) -> AuditResult:
     tick = steps.task("reading", 2 if config.reference else 1)
     corpus = _read(config.corpus, config, "corpus")
     tick()
-    reference = _read(config.reference, config, "reference") if config.reference else None
-    tick()
+    reference = None
+    if config.reference:
+        reference = _read(config.reference, config, "reference")
+        tick()
     units = _units(corpus, config.turns)
     ref_units = _units(reference, config.turns) if reference else None
     steps.docs = len(units) + len(ref_units or [])
     d = config.discovery
     frame = (d.lead, d.tail, d.middle, d.clauses)
-    words = frame_words([u.text for u in units + (ref_units or [])], d.frame_share)
-    ctx = PassContext(config, policy, detectors, steps,
-                      MatchContext(units, *frame, frame_words=words),
-                      MatchContext(ref_units, *frame, frame_words=words) if ref_units is not None else None)
+    ctx = PassContext(config, policy, detectors, steps, MatchContext(units, *frame),
+                      MatchContext(ref_units, *frame) if ref_units is not None else None)
+
+    def choose_frame_words() -> None:
+        words = frame_words([u.text for u in units + (ref_units or [])], d.frame_share)
+        for match in (ctx.corpus_match, ctx.reference_match):
+            if match is not None:
+                match.frame_words = words
+
     passes = enabled_passes(config)
-    found = run_passes(passes, units, ref_units, ctx)
+    found = run_passes(passes, units, ref_units, ctx, choose_frame_words)
     findings, merged_into = merge(passes, found, config, policy, units, steps, ctx.corpus_match)
     if ref_units is not None:
         ctx.extras["length"] = match_lengths(findings, units, ref_units,
@@ -125,10 +136,11 @@ def _audit(config: AuditConfig, progress=None) -> AuditResult:
 
 
 def run_passes(passes: list[Pass], units: list[Unit], ref_units: list[Unit] | None,
-               ctx: PassContext) -> dict[str, list[Finding]]:
+               ctx: PassContext, prepare) -> dict[str, list[Finding]]:
     """Each pass's findings (less those the policy ignores), by name. The passes marked
-    `concurrent` run in a second thread beside the others, which run in order: their work is
-    mostly in polars and numpy, which let go of the interpreter, so two cores share it."""
+    `concurrent` run in a second thread, one after another, beside the others, which run in
+    order after `prepare()` (what only they need): the n-gram pass's work is mostly in polars
+    and numpy, which let go of the interpreter, so two cores share it."""
     def find(p: Pass) -> list[Finding]:
         try:
             return [f for f in p.find(units, ref_units, ctx) if f.id not in ctx.policy.ignore]
@@ -138,6 +150,7 @@ def run_passes(passes: list[Pass], units: list[Unit], ref_units: list[Unit] | No
 
     with ThreadPoolExecutor(1) as pool:
         aside = {p.name: pool.submit(find, p) for p in passes if p.concurrent}
+        prepare()
         found = {p.name: find(p) for p in passes if not p.concurrent}
         found |= {name: job.result() for name, job in aside.items()}
     return {p.name: found[p.name] for p in passes}

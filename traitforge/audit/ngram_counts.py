@@ -43,6 +43,10 @@ class Tokens:
     content: np.ndarray  # bool: a word that is not a stop word
     offset: np.ndarray  # int64: index of the token within its unit
 
+    def __post_init__(self):
+        # content words before each token (and in all): an n-gram's own, by subtraction
+        self.content_before = np.r_[0, np.cumsum(self.content, dtype=np.int64)]
+
 
 def _split(texts: list[str]) -> pl.Series:
     """The lower-cased tokens of each text."""
@@ -91,7 +95,7 @@ def _windows(tokens: Tokens, n: int, parts: pl.Series | None = None,
     if wanted is not None:
         valid &= _isin(h, wanted)
     idx = np.flatnonzero(valid)
-    csum = np.r_[0, np.cumsum(tokens.content, dtype=np.int64)]
+    csum = tokens.content_before
     unit, offset = tokens.unit[idx], tokens.offset[idx]
     return pl.DataFrame({"unit": unit, "key": h[idx],
                          "pos": (unit.astype(np.int64) << 32) | offset, "offset": offset,

@@ -7,7 +7,7 @@ import logging
 import os
 import warnings
 from contextlib import contextmanager
-from functools import lru_cache, partial
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -61,15 +61,15 @@ class StaticVectors:
         from safetensors.numpy import load_file
         from tokenizers import Tokenizer, pre_tokenizers
 
-        self.path = path
         self.vectors = load_file(str(path / "model.safetensors"))["embedding.weight"]
         self.tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
         self.tokenizer.no_padding()
         # Tokenized a word at a time where the pre-tokenizer splits as WORDS does (BERT's).
         self.by_word = isinstance(self.tokenizer.pre_tokenizer, pre_tokenizers.BertPreTokenizer)
-        self._row: dict[str, int] = {}  # word -> its row in _sums and _lengths
-        self._sums = np.zeros((0, self.vectors.shape[1]), np.float32)
-        self._lengths = np.zeros(0, np.int64)
+        truncation = self.tokenizer.truncation
+        self.max_length = truncation["max_length"] if truncation else None
+        self._row: dict[str, int] = {}  # word -> its row in _starts and _lengths
+        self._pieces = self._starts = self._lengths = np.zeros(0, np.int64)
 
     @property
     def dims(self) -> int:
@@ -78,9 +78,10 @@ class StaticVectors:
     def encode(self, texts: list[str]) -> np.ndarray:
         """Mean token vectors, not normalised. BERT's tokenizer splits at whitespace and
         punctuation before it splits words into pieces, so each distinct word is tokenized once
-        (and remembered) and a text's vector is the sum of its words' piece vectors over its
-        piece count (with another tokenizer, each distinct text is tokenized whole). A text's
-        vector is the same to the last bit whatever else is encoded with it, or before it."""
+        (and remembered) and a text's pieces are its words' pieces in order (with another
+        tokenizer, each distinct text is tokenized whole). The mean is then taken as over the
+        text tokenized whole, in the same order: the same bits, whatever else is encoded with
+        it or before it."""
         import polars as pl
         import scipy.sparse as sp
 
@@ -88,48 +89,55 @@ class StaticVectors:
                  .select("doc", (pl.col("t").str.extract_all(WORDS) if self.by_word
                                  else pl.concat_list("t")).alias("w"))
                  .explode("w").drop_nulls("w"))
-        vocab = words["w"].unique().sort()  # sums taken in this order: whatever else is batched
+        vocab = words["w"].unique()
         code = words["w"].cast(pl.Enum(vocab)).to_physical().to_numpy()
-        rows = self._rows(vocab.to_list())
-        doc = words["doc"].to_numpy()
-        counts = np.bincount(doc, weights=self._lengths[rows][code], minlength=len(texts))
-        bag = sp.csr_matrix((np.ones(len(doc), np.float32), (doc, code)),
-                            shape=(len(texts), len(vocab)))
-        bag.sum_duplicates()
-        return np.asarray(bag @ self._sums[rows] / np.maximum(counts, 1)[:, None],
-                          dtype=np.float32)
+        rows = self._rows(vocab.to_list())[code]  # each word occurrence's row, in text order
+        tokens, lengths = self._pieces_of(rows, words["doc"].to_numpy(), len(texts))
+        weights = np.repeat(1 / np.maximum(lengths, 1), lengths).astype(np.float32)
+        mean = sp.csr_matrix((weights, tokens, np.concatenate([[0], np.cumsum(lengths)])),
+                             shape=(len(texts), len(self.vectors)))
+        return np.asarray(mean @ self.vectors, dtype=np.float32)
+
+    def _pieces_of(self, rows: np.ndarray, doc: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """The piece ids of the word occurrences `rows` (of documents `doc`, in order), each
+        document's cut to the tokenizer's truncation length, and each document's count."""
+        size = self._lengths[rows]
+        ends = np.cumsum(size)
+        total = int(ends[-1]) if len(ends) else 0
+        tokens = self._pieces[np.repeat(self._starts[rows] - (ends - size), size) + np.arange(total)]
+        lengths = np.bincount(doc, weights=size, minlength=n).astype(np.int64)
+        if self.max_length is not None and len(lengths) and lengths.max() > self.max_length:
+            first = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+            place = np.arange(total) - np.repeat(first, lengths)
+            tokens, lengths = tokens[place < self.max_length], np.minimum(lengths, self.max_length)
+        return tokens, lengths
 
     def _rows(self, words: list[str]) -> np.ndarray:
-        """Each word's row in the remembered piece-vector sums, tokenizing the new ones."""
+        """Each word's row in the remembered pieces (`_starts`, `_lengths` into `_pieces`),
+        tokenizing the new ones."""
         if len(self._row) > 500_000:  # a bound on what is remembered
-            self._row, self._sums, self._lengths = {}, self._sums[:0], self._lengths[:0]
+            self._row = {}
+            self._pieces, self._starts, self._lengths = (a[:0] for a in (self._pieces, self._starts, self._lengths))
         new = [w for w in words if w not in self._row]
         pieces = [e.ids for e in self.tokenizer.encode_batch_fast(new, add_special_tokens=False)]
         lengths = np.fromiter(map(len, pieces), np.int64, len(pieces))
-        flat = np.fromiter(itertools.chain.from_iterable(pieces), np.int64, int(lengths.sum()))
-        sums = sp_rows(flat, lengths, len(self.vectors)) @ self.vectors
-        self._row.update(zip(new, range(len(self._row), len(self._row) + len(new))))
-        self._sums = np.concatenate([self._sums, sums.astype(np.float32)])
+        self._starts = np.concatenate([self._starts, len(self._pieces) + np.cumsum(lengths) - lengths])
+        self._pieces = np.concatenate([self._pieces, np.fromiter(
+            itertools.chain.from_iterable(pieces), np.int64, int(lengths.sum()))])
         self._lengths = np.concatenate([self._lengths, lengths])
+        self._row.update(zip(new, range(len(self._row), len(self._row) + len(new))))
         return np.fromiter((self._row[w] for w in words), np.int64, len(words))
 
 
-def sp_rows(flat: np.ndarray, lengths: np.ndarray, width: int):
-    """A sparse matrix with a 1 at each piece id of each row (rows `lengths` long in `flat`)."""
-    import scipy.sparse as sp
-
-    return sp.csr_matrix((np.ones(len(flat), np.float32), flat,
-                          np.concatenate([[0], np.cumsum(lengths)])), shape=(len(lengths), width))
+@lru_cache(maxsize=1)
+def _static_model() -> StaticVectors:
+    return StaticVectors(Embedder._static())
 
 
-@lru_cache(maxsize=2)
-def _static_model(path: Path) -> StaticVectors:
-    return StaticVectors(path)
-
-
-def _encode_static(path: Path, texts: list[str]) -> np.ndarray:
-    """On an executor's worker: the static model at `path`, loaded once per worker."""
-    return _static_model(path).encode(texts)
+def _encode_static(texts: list[str]) -> np.ndarray:
+    """On an executor's worker: the static model of the worker's own cache (built there once
+    if it has none), loaded once per worker process."""
+    return _static_model().encode(texts)
 
 
 class Embedder:
@@ -172,7 +180,7 @@ class Embedder:
             executor = current()
             vectors = np.concatenate(
                 [self.model.encode(c) for c in chunks] if executor.name == "local"
-                else executor.map(partial(_encode_static, self.model.path), chunks))
+                else executor.map(_encode_static, chunks))
             return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
         return self.model.encode(texts, batch_size=batch_size, normalize_embeddings=True,
                                  convert_to_numpy=True, show_progress_bar=False).astype(np.float32)

@@ -14,9 +14,10 @@ class DocsRateColumn(ProgressColumn):
 
     def render(self, task: Task) -> Text:
         docs = task.fields.get("docs")
-        if not docs or not task.total or not task.elapsed:
+        took = task.finished_time if task.finished else task.elapsed
+        if not docs or not task.total or not task.completed or not took:
             return Text("")
-        return Text(f"{docs * task.completed / task.total / task.elapsed:,.0f} docs/s",
+        return Text(f"{docs * task.completed / task.total / took:,.0f} docs/s",
                     style="progress.data.speed")
 
 

@@ -6,7 +6,7 @@ class with
 - `merge`: its MergeRule in reconciliation;
 - `sampled`: whether it rates a sample of units (its findings join the others afterwards);
 - `concurrent`: whether it may run in a thread beside the other passes (it reads only the
-  units, not the shared sentence frames or models);
+  units and its own matchers, not the shared sentence frames, frame words or models);
 - `enabled(config)` and `find(units, reference, context) -> [Finding]`;
 - optionally `finish(context, merged_into)`, called once the findings are merged.
 

@@ -165,6 +165,7 @@ class DetectorPass(PassBase):
 
     name = "detector"
     merge = MergeRule(rank=0, alone=True)
+    concurrent = True
 
     def find(self, units: list[Unit], reference: list[Unit] | None,
              ctx: PassContext) -> list[Finding]:
