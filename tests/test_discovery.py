@@ -271,3 +271,26 @@ def test_an_ngram_regex_finds_its_tokens_only_where_they_start_a_word():
     assert span(["don't", "worry"], "Don't worrying") is None
     assert span(["i", "hope"], "I hope so") == (0, 6)
     assert span([",", "so"], "fine, so then") == (4, 8)
+
+
+def test_blocks_spilled_to_disk_count_as_one_block(monkeypatch):
+    """A corpus of several blocks is tokenized once into a temporary folder and read back on
+    each later pass; the counts equal those of one held block, and equal them again when the
+    disk refuses the tokens (each pass then tokenizes afresh)."""
+    import traitforge.audit.ngram_counts as counts
+
+    rows, _ = generate(500, 5, 0.2)
+    texts = [r["messages"][1]["content"] for r in rows]
+    prompts = [r["messages"][0]["content"] for r in rows]
+    held = count_slot("body", texts, prompts, 4, 5)
+    spilled = count_slot("body", texts, prompts, 4, 5, block=64)
+    assert spilled.blocks._spilled == 8  # every block written once, then read back
+    assert held.stats.equals(spilled.stats)
+
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(counts.np, "savez", full)
+    refused = count_slot("body", texts, prompts, 4, 5, block=64)
+    assert refused.blocks._spilled == -1 and refused.blocks._spill is None
+    assert held.stats.equals(refused.stats)

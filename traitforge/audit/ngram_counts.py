@@ -6,16 +6,19 @@ counted once per unit (document frequency). An n-gram with a content word that a
 the unit's own prompt is a prompt echo: it is counted in `echo`, not in `df`, so that patterns
 induced by the prompts are not mistaken for artifacts.
 
-Units are read in blocks (`Blocks`), tokenized afresh for each pass, so that memory holds one
-block's tokens and the running counts per n-gram, never the tokens of the whole corpus. An n-gram is
+Units are read in blocks (`Blocks`), tokenized once and read back from a temporary folder on
+later passes, so that memory holds one block's tokens and the running counts per n-gram, never
+the tokens of the whole corpus. An n-gram is
 located by its first occurrence, `pos` = unit << 32 | token offset, and its tokens are
 recovered by tokenizing that one text again.
 """
 from __future__ import annotations
 
 import re
+import tempfile
 from dataclasses import dataclass
 from functools import reduce
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -105,19 +108,52 @@ def _windows(tokens: Tokens, n: int, parts: pl.Series | None = None,
 class Blocks:
     """The tokens of `texts` (and of their `prompts`), a block of units at a time. A corpus of
     one block is tokenized once and its tokens held, as counting holds them either way; a
-    larger one is tokenized afresh on each pass, so that memory stays flat."""
+    larger one is tokenized once, block by block, into a temporary folder and read back from it
+    on each later pass, so that memory stays flat (about 21 bytes of disk per token)."""
 
     def __init__(self, texts: list[str], prompts: list[str] | None, block: int = BLOCK):
         self.texts, self.prompts, self.block = texts, prompts, block
         self._held = list(self._tokenize()) if len(texts) <= block else None
+        self._spill: tempfile.TemporaryDirectory | None = None
+        self._spilled = 0  # blocks written to the spill folder
 
     def __iter__(self):
         """(tokens, prompt tokens or None) of each block."""
-        return iter(self._held) if self._held is not None else self._tokenize()
+        return iter(self._held) if self._held is not None else self._from_spill()
 
     def release(self) -> None:
-        """Let the held tokens go; later passes tokenize afresh."""
+        """Let the held (or spilled) tokens go."""
         self._held = None
+        if self._spill is not None:
+            self._spill.cleanup()
+        self._spill, self._spilled = None, min(self._spilled, 0)
+
+    def _from_spill(self):
+        """Each block's tokens: read back where a pass before wrote them, else tokenized and
+        written for the passes after."""
+        if self._spill is None and self._spilled >= 0:
+            self._spill = tempfile.TemporaryDirectory(prefix="traitforge-tokens-")
+        for k, part in enumerate(self._parts()):
+            where = Path(self._spill.name) / str(k) if self._spill is not None else None
+            if k < self._spilled:
+                yield _load_tokens(where / "t"), _load_tokens(where / "p") if part[2] is not None else None
+                continue
+            tokens = _tokenized(part)
+            if where is not None:
+                self._write(where, tokens, k)
+            yield tokens
+
+    def _write(self, where: Path, tokens: tuple[Tokens, Tokens | None], k: int) -> None:
+        """Spill block k's tokens; where the disk will not take them, tokenize afresh from now."""
+        try:
+            where.mkdir(exist_ok=True)
+            for name, t in zip("tp", tokens):
+                if t is not None:
+                    np.savez(where / name, unit=t.unit, hash=t.hash, content=t.content, offset=t.offset)
+            self._spilled = k + 1
+        except OSError:
+            self.release()
+            self._spilled = -1  # no spilling for this corpus
 
     def _tokenize(self):
         for part in self._parts():
@@ -135,6 +171,11 @@ class Blocks:
         if executor.name == "local":
             return [fn(*tokens) for tokens in self]
         return executor.map(lambda part: fn(*_tokenized(part)), list(self._parts()))
+
+
+def _load_tokens(path: Path) -> Tokens:
+    with np.load(path.with_suffix(".npz")) as z:
+        return Tokens(z["unit"], z["hash"], z["content"], z["offset"])
 
 
 def _tokenized(part: tuple[int, list[str], list[str] | None]) -> tuple[Tokens, Tokens | None]:

@@ -113,9 +113,9 @@ def merge_ngrams(pairs: pl.DataFrame, chosen: pl.DataFrame, n_units: int,
     existing group leader, or leads a new group.
     """
     keys = chosen["key"].to_numpy()
-    col = {k: i for i, k in enumerate(keys)}
-    x = sparse.csc_matrix((np.ones(len(pairs), np.float32),
-                           (pairs["unit"].to_numpy(), [col[k] for k in pairs["key"].to_numpy()])),
+    sorter = np.argsort(keys)
+    col = sorter[np.searchsorted(keys, pairs["key"].to_numpy(), sorter=sorter)]
+    x = sparse.csc_matrix((np.ones(len(pairs), np.float32), (pairs["unit"].to_numpy(), col)),
                           shape=(n_units, len(keys)))
     co = (x.T @ x).toarray()
     df = np.diag(co)
@@ -184,8 +184,10 @@ def ngram_findings(counts: list[SlotCounts], ref_counts: list[SlotCounts] | None
         for held in [c] + ([ref_counts[k]] if ref_counts else []):
             held.blocks.release()
         toks = ngram_tokens(c.texts, rows["pos"], rows["n"])
+        by_key = KeyUnits(pairs)
+        ref_by_key = KeyUnits(ref_pairs) if ref_pairs is not None else None
         for members in merge_ngrams(pairs, rows, len(corpus), settings.merge_jaccard):
-            findings.append(_finding(c, pairs, ref_counts[k] if ref_counts else None, ref_pairs,
+            findings.append(_finding(c, by_key, ref_counts[k] if ref_counts else None, ref_by_key,
                                      rows[members], [toks[i] for i in members], corpus, settings))
     return fold_duplicates(findings, len(corpus))
 
@@ -218,8 +220,21 @@ def fold_duplicates(findings: list[Finding], n_units: int, threshold: float = 0.
     return [findings[i] for i in kept]
 
 
-def _units_of(pairs: pl.DataFrame, rows: pl.DataFrame) -> np.ndarray:
-    return np.unique(pairs.filter(pl.col("key").is_in(rows["key"].implode()))["unit"].to_numpy())
+class KeyUnits:
+    """The units that carry each key of a frame of (unit, key) pairs, looked up by key."""
+
+    def __init__(self, pairs: pl.DataFrame):
+        keys, units = pairs["key"].to_numpy(), pairs["unit"].to_numpy()
+        order = np.argsort(keys, kind="stable")
+        self.keys, starts = np.unique(keys[order], return_index=True)
+        self.units = np.split(units[order], starts[1:]) if len(keys) else []
+
+    def of(self, rows: pl.DataFrame) -> np.ndarray:
+        """The units carrying any n-gram of `rows`, ascending."""
+        at = np.searchsorted(self.keys, rows["key"].to_numpy())
+        found = [self.units[i] for i, k in zip(at, rows["key"].to_numpy())
+                 if i < len(self.keys) and self.keys[i] == k]
+        return np.unique(np.concatenate(found)) if found else np.zeros(0, np.uint32)
 
 
 def _inside(part: list[str], whole: list[str]) -> bool:
@@ -228,12 +243,11 @@ def _inside(part: list[str], whole: list[str]) -> bool:
     return any(whole[i:i + k] == part for i in range(len(whole) - k + 1))
 
 
-def _finding(c: SlotCounts, pairs: pl.DataFrame, r: SlotCounts | None,
-             ref_pairs: pl.DataFrame | None, rows: pl.DataFrame, toks: list[list[str]],
-             corpus: list[Unit], settings: DiscoverySettings) -> Finding:
-    """One merged finding of `rows` (their tokens `toks`); `pairs` and `ref_pairs` (unit, key)
-    say which units carry `rows`: what its matcher finds, counted once for all the slot's
-    n-grams. An n-gram inside a longer
+def _finding(c: SlotCounts, pairs: KeyUnits, r: SlotCounts | None, ref_pairs: KeyUnits | None,
+             rows: pl.DataFrame, toks: list[list[str]], corpus: list[Unit],
+             settings: DiscoverySettings) -> Finding:
+    """One merged finding of `rows` (their tokens `toks`); `pairs` and `ref_pairs` say which
+    units carry `rows`: what its matcher finds, counted once for all the slot's n-grams. An n-gram inside a longer
     member ("easy to" in "which is easy to overlook") is a variant only: where it occurs
     without the rest, it is another phrase."""
     label = label_of(list(zip(rows["offset"].to_list(), toks)))
@@ -243,7 +257,7 @@ def _finding(c: SlotCounts, pairs: pl.DataFrame, r: SlotCounts | None,
     toks, rows = [t for t, k in zip(toks, keep) if k], rows.filter(pl.Series(keep))
     longest = sorted(toks, key=len, reverse=True)
     matcher = NgramMatcher(c.slot, longest, "|".join(f"(?:{ngram_regex(t)})" for t in longest))
-    flagged = _units_of(pairs, rows)
+    flagged = pairs.of(rows)
     where = {"opening": "the opening sentence", "closing": "the closing sentence",
              "body": "the text"}[c.slot]
     finding = Finding(
@@ -256,7 +270,7 @@ def _finding(c: SlotCounts, pairs: pl.DataFrame, r: SlotCounts | None,
         tests=tests,
     )
     if r is not None:
-        finding.against(_units_of(ref_pairs, rows), r.n_units, settings.test,
+        finding.against(ref_pairs.of(rows), r.n_units, settings.test,
                         settings.prior_strength)
         finding.q_value = float(rows["q"].min())
     return finding
