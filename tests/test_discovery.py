@@ -294,3 +294,24 @@ def test_blocks_spilled_to_disk_count_as_one_block(monkeypatch):
     refused = count_slot("body", texts, prompts, 4, 5, block=64)
     assert refused.blocks._spilled == -1 and refused.blocks._spill is None
     assert held.stats.equals(refused.stats)
+
+
+def test_a_killed_audits_spilled_tokens_are_cleared_by_the_next(tmp_path, monkeypatch):
+    """A SIGKILL leaves its spill folder behind; the next spill removes folders whose process
+    is gone and keeps those of live ones."""
+    import subprocess
+    import tempfile
+
+    import traitforge.audit.ngram_counts as counts
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    gone = subprocess.Popen(["true"])  # a process that has ended
+    gone.wait()
+    dead = tmp_path / f"{counts.SPILL}{gone.pid}-abc"
+    live = tmp_path / f"{counts.SPILL}{counts.os.getpid()}-def"
+    for folder in (dead, live):
+        (folder / "0").mkdir(parents=True)
+    rows, _ = generate(200, 6, 0.2)
+    spilled = count_slot("body", [r["messages"][1]["content"] for r in rows], None, 3, 5, block=64)
+    assert not dead.exists() and live.exists()
+    assert spilled.blocks._spilled == 4

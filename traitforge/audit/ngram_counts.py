@@ -14,7 +14,9 @@ recovered by tokenizing that one text again.
 """
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import tempfile
 from dataclasses import dataclass
 from functools import reduce
@@ -28,6 +30,7 @@ from traitforge.executors import current
 
 TOKEN_PATTERN = r"\w+(?:['’]\w+)*|[^\w\s]"
 BLOCK = 20_000  # units per block
+SPILL = "traitforge-tokens-"  # a spill folder's name: this, the audit's pid, a random tail
 _MULT = np.uint64(0x9E3779B97F4A7C15)
 _SEED = 20260
 STOP_WORDS = sorted(ENGLISH_STOP_WORDS | {"i'm", "it's", "don't", "i'd", "i'll", "you're", "that's",
@@ -132,7 +135,8 @@ class Blocks:
         """Each block's tokens: read back where a pass before wrote them, else tokenized and
         written for the passes after."""
         if self._spill is None and self._spilled >= 0:
-            self._spill = tempfile.TemporaryDirectory(prefix="traitforge-tokens-")
+            clear_stale_spills()
+            self._spill = tempfile.TemporaryDirectory(prefix=f"{SPILL}{os.getpid()}-")
         for k, part in enumerate(self._parts()):
             where = Path(self._spill.name) / str(k) if self._spill is not None else None
             if k < self._spilled:
@@ -171,6 +175,24 @@ class Blocks:
         if executor.name == "local":
             return [fn(*tokens) for tokens in self]
         return executor.map(lambda part: fn(*_tokenized(part)), list(self._parts()))
+
+
+def clear_stale_spills() -> None:
+    """Remove the token folders that killed audits left behind (their process is gone)."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{SPILL}*-*"):
+        pid = folder.name[len(SPILL):].split("-")[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's
+    return True
 
 
 def _load_tokens(path: Path) -> Tokens:
