@@ -6,9 +6,9 @@ import re
 
 import polars as pl
 
-from traitforge.executors import current
 from traitforge.audit.skeletons import skeletons
 from traitforge.audit.units import SENTENCE_END, Unit, sentence_table
+from traitforge.executors import current
 
 CLAUSE = re.compile(r"^((?:\S+\s+){0,7}?\S+?)(?:,|:|\s+[—–-]+\s)\s*\S")  # up to 8 words, then , : or a dash
 
