@@ -116,7 +116,7 @@ def _report_rejects(result, err: Console) -> None:
 
 def cmd_audit(args, out: Console, err: Console) -> int:
     config = build(AuditConfig, given(args, AuditConfig))
-    with _progress(err, args.quiet) as progress:
+    with step_progress(err, args.quiet) as progress:
         result, doc = commands.audit(config, args.out, progress)
     _report_rejects(result, err)
     if args.quiet:
@@ -129,7 +129,7 @@ def cmd_audit(args, out: Console, err: Console) -> int:
 
 def cmd_clean(args, out: Console, err: Console) -> int:
     config = build(CleanConfig, given(args, CleanConfig))
-    with _progress(err, args.quiet) as progress:
+    with step_progress(err, args.quiet) as progress:
         summary = commands.clean(config, progress)
     if args.quiet:
         out.print(f"re-audit verdict: {summary['reaudit_verdict']}")
@@ -155,10 +155,6 @@ def cmd_train(args, out: Console, err: Console) -> int:
               f"{d['read']} records ({d['rejected']} rejected) → {args.out}",
               highlight=False, markup=False, soft_wrap=True)
     return 0
-
-
-def _progress(err: Console, quiet: bool) -> Progress:
-    return step_progress(err, quiet)
 
 
 def cmd_audit_apply(args, out: Console, err: Console) -> int:
@@ -238,7 +234,7 @@ def cmd_run(args, out: Console, err: Console) -> int:
         if stage.name.startswith("train/"):
             yield UI(train_callbacks=[RichProgress(err, disable=args.quiet)])
             return
-        with _progress(err, args.quiet) as progress:
+        with step_progress(err, args.quiet) as progress:
             yield UI(progress)
 
     def told(name: str, status: str) -> None:

@@ -49,7 +49,7 @@ class Steps:
         self.progress = progress
         self.docs = 0  # units a step covers (its bar's docs/s), once they are read
         self.seconds: dict[str, float] = {}
-        self._open: dict[int, tuple[str, float]] = {}
+        self._open: dict[int, tuple] = {}  # thread -> (name, start, task id or None, total)
 
     def task(self, description: str, total: int):
         """Open a step (closing this thread's one before); returns its advance(n=1) function."""

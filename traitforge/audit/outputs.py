@@ -43,7 +43,7 @@ def audit_document(result: AuditResult, created_at: str | None = None) -> dict:
     or ray) and the LLM pass's `usage` (what the backend and its cache served) vary between
     identical runs."""
     config = asdict(result.config)
-    executor = config.pop("ray") and "ray"  # where the blocks ran: not what was audited
+    executor = "ray" if config.pop("ray") else "local"  # where the blocks ran, not what was audited
     stats = {"corpus": _corpus_stats(result.corpus, result.units),
              "ngrams_examined": result.extras.get("ngrams_examined", 0)}
     if result.reference is not None:
@@ -54,7 +54,7 @@ def audit_document(result: AuditResult, created_at: str | None = None) -> dict:
         "traitforge_version": __version__,
         "created_at": created_at or datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "seconds": result.seconds,
-        "executor": executor or "local",
+        "executor": executor,
         "config": config,
         "policy": result.policy.as_dict(),
         "detectors": [d.as_dict() for d in result.detectors],

@@ -2,15 +2,13 @@
 skeletons: what the template and cluster passes read, and their matchers replay."""
 from __future__ import annotations
 
-import re
-
 import polars as pl
 
 from traitforge.audit.skeletons import skeletons
 from traitforge.audit.units import SENTENCE_END, Unit, sentence_table
 from traitforge.executors import current
 
-CLAUSE = re.compile(r"^((?:\S+\s+){0,7}?\S+?)(?:,|:|\s+[—–-]+\s)\s*\S")  # up to 8 words, then , : or a dash
+CLAUSE = r"^((?:\S+\s+){0,7}?\S+?)(?:,|:|\s+[—–-]+\s)\s*\S"  # up to 8 words, then , : or a dash
 
 
 def edge_sentences(units: list[Unit], lead: int = 3, tail: int = 2, middle: bool = False,
@@ -47,7 +45,7 @@ def _clauses(table: pl.DataFrame, sentence: pl.DataFrame) -> pl.DataFrame:
     """Slot "clause": the leading clause of each unit's first sentence, where it has one."""
     text = pl.col("t").str.slice(pl.col("start"), pl.col("end") - pl.col("start"))
     clause = (table.filter(pl.col("pos") == 0).join(sentence, on="unit", how="left", maintain_order="left")
-              .with_columns(text.str.extract(CLAUSE.pattern, 1).str.len_chars().alias("k"))
+              .with_columns(text.str.extract(CLAUSE, 1).str.len_chars().alias("k"))
               .filter(pl.col("k").is_not_null()))
     return clause.select("unit", pl.lit("clause").alias("slot"), "pos", "start",
                          (pl.col("start") + pl.col("k")).alias("end"))

@@ -171,7 +171,9 @@ def ngram_findings(counts: list[SlotCounts], ref_counts: list[SlotCounts] | None
     findings = []
     for k, c in enumerate(counts):
         rows = chosen.filter(pl.col("slot") == c.slot)
+        held = [c] + ([ref_counts[k]] if ref_counts else [])
         if rows.is_empty():
+            _release(held)
             continue
         ref_col = "ref_df" if "ref_df" in rows.columns else None
         excess = rows["df"].cast(pl.Float64)
@@ -181,8 +183,7 @@ def ngram_findings(counts: list[SlotCounts], ref_counts: list[SlotCounts] | None
                                                                descending=[True, False])
         pairs = unit_pairs(c, rows)
         ref_pairs = unit_pairs(ref_counts[k], rows) if ref_counts else None
-        for held in [c] + ([ref_counts[k]] if ref_counts else []):
-            held.blocks.release()
+        _release(held)
         toks = ngram_tokens(c.texts, rows["pos"], rows["n"])
         by_key = KeyUnits(pairs)
         ref_by_key = KeyUnits(ref_pairs) if ref_pairs is not None else None
@@ -190,6 +191,12 @@ def ngram_findings(counts: list[SlotCounts], ref_counts: list[SlotCounts] | None
             findings.append(_finding(c, by_key, ref_counts[k] if ref_counts else None, ref_by_key,
                                      rows[members], [toks[i] for i in members], corpus, settings))
     return fold_duplicates(findings, len(corpus))
+
+
+def _release(counts: list[SlotCounts]) -> None:
+    """Let the slot's held or spilled tokens go: its n-grams' units are known."""
+    for c in counts:
+        c.blocks.release()
 
 
 def fold_duplicates(findings: list[Finding], n_units: int, threshold: float = 0.8) -> list[Finding]:
@@ -247,9 +254,9 @@ def _finding(c: SlotCounts, pairs: KeyUnits, r: SlotCounts | None, ref_pairs: Ke
              rows: pl.DataFrame, toks: list[list[str]], corpus: list[Unit],
              settings: DiscoverySettings) -> Finding:
     """One merged finding of `rows` (their tokens `toks`); `pairs` and `ref_pairs` say which
-    units carry `rows`: what its matcher finds, counted once for all the slot's n-grams. An n-gram inside a longer
-    member ("easy to" in "which is easy to overlook") is a variant only: where it occurs
-    without the rest, it is another phrase."""
+    units carry `rows`: what its matcher finds, counted once for all the slot's n-grams. An
+    n-gram inside a longer member ("easy to" in "which is easy to overlook") is a variant only:
+    where it occurs without the rest, it is another phrase."""
     label = label_of(list(zip(rows["offset"].to_list(), toks)))
     variants = sorted({detokenize(t) for t in toks}, key=lambda v: (-len(v), v))
     tests = len(rows)
