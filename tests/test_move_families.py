@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import subprocess
 import sys
 from types import SimpleNamespace
@@ -152,7 +153,7 @@ def test_frame_codes_say_where_a_span_sits():
     assert frame_code(text, notably - 3, notably + 8) == frame_code(text, notably, notably + 8)
 
 
-@pytest.mark.parametrize("shared, expected, apart", [(0, 12.0, True), (0, 2.0, True),
+@pytest.mark.parametrize("shared, expected, apart", [(0, 12.0, True), (0, 2.0, True), (30, 52.0, False),
                                                       (12, 12.0, False), (40, 12.0, True)])
 def test_independence_is_judged_against_chance(shared, expected, apart):
     assert independent(shared, expected) is not apart
@@ -258,3 +259,67 @@ def test_two_processes_with_other_hash_seeds_write_the_same_audit(tmp_path):
             assert doc.pop("created_at") and doc.pop("seconds") and doc["findings"]
             outputs.append((json.dumps(doc), (out / "flags.parquet").read_bytes()))
         assert outputs[0] == outputs[1]
+
+
+def test_a_broad_finding_whose_excess_is_one_move_inside_it_yields_to_the_move(tmp_path):
+    """A header in three depths ("# Ledger notes" ... "### Ledger notes"), its words common in
+    both corpora without the marks: "ledger notes" is over-represented too, in more replies,
+    but only through the headers, so the headers lead (not the plain words, the header
+    phrasings their evidence). The shallower headers sit inside the deeper ones, yet where
+    they stand alone they are just as over-represented: even with families off, one finding
+    keeps all their replies, not the deepest header's alone."""
+    rng, planted = random.Random(5), set()
+
+    def text(header: bool) -> str:
+        body = reply(rng, {name: False for name in RATES})
+        if rng.random() < 0.3:
+            body = f"Ledger notes {rng.choice(VERBS)} the {rng.choice(NOUNS)}. {body}"
+        return f"{'#' * rng.randint(1, 3)} Ledger notes\n\n{body}" if header else body
+
+    texts = [text(rng.random() < 0.2) for _ in range(2000)]
+    planted = {i for i, t in enumerate(texts) if t.startswith("#")}
+    ref = [text(False) for _ in range(2000)]
+    paths = []
+    for name, xs in (("c.jsonl", texts), ("r.jsonl", ref)):
+        (tmp_path / name).write_text("".join(json.dumps({"id": f"{name}{k}", "text": t}) + "\n"
+                                             for k, t in enumerate(xs)))
+        paths.append(str(tmp_path / name))
+    for families, least in ((True, 0.9), (False, 0.99)):
+        result = run_audit(AuditConfig(corpus=paths[0], reference=paths[1], builtin=False,
+                                       templates=False, clusters=False,
+                                       discovery=DiscoverySettings(families=families)))
+        score, f = best(result, planted)
+        assert score >= least, (families, score, f and f.label)
+
+
+def test_a_part_shared_by_alternatives_does_not_bridge_them():
+    """A mark opening the reply, "✦" in 300 replies and "✧" in 150 others, and a part of
+    the move elsewhere, the mark before a numbered line at the end, in 150 of the "✦" replies
+    and 10 of the "✧" ones. The part's replies would put the two marks together about as often
+    as chance has it; their own replies never meet, so "✧" is still an alternative."""
+    from traitforge.audit.families import join_families
+    from traitforge.audit.findings import Finding
+    from traitforge.audit.matchers import RegexMatcher
+
+    n, marks = 3000, {**{i: "✦" for i in range(300)}, **{i: "✧" for i in range(300, 450)}}
+    numbered = set(range(150)) | set(range(300, 310))
+    texts = [f"{marks[i] + ' ' if i in marks else ''}The kettle warms the meadow.\n\n"
+             f"The ledger shapes it. The harbor tests it.\n\n"
+             f"{marks[i] + ' 1. ' if i in numbered else ''}The quarry feeds it." for i in range(n)]
+    units = [make_unit(f"d{i}", 0, t, "") for i, t in enumerate(texts)]
+
+    def finding(name: str, phrase: str, where) -> Finding:
+        at = np.array([i for i in range(n) if where(i)], np.int64)
+        spans = np.array([(texts[i].index(phrase), texts[i].index(phrase) + len(phrase))
+                          for i in at], np.int64)
+        return Finding(id=name, methods=["ngram"], label=phrase, description="", slot="body",
+                       matcher=RegexMatcher("body", re.escape(phrase)), units=at, spans=spans,
+                       n_units=n, q_value=1e-9)
+
+    findings = [finding("move", "✦", lambda i: i < 300),
+                finding("alternative", "✧", lambda i: 300 <= i < 450),
+                finding("part", "1.", lambda i: i in numbered)]
+    findings[2].spans -= 2  # the mark and the number
+    joined, home = join_families(findings, units, lambda f: True)
+    assert home == {"part": "move", "alternative": "move"}, home
+    assert len(joined) == 1 and len(joined[0].units) == 450

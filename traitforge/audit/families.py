@@ -17,7 +17,9 @@ join when a share of the smaller one's replies carry the other (`PART_SHARE`: a 
 reference, half without, where nothing says the part is over-represented), three times what
 independence predicts. Findings are taken largest first; each joins the family it fits best, or starts one
 (if structural); then families that turn out to be alternatives or parts of one move join,
-until none do. A family's prevalence is the share of replies carrying any member.
+until none do. An alternative's replies are compared with those of the phrasings competing for
+the family's place, not with its parts elsewhere (`Frame`). A family's prevalence is the share
+of replies carrying any member.
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ import re
 import unicodedata
 from bisect import bisect_right
 from collections import Counter
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -165,7 +168,7 @@ def join_families(findings: list[Finding], units: list[Unit], candidate, frame_c
     replies with the move (`PART_SHARE`)."""
     candidates = sorted((f for f in findings if f.methods[0] not in skip and candidate(f)),
                         key=lambda f: (-len(f.units), f.id))
-    profiles = {f.id: frame_profile(f, units) for f in candidates}
+    profiles = {f.id: Frame(frame_profile(f, units), f.units) for f in candidates}
     families: list[Finding] = []
     home: dict[str, str] = {}
     for f in candidates:
@@ -173,8 +176,8 @@ def join_families(findings: list[Finding], units: list[Unit], candidate, frame_c
                 for k, lead in enumerate(families)]
         key, best = max(((key, k) for key, k in keys if key is not None), default=(None, None))
         if best is not None:
-            _join(families[best], f, key, profiles, home)
-        elif structural(profiles[f.id]):
+            _join(families[best], f, key, profiles, home, frame_cos)
+        elif structural(profiles[f.id].profile):
             families.append(f)
     _join_families(families, profiles, frame_cos, part_share, home)
     for lead in families:
@@ -184,25 +187,40 @@ def join_families(findings: list[Finding], units: list[Unit], candidate, frame_c
     return [f for f in findings if f.id not in home], home
 
 
-def _link(lead: Finding, f: Finding, profiles: dict[str, Counter], frame_cos: float,
+@dataclass
+class Frame:
+    """Where a family's move sits: the frame profile of all its members, and the replies of
+    the phrasings that compete for its place: its leading move, its alternatives and its parts
+    in the same frame (the move sliced another way). A part that sits elsewhere ("✅ 1."
+    beside a paragraph's "✅", whatever the emoji) carries replies of every alternative, and
+    would make two alternatives look independent: its replies are left out."""
+
+    profile: Counter
+    units: np.ndarray
+
+
+def _link(lead: Finding, f: Finding, profiles: dict[str, Frame], frame_cos: float,
           part_share: float) -> tuple[int, float] | None:
     """How `f` belongs with `lead`: (1, share of its replies lead carries) as a part of the
-    move, (0, frame cosine) as an alternative, or None. A finding that is not structural (a
-    phrase inside sentences) is a part only when most of its replies (80%) carry the move:
-    words that merely follow a move ("the meadow" after "Tellingly,") would bridge moves."""
+    move, (0, frame cosine) as an alternative (judged on their frames' replies), or None. A
+    finding that is not structural (a phrase inside sentences) is a part only when most of its
+    replies (80%) carry the move: words that merely follow a move ("the meadow" after
+    "Tellingly,") would bridge moves."""
     shared = len(np.intersect1d(f.units, lead.units, assume_unique=True))
     expected = len(f.units) * len(lead.units) / f.n_units
-    shape = structural(profiles[f.id])
+    own, theirs = profiles[f.id], profiles[lead.id]
+    shape = structural(own.profile)
     if (is_part(shared, len(f.units), expected, part_share)
             and (shape or shared >= 0.8 * len(f.units))):
         return 1, shared / len(f.units)
-    if not shape or independent(shared, expected):
+    shared = len(np.intersect1d(own.units, theirs.units, assume_unique=True))
+    if not shape or independent(shared, len(own.units) * len(theirs.units) / f.n_units):
         return None
-    cos = _cosine(profiles[f.id], profiles[lead.id])
+    cos = _cosine(own.profile, theirs.profile)
     return (0, cos) if cos >= frame_cos else None
 
 
-def _join_families(families: list[Finding], profiles: dict[str, Counter], frame_cos: float,
+def _join_families(families: list[Finding], profiles: dict[str, Frame], frame_cos: float,
                    part_share: float, home: dict[str, str]) -> None:
     """Families that turn out to be alternatives or parts of one move join the larger, until
     none do."""
@@ -214,14 +232,16 @@ def _join_families(families: list[Finding], profiles: dict[str, Counter], frame_
                     None)
         if pair is None:
             return
-        _join(*pair, profiles, home)
+        _join(*pair, profiles, home, frame_cos)
 
 
 def independent(shared: int, expected: float) -> bool:
     """Whether two findings' shared replies are consistent with independence: neither clearly
-    apart (Poisson p < 0.05 below `expected`, or at most half of it where fewer than 3 are
-    expected, too few to test: alternatives) nor clearly together (3 sd above: one move, sliced two ways)."""
-    apart = poisson.cdf(shared, expected) < 0.05 or (expected < 3 and shared <= expected / 2)
+    apart (alternatives: at most half of `expected`, and Poisson p < 0.05 below it unless fewer
+    than 3 are expected, too few to test) nor clearly together (3 sd above: one move, sliced two
+    ways). A milder shortfall is no sign of alternatives: a pass that reads a reply's edges sees
+    a late move more often where no closer follows it."""
+    apart = shared <= expected / 2 and (expected < 3 or poisson.cdf(shared, expected) < 0.05)
     return not apart and shared < expected + 3 * np.sqrt(expected)
 
 
@@ -231,9 +251,10 @@ def is_part(shared: int, size: int, expected: float, share: float = 0.25) -> boo
     return shared >= share * size and shared >= 3 * expected and shared >= 2
 
 
-def _join(lead: Finding, f: Finding, key: tuple[int, float], profiles: dict[str, Counter],
-          home: dict[str, str]) -> None:
-    """`f` (a finding or a family) joins `lead`'s family."""
+def _join(lead: Finding, f: Finding, key: tuple[int, float], profiles: dict[str, Frame],
+          home: dict[str, str], frame_cos: float) -> None:
+    """`f` (a finding or a family) joins `lead`'s family: its frame profile, and its replies
+    if it is an alternative or a part in the same frame (`Frame`)."""
     union_into(lead, f)
     lead.tests += f.tests
     why = "part of the move" if key[0] else f"alternative (frame cosine {key[1]:.2f})"
@@ -243,7 +264,10 @@ def _join(lead: Finding, f: Finding, key: tuple[int, float], profiles: dict[str,
     lead.methods += [m for m in f.methods if m not in lead.methods]
     if f.q_value is not None:
         lead.q_value = min(lead.q_value if lead.q_value is not None else 1.0, f.q_value)
-    profiles[lead.id] = profiles[lead.id] + profiles[f.id]
+    move, other = profiles[lead.id], profiles[f.id]
+    same_place = not key[0] or _cosine(move.profile, other.profile) >= frame_cos
+    profiles[lead.id] = Frame(move.profile + other.profile,
+                              np.union1d(move.units, other.units) if same_place else move.units)
     home.update({k: lead.id for k, v in home.items() if v == f.id} | {f.id: lead.id})
 
 

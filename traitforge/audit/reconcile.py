@@ -8,6 +8,9 @@ first, then whole families, then phrases) and importance. Each one joins the ear
 - otherwise, with a reference, if it is no longer over-represented once the leader's units are
   (or those of all the leaders it overlaps) set aside in both corpora (z < `explained_z` or lift < 1.5 outside the leader), the leader
   explains it and it is recorded as evidence only ("explained" rule).
+- but where it lies inside the leader (`containment`) and explains it instead (the leader is
+  not over-represented outside its units: "line" is, only through "bottom line:"), it leads
+  in the leader's place, and the leader and its members become its evidence.
 Within a rank, findings made of function words and punctuation alone (":") come after those
 with a content word ("bottom line:"), so they never lead them. Anything else leads a finding of its own, and so does every finding of a pass whose rule says
 `alone` (named patterns): they stay apart, and their units stay what their matcher flags
@@ -92,6 +95,12 @@ def reconcile(findings: list[Finding], rules: dict[str, MergeRule], jaccard: flo
             if best is None and explained(f, [leaders[k] for k in ranked], test, prior_strength):
                 best = ranked[0]
         best_j, best_c = overlap.get(best, (0.0, 0.0))
+        if best is not None and best_j < jaccard and best_c >= containment \
+                and _explains(f, leaders[best], rule, test, prior_strength):
+            _take_lead(f, leaders[best], best_j, home)
+            leader_of[leader_of == best], leader_of[i] = -1, best
+            leaders[best] = f
+            continue
         if best is not None:
             lead = leaders[best]
             if best_j >= jaccard and not rule(lead).alone and (
@@ -114,6 +123,27 @@ def reconcile(findings: list[Finding], rules: dict[str, MergeRule], jaccard: flo
                         f"outside it, kept as evidence") if len(f.evidence) > 1 else None
         retest(f, test, prior_strength)
     return leaders, home
+
+
+def _explains(f: Finding, lead: Finding, rule, test: str, prior_strength: float) -> bool:
+    """Whether `f`, inside `lead`, is all `lead` finds over-represented, and may lead it: not
+    a named pattern's finding, nor function words leading a phrase with a word."""
+    return (not rule(lead).alone and f.function_words_only <= lead.function_words_only
+            and explained(lead, [f], test, prior_strength))
+
+
+def _take_lead(f: Finding, lead: Finding, jaccard: float, home: dict[str, str]) -> None:
+    """`f`, inside `lead`, is all of what `lead` finds over-represented ("bottom line:" in
+    "line"): `f` leads in its place, `lead` and its members its evidence."""
+    inside = len(np.intersect1d(lead.units, f.units, assume_unique=True)) / len(lead.units)
+    f.evidence = [_evidence(f, 1.0, 1.0), {**lead.evidence[0], "jaccard": round(jaccard, 3),
+                                           "contained": round(inside, 3), "explained_by": f.id}] \
+        + lead.evidence[1:]
+    f.tests += lead.tests
+    _add_methods(f, lead)
+    if lead.q_value is not None:
+        f.q_value = min(f.q_value if f.q_value is not None else 1.0, lead.q_value)
+    home.update({k: f.id for k, v in home.items() if v == lead.id} | {f.id: f.id})
 
 
 def _add_methods(lead: Finding, f: Finding) -> None:

@@ -250,17 +250,39 @@ def _inside(part: list[str], whole: list[str]) -> bool:
     return any(whole[i:i + k] == part for i in range(len(whole) - k + 1))
 
 
+def _over_beyond(i: int, longer: list[int], rows: pl.DataFrame, pairs: KeyUnits,
+                 ref_pairs: KeyUnits, n: int, n_ref: int, settings: DiscoverySettings,
+                 min_z: float = 3.0, min_lift: float = 1.5) -> bool:
+    """Whether n-gram `i` of `rows` is still over-represented (z >= `min_z`, lift >=
+    `min_lift`) in the units that carry none of the `longer` ones holding it."""
+    def beyond(by_key: KeyUnits) -> int:
+        return len(np.setdiff1d(by_key.of(rows[i:i + 1]), by_key.of(rows[longer]),
+                                assume_unique=True))
+
+    a, b = beyond(pairs), beyond(ref_pairs)
+    z = float(over_representation_z(settings.test, a, n, b, n_ref, settings.prior_strength))
+    return z >= min_z and a / n >= min_lift * max(b, 0.5) / n_ref
+
+
 def _finding(c: SlotCounts, pairs: KeyUnits, r: SlotCounts | None, ref_pairs: KeyUnits | None,
              rows: pl.DataFrame, toks: list[list[str]], corpus: list[Unit],
              settings: DiscoverySettings) -> Finding:
     """One merged finding of `rows` (their tokens `toks`); `pairs` and `ref_pairs` say which
     units carry `rows`: what its matcher finds, counted once for all the slot's n-grams. An
     n-gram inside a longer member ("easy to" in "which is easy to overlook") is a variant only:
-    where it occurs without the rest, it is another phrase."""
+    where it occurs without the rest, it is another phrase; unless, with a reference, it is
+    still over-represented there ("# overview" beside "# # overview": one move), in an opening
+    or closing sentence (a sentence is not much longer in a longer reply; the whole text is,
+    so a phrase's bare count in it is not evidence)."""
     label = label_of(list(zip(rows["offset"].to_list(), toks)))
     variants = sorted({detokenize(t) for t in toks}, key=lambda v: (-len(v), v))
     tests = len(rows)
-    keep = [not any(_inside(t, o) for o in toks if len(o) > len(t)) for t in toks]
+    keep = []
+    for i, t in enumerate(toks):
+        longer = [j for j, o in enumerate(toks) if len(o) > len(t) and _inside(t, o)]
+        keep.append(not longer or (ref_pairs is not None and c.slot != "body" and
+                                   _over_beyond(i, longer, rows, pairs, ref_pairs, len(corpus),
+                                                r.n_units, settings)))
     toks, rows = [t for t, k in zip(toks, keep) if k], rows.filter(pl.Series(keep))
     longest = sorted(toks, key=len, reverse=True)
     matcher = NgramMatcher(c.slot, longest, "|".join(f"(?:{ngram_regex(t)})" for t in longest))
