@@ -168,7 +168,7 @@ def join_families(findings: list[Finding], units: list[Unit], candidate, frame_c
     replies with the move (`PART_SHARE`)."""
     candidates = sorted((f for f in findings if f.methods[0] not in skip and candidate(f)),
                         key=lambda f: (-len(f.units), f.id))
-    profiles = {f.id: Frame(frame_profile(f, units), f.units) for f in candidates}
+    profiles = {f.id: Frame.of(frame_profile(f, units), f.units) for f in candidates}
     families: list[Finding] = []
     home: dict[str, str] = {}
     for f in candidates:
@@ -189,14 +189,20 @@ def join_families(findings: list[Finding], units: list[Unit], candidate, frame_c
 
 @dataclass
 class Frame:
-    """Where a family's move sits: the frame profile of all its members, and the replies of
-    the phrasings that compete for its place: its leading move, its alternatives and its parts
-    in the same frame (the move sliced another way). A part that sits elsewhere ("✅ 1."
-    beside a paragraph's "✅", whatever the emoji) carries replies of every alternative, and
-    would make two alternatives look independent: its replies are left out."""
+    """Where a family's move sits: the frame profile of all its members (an alternative must
+    share it), and the profile and replies of the phrasings that compete for its place: its
+    leading move, its alternatives and its parts in the same frame (the move sliced another
+    way). A part that sits elsewhere ("✅ 1." beside a paragraph's "✅", whatever the emoji)
+    carries replies of every alternative, and would make two alternatives look independent:
+    its replies are left out, and so is its profile where the next part is placed."""
 
     profile: Counter
+    own: Counter  # the profile of the phrasings competing for the move's place
     units: np.ndarray
+
+    @classmethod
+    def of(cls, profile: Counter, units: np.ndarray) -> "Frame":
+        return cls(profile, profile, units)
 
 
 def _link(lead: Finding, f: Finding, profiles: dict[str, Frame], frame_cos: float,
@@ -265,9 +271,11 @@ def _join(lead: Finding, f: Finding, key: tuple[int, float], profiles: dict[str,
     if f.q_value is not None:
         lead.q_value = min(lead.q_value if lead.q_value is not None else 1.0, f.q_value)
     move, other = profiles[lead.id], profiles[f.id]
-    same_place = not key[0] or _cosine(move.profile, other.profile) >= frame_cos
-    profiles[lead.id] = Frame(move.profile + other.profile,
-                              np.union1d(move.units, other.units) if same_place else move.units)
+    if not key[0] or _cosine(move.own, other.own) >= frame_cos:
+        profiles[lead.id] = Frame(move.profile + other.profile, move.own + other.own,
+                                  np.union1d(move.units, other.units))
+    else:
+        profiles[lead.id] = Frame(move.profile + other.profile, move.own, move.units)
     home.update({k: lead.id for k, v in home.items() if v == f.id} | {f.id: lead.id})
 
 

@@ -120,7 +120,10 @@ def reconcile(findings: list[Finding], rules: dict[str, MergeRule], jaccard: flo
     for f in leaders:
         f.merge_rule = (f"union of members with unit Jaccard >= {jaccard}; members with >= "
                         f"{containment:.0%} of their units inside it, or not over-represented "
-                        f"outside it, kept as evidence") if len(f.evidence) > 1 else None
+                        f"outside it, kept as evidence" + ("; a broader finding over-represented "
+                        "only through it (explained_by) and its members (via) kept as evidence"
+                        if any("explained_by" in e for e in f.evidence) else "")
+                        ) if len(f.evidence) > 1 else None
         retest(f, test, prior_strength)
     return leaders, home
 
@@ -138,7 +141,7 @@ def _take_lead(f: Finding, lead: Finding, jaccard: float, home: dict[str, str]) 
     inside = len(np.intersect1d(lead.units, f.units, assume_unique=True)) / len(lead.units)
     f.evidence = [_evidence(f, 1.0, 1.0), {**lead.evidence[0], "jaccard": round(jaccard, 3),
                                            "contained": round(inside, 3), "explained_by": f.id}] \
-        + lead.evidence[1:]
+        + [{**e, "via": lead.id} for e in lead.evidence[1:]]
     f.tests += lead.tests
     _add_methods(f, lead)
     if lead.q_value is not None:
