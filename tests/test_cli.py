@@ -1,8 +1,10 @@
 """The `traitforge audit` command end to end: exit codes, outputs, report, stderr."""
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import os
 import re
 import subprocess
 import sys
@@ -10,6 +12,7 @@ import sys
 import polars as pl
 import pytest
 
+from traitforge import cli
 from traitforge.cli import main
 
 SEVERITY_ORDER = {"fail": 0, "warn": 1, "info": 2}
@@ -320,3 +323,28 @@ def test_reference_and_user_patterns(failing_corpus, clean_corpus, tmp_path):
     praise = by_id["praise_opener"]
     assert praise["reference_prevalence"] == 0.0 and praise["severity"] == "fail"
     assert praise["significance"]["q_value_bh"] < 0.05
+
+
+@pytest.mark.parametrize("error, named", [
+    (OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "run/model.safetensors"), "run/model"),
+    (RuntimeError("Error while serializing: I/O error: No space left on device (os error 28)"),
+     "os error 28"),
+])
+def test_a_full_disk_is_one_line_not_a_traceback(monkeypatch, tmp_path, capsys, error, named):
+    """A stage that runs out of disk (a library may wrap the system's error in its own, as
+    safetensors does when a checkpoint is written) ends in one line, exit 2."""
+    def full(*_):
+        raise error
+    monkeypatch.setattr(cli, "cmd_audit", full)
+    assert main(["audit", str(tmp_path / "c.jsonl"), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("traitforge: error: the disk is full") and named in err
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+
+
+def test_other_errors_are_not_taken_for_a_full_disk(monkeypatch, tmp_path):
+    def broken(*_):
+        raise RuntimeError("something else")
+    monkeypatch.setattr(cli, "cmd_audit", broken)
+    with pytest.raises(RuntimeError, match="something else"):
+        main(["audit", str(tmp_path / "c.jsonl"), "--out", str(tmp_path / "o")])

@@ -5,6 +5,8 @@ Exit codes: 0 pass, 1 a fail verdict (so a pipeline can gate on it), 2 usage or 
 from __future__ import annotations
 
 import argparse
+import errno
+import os
 import sys
 
 from rich.console import Console
@@ -263,9 +265,24 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as e:
         err.print(f"traitforge: error: {e}", highlight=False, markup=False, soft_wrap=True)
         return 2
+    except Exception as e:
+        if not disk_full(e):
+            raise
+        where = f" writing {e.filename}" if getattr(e, "filename", None) else ""
+        err.print(f"traitforge: error: the disk is full{where} ({e}); free some space, then run "
+                  "it again", highlight=False, markup=False, soft_wrap=True)
+        return 2
     except KeyboardInterrupt:
         err.print("traitforge: interrupted", highlight=False)
         return 130
+
+
+def disk_full(e: BaseException) -> bool:
+    """Whether `e` is the disk (or quota) running out: an OSError, or a library's own error
+    that carries the system's message (safetensors, polars)."""
+    if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    return os.strerror(errno.ENOSPC) in str(e)
 
 
 if __name__ == "__main__":
