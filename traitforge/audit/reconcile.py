@@ -28,7 +28,7 @@ import numpy as np
 
 from traitforge.audit.findings import Finding, shared_units
 from traitforge.audit.matchers import any_of
-from traitforge.audit.stats import over_representation_z, upper_p
+from traitforge.audit.stats import over_representation_z, still_over, upper_p
 
 
 @dataclass(frozen=True)
@@ -57,8 +57,7 @@ def explained(f: Finding, leads: list[Finding], test: str, prior_strength: float
     b = len(np.setdiff1d(f.ref_index, ref, assume_unique=True))
     if n_a <= 0 or n_b <= 0:
         return True
-    z = float(over_representation_z(test, a, n_a, b, n_b, prior_strength))
-    return z < explained_z or a / n_a < min_lift * max(b, 0.5) / n_b
+    return not still_over(test, a, n_a, b, n_b, prior_strength, explained_z, min_lift)
 
 
 def reconcile(findings: list[Finding], rules: dict[str, MergeRule], jaccard: float = 0.5,

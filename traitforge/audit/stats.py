@@ -60,6 +60,15 @@ def over_representation_z(test: str, y_a, n_a, y_b, n_b, prior_strength: float =
     raise ValueError(f"unknown test {test!r}; choose one of {', '.join(TESTS)}")
 
 
+def still_over(test: str, y_a: int, n_a: int, y_b: int, n_b: int, prior_strength: float = 100.0,
+               min_z: float = 3.0, min_lift: float = 1.5) -> bool:
+    """Whether y_a of n_a is over-represented against y_b of n_b: z >= `min_z` and lift >=
+    `min_lift` (half a unit of smoothing where b has none). What is left of a finding outside
+    another one is judged by this (`reconcile.explained`, the n-gram pass's nested phrases)."""
+    z = float(over_representation_z(test, y_a, n_a, y_b, n_b, prior_strength))
+    return z >= min_z and y_a / n_a >= min_lift * max(y_b, 0.5) / n_b
+
+
 def upper_p(z):
     """One-sided p-value for over-representation."""
     return ndtr(-np.asarray(z, float))

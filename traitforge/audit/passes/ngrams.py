@@ -21,7 +21,8 @@ from traitforge.audit.ngram_counts import (SlotCounts, count_slot, detokenize, n
                                            ngram_tokens, unit_pairs)
 from traitforge.audit.passes.base import PassBase, PassContext, register
 from traitforge.audit.reconcile import MergeRule
-from traitforge.audit.stats import benjamini_hochberg, over_representation_z, upper_p
+from traitforge.audit.stats import (benjamini_hochberg, over_representation_z, still_over,
+                                    upper_p)
 from traitforge.audit.units import SLOTS, Unit
 
 
@@ -251,21 +252,17 @@ def _inside(part: list[str], whole: list[str]) -> bool:
 
 
 def _over_beyond(i: int, longer: list[int], rows: pl.DataFrame, pairs: KeyUnits,
-                 ref_pairs: KeyUnits, n: int, n_ref: int, settings: DiscoverySettings,
-                 min_z: float = 3.0, min_lift: float = 1.5) -> bool:
-    """Whether n-gram `i` of `rows` is still over-represented (z >= `min_z`, lift >=
-    `min_lift`) in the units that carry none of the `longer` ones holding it, as
-    `reconcile.explained` judges a finding outside another."""
+                 ref_pairs: KeyUnits, n: int, n_ref: int, settings: DiscoverySettings) -> bool:
+    """Whether n-gram `i` of `rows` is still over-represented (`still_over`) in the units that
+    carry none of the `longer` ones holding it."""
     def beyond(by_key: KeyUnits, total: int) -> tuple[int, int]:
         longer_units = by_key.of(rows[longer])
         own = np.setdiff1d(by_key.of(rows[i:i + 1]), longer_units, assume_unique=True)
         return len(own), total - len(longer_units)
 
     (a, n_a), (b, n_b) = beyond(pairs, n), beyond(ref_pairs, n_ref)
-    if n_a <= 0 or n_b <= 0:
-        return False
-    z = float(over_representation_z(settings.test, a, n_a, b, n_b, settings.prior_strength))
-    return z >= min_z and a / n_a >= min_lift * max(b, 0.5) / n_b
+    return n_a > 0 and n_b > 0 and still_over(settings.test, a, n_a, b, n_b,
+                                              settings.prior_strength)
 
 
 def _finding(c: SlotCounts, pairs: KeyUnits, r: SlotCounts | None, ref_pairs: KeyUnits | None,
