@@ -105,6 +105,9 @@ def main() -> None:
         for k, (label, tree, f) in enumerate(runs):
             results.append(run(tree, (tmp / "corpus.jsonl").resolve(), tmp / f"out{k}", f))
             show(label, results[-1])
+        for (label, _, _), r in zip(runs[1:len(a.code) + 1], results[1:]):
+            print(f"{label} gives this checkout's audit.json (timings apart): "
+                  f"{same_findings(results[0]['doc'], r['doc'])}")
         if a.ray:
             print(f"--ray gives the local run's audit.json (timings apart): "
                   f"{same_findings(results[0]['doc'], results[-1]['doc'])}")

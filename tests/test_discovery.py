@@ -236,11 +236,14 @@ def test_counts_do_not_depend_on_block_size(slot):
     texts, prompts = [u.slot_text(slot) for u in units], [u.prompt for u in units]
     one = count_slot(slot, texts, prompts, max_n=5, min_df=3, block=10_000)
     many = count_slot(slot, texts, prompts, max_n=5, min_df=3, block=7)
-    assert one.stats.height > 20 and one.stats.equals(many.stats)
+    short = count_slot(slot, texts, prompts, max_n=5, min_df=3, block_chars=300)
+    assert len(short.blocks._starts) > 10
+    assert one.stats.height > 20 and one.stats.equals(many.stats) and one.stats.equals(short.stats)
     keep = one.stats.select("key")
     ref_one = count_slot(slot, texts[::-1], prompts[::-1], 5, 1, keep=keep, block=10_000)
     ref_many = count_slot(slot, texts[::-1], prompts[::-1], 5, 1, keep=keep, block=7)
-    assert ref_one.stats.equals(ref_many.stats)
+    ref_short = count_slot(slot, texts[::-1], prompts[::-1], 5, 1, keep=keep, block_chars=300)
+    assert ref_one.stats.equals(ref_many.stats) and ref_one.stats.equals(ref_short.stats)
     pairs = [unit_pairs(c, one.stats).sort("unit", "key") for c in (one, many)]
     assert pairs[0].equals(pairs[1]) and pairs[0].height == one.stats["df"].sum()
 

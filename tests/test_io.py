@@ -10,8 +10,8 @@ import polars as pl
 import pytest
 
 from traitforge.audit.sentences import sentence_spans
-from traitforge.audit.units import (corpus_units, make_unit, sentence_slots, sentence_table,
-                                    units_of)
+from traitforge.audit.units import (block_starts, corpus_units, make_unit, sentence_slots,
+                                    sentence_table, units_of)
 from traitforge.io import InputError, Record, atomic_write_text, detect_format, read_corpus
 
 # Two records per shape; each shape's rows and the (prompt, response) or text they must give.
@@ -487,3 +487,18 @@ def test_no_room_for_the_snapshot_is_one_line_naming_the_file_and_tmpdir(tmp_pat
     monkeypatch.setattr(tempfile, "tempdir", str(blocker / "tmp"))  # a folder that cannot be
     with pytest.raises(InputError, match=r"c\.jsonl: cannot be copied into .*a-file/tmp.*TMPDIR"):
         read_corpus(corpus)
+
+
+def test_blocks_are_bounded_by_characters_and_units():
+    texts = ["x" * n for n in [10, 10, 10, 95, 5, 5, 5, 5, 5, 5, 5, 5, 400, 1, 1]]
+    prompts = ["p" * 5] * len(texts)
+    starts = block_starts(texts, prompts, most_units=4, most_chars=100)
+    ends = starts[1:] + [len(texts)]
+    assert starts[0] == 0 and starts == sorted(set(starts))
+    for lo, hi in zip(starts, ends):
+        chars = [len(t) + 5 for t in texts[lo:hi]]
+        assert hi - lo <= 4
+        assert sum(chars[:-1]) < 100  # past the budget only by its last unit
+    assert 12 in starts and 13 in starts  # the long text stands alone
+    assert block_starts([], None) == []
+    assert block_starts(texts, None, most_units=100, most_chars=10**9) == [0]

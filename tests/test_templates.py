@@ -165,6 +165,7 @@ def test_sentence_frames_do_not_depend_on_block_size():
     whole = sentence_frame(units, KEEP, 3, 2)
     assert whole.height == 1500 and whole["stock"].any()
     assert whole.equals(sentence_frame(units, KEEP, 3, 2, block=37))
+    assert whole.equals(sentence_frame(units, KEEP, 3, 2, block_chars=500))
 
 
 def test_a_family_of_matchers_stores_its_frame_words_and_embedding_space_once():

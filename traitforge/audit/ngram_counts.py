@@ -19,17 +19,16 @@ import re
 import shutil
 import tempfile
 from dataclasses import dataclass
-from functools import reduce
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
+from traitforge.audit.units import BLOCK, BLOCK_CHARS, block_starts
 from traitforge.executors import current
 
 TOKEN_PATTERN = r"\w+(?:['’]\w+)*|[^\w\s]"
-BLOCK = 20_000  # units per block
 SPILL = "traitforge-tokens-"  # a spill folder's name: this, the audit's pid, a random tail
 _MULT = np.uint64(0x9E3779B97F4A7C15)
 _SEED = 20260
@@ -109,14 +108,17 @@ def _windows(tokens: Tokens, n: int, parts: pl.Series | None = None,
 
 
 class Blocks:
-    """The tokens of `texts` (and of their `prompts`), a block of units at a time. A corpus of
-    one block is tokenized once and its tokens held, as counting holds them either way; a
-    larger one is tokenized once, block by block, into a temporary folder and read back from it
-    on each later pass, so that memory stays flat (about 21 bytes of disk per token)."""
+    """The tokens of `texts` (and of their `prompts`), a block of units at a time (see
+    `block_starts`). A corpus of one block is tokenized once and its tokens held, as counting
+    holds them either way; a larger one is tokenized once, block by block, into a temporary
+    folder and read back from it on each later pass, so that memory stays flat (about 21 bytes
+    of disk per token)."""
 
-    def __init__(self, texts: list[str], prompts: list[str] | None, block: int = BLOCK):
-        self.texts, self.prompts, self.block = texts, prompts, block
-        self._held = list(self._tokenize()) if len(texts) <= block else None
+    def __init__(self, texts: list[str], prompts: list[str] | None, block: int = BLOCK,
+                 block_chars: int = BLOCK_CHARS):
+        self.texts, self.prompts = texts, prompts
+        self._starts = block_starts(texts, prompts, block, block_chars)
+        self._held = list(self._tokenize()) if len(self._starts) <= 1 else None
         self._spill: tempfile.TemporaryDirectory | None = None
         self._spilled = 0  # blocks written to the spill folder
 
@@ -164,17 +166,36 @@ class Blocks:
             yield _tokenized(part)
 
     def _parts(self):
-        for lo in range(0, len(self.texts), self.block):
-            yield (lo, self.texts[lo:lo + self.block],
-                   None if self.prompts is None else self.prompts[lo:lo + self.block])
+        for lo, hi in zip(self._starts, self._starts[1:] + [len(self.texts)]):
+            yield (lo, self.texts[lo:hi], None if self.prompts is None else self.prompts[lo:hi])
 
     def map(self, fn) -> list:
         """fn(tokens, prompt tokens or None) of each block, in block order, run by the audit's
         executor (on a Ray worker, the block is tokenized there)."""
+        return list(self._results(fn))
+
+    def fold(self, fn, merge) -> object:
+        """merge([fn(tokens, prompt tokens) of each block, ...]) of all blocks; merge takes a
+        list of results (a merged one first) and must not care how they are grouped. Here,
+        results are merged as they come, whenever the waiting ones outweigh the merged one, so
+        that memory holds the running total and a few blocks' results, not every block's."""
+        merged, waiting = [], []
+        for result in self._results(fn):
+            waiting.append(result)
+            if _rows(waiting) >= _rows(merged):
+                merged, waiting = [merge(merged + waiting)], []
+        return merged[0] if merged and not waiting else merge(merged + waiting)
+
+    def _results(self, fn):
         executor = current()
         if executor.name == "local":
-            return [fn(*tokens) for tokens in self]
-        return executor.map(lambda part: fn(*_tokenized(part)), list(self._parts()))
+            return (fn(*tokens) for tokens in self)
+        return iter(executor.map(lambda part: fn(*_tokenized(part)), list(self._parts())))
+
+
+def _rows(results: list) -> int:
+    """Rows in a list of results (frames, or lists of frames)."""
+    return sum(len(r) if isinstance(r, pl.DataFrame) else _rows(r) for r in results)
 
 
 def clear_stale_spills() -> None:
@@ -227,10 +248,15 @@ def _block_counts(frame: pl.DataFrame, hit: pl.DataFrame) -> pl.DataFrame:
             .with_columns(pl.col("df", "echo").fill_null(0)).select(list(_COUNTS)))
 
 
-def _merge(total: pl.DataFrame, part: pl.DataFrame) -> pl.DataFrame:
-    return (pl.concat([total, part]).group_by("key")
+def _merge(counts: list[pl.DataFrame]) -> pl.DataFrame:
+    """Blocks' counts (or merged ones) as one count per key."""
+    return (pl.concat([pl.DataFrame(schema=_COUNTS), *counts]).group_by("key")
             .agg(pl.col("df", "echo", "offset").sum(), pl.col("pos").min(), pl.col("content").any())
             .select(pl.col(k).cast(t) for k, t in _COUNTS.items()))
+
+
+def _merge_levels(counts: list[list[pl.DataFrame]]) -> list[pl.DataFrame]:
+    return [_merge(list(level)) for level in zip(*counts)]
 
 
 @dataclass
@@ -249,10 +275,12 @@ class SlotCounts:
 
 
 def count_slot(slot: str, texts: list[str], prompts: list[str] | None, max_n: int, min_df: int,
-               keep: pl.DataFrame | None = None, block: int = BLOCK) -> SlotCounts:
-    """Count n-grams of one slot, in blocks of `block` units. With `keep` (a frame of keys),
-    count those keys wherever they occur, whatever the counts of their parts."""
-    blocks = Blocks(texts, prompts, block)
+               keep: pl.DataFrame | None = None, block: int = BLOCK,
+               block_chars: int = BLOCK_CHARS) -> SlotCounts:
+    """Count n-grams of one slot, in blocks of at most `block` units and about `block_chars`
+    characters. With `keep` (a frame of keys), count those keys wherever they occur, whatever
+    the counts of their parts."""
+    blocks = Blocks(texts, prompts, block, block_chars)
     totals = (_count_levels(blocks, max_n, min_df) if keep is None
               else _count_kept(blocks, max_n, keep["key"]))
     stats = pl.concat([t.filter(pl.col("df") >= min_df).with_columns(pl.lit(n, pl.Int64).alias("n"))
@@ -267,8 +295,7 @@ def _count_levels(blocks: Blocks, max_n: int, min_df: int) -> dict[int, pl.DataF
     totals, parts = {}, None
     for n in range(1, max_n + 1):
         known = parts
-        counts = blocks.map(lambda t, p: _block_counts(*_occurrences(t, p, n, known)))
-        totals[n] = reduce(_merge, counts, pl.DataFrame(schema=_COUNTS))
+        totals[n] = blocks.fold(lambda t, p: _block_counts(*_occurrences(t, p, n, known)), _merge)
         parts = totals[n].filter(pl.col("df") + pl.col("echo") >= min_df)["key"]
         if parts.is_empty():
             break
@@ -278,10 +305,9 @@ def _count_levels(blocks: Blocks, max_n: int, min_df: int) -> dict[int, pl.DataF
 def _count_kept(blocks: Blocks, max_n: int, keys: pl.Series) -> dict[int, pl.DataFrame]:
     """Counts per n of the n-grams in `keys`, in one pass over the blocks."""
     levels = range(1, max_n + 1)
-    counts = blocks.map(lambda t, p: [_block_counts(*_occurrences(t, p, n, wanted=keys))
-                                      for n in levels])
-    return {n: reduce(_merge, [c[k] for c in counts], pl.DataFrame(schema=_COUNTS))
-            for k, n in enumerate(levels)}
+    counts = blocks.fold(lambda t, p: [_block_counts(*_occurrences(t, p, n, wanted=keys))
+                                       for n in levels], _merge_levels)
+    return dict(zip(levels, counts or [_merge([])] * len(levels)))
 
 
 def unit_pairs(counts: SlotCounts, rows: pl.DataFrame) -> pl.DataFrame:

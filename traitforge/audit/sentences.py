@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 from traitforge.audit.skeletons import skeletons
-from traitforge.audit.units import SENTENCE_END, Unit, sentence_table
+from traitforge.audit.units import BLOCK, BLOCK_CHARS, SENTENCE_END, Unit, block_starts, sentence_table
 from traitforge.executors import current
 
 CLAUSE = r"^((?:\S+\s+){0,7}?\S+?)(?:,|:|\s+[—–-]+\s)\s*\S"  # up to 8 words, then , : or a dash
@@ -64,13 +64,15 @@ def sentence_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
 
 
 def sentence_frame(units: list[Unit], keep: list[str], lead: int, tail: int, middle: bool = False,
-                   clauses: bool = False, block: int = 20_000) -> pl.DataFrame:
+                   clauses: bool = False, block: int = BLOCK,
+                   block_chars: int = BLOCK_CHARS) -> pl.DataFrame:
     """The sentences of `edge_sentences` with their skeletons keeping the words `keep` (and
     `stock`: whether a skeleton recurs in another unit), built a block of units at a time (by
-    the audit's executor) so that memory stays flat."""
+    the audit's executor; see `block_starts`) so that the work on one block stays small."""
     frame = (lead, tail, middle, clauses)
+    starts = block_starts([u.text for u in units], [u.prompt for u in units], block, block_chars)
     parts = current().map(lambda part: _framed_block(*part, keep, frame),
-                          [(lo, units[lo:lo + block]) for lo in range(0, len(units), block)])
+                          [(lo, units[lo:hi]) for lo, hi in zip(starts, starts[1:] + [len(units)])])
     sents = pl.concat(parts) if parts else _framed_block(0, [], keep, frame)
     stock = pl.col("unit").n_unique().over("slot", "skeleton") >= 2
     return sents.with_columns(stock.alias("stock"))

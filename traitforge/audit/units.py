@@ -23,7 +23,8 @@ SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”’)\]*_]*\s+|\s*\n\s*")
 _PIECE = r"(?s).*?(?:[.!?][\"'”’)\]*_]*\s+|\s*\n\s*|$)"
 _MARK_END = r"([.!?])[\"'”’)\]*_]*\s+$"
 _BREAK_END = r"\s*\n\s*$"
-BLOCK = 20_000  # texts split at a time
+BLOCK = 20_000  # most units in a block (of those read a block at a time)
+BLOCK_CHARS = 4_000_000  # most characters of texts and prompts in a block: what bounds its memory
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,20 @@ def sentence_table(texts: list[str], base: int = 0) -> pl.DataFrame:
     pos = np.arange(len(unit)) - np.repeat(head, np.diff(np.r_[head, len(unit)]))
     return pl.DataFrame({"unit": unit, "pos": pos.astype(np.int64), "start": start,
                          "end": start + k})
+
+
+def block_starts(texts: list[str], prompts: list[str] | None, most_units: int = BLOCK,
+                 most_chars: int = BLOCK_CHARS) -> list[int]:
+    """Where each block of units starts: a block holds at most `most_units` units and about
+    `most_chars` characters of their texts and prompts (one unit more at most), so that a
+    block's tokens take about the same memory whatever the corpus's size or its texts' length."""
+    chars = pl.Series(texts, dtype=pl.String).str.len_chars().cast(pl.Int64).to_numpy()
+    if prompts is not None:
+        chars = chars + pl.Series(prompts, dtype=pl.String).str.len_chars().cast(pl.Int64).to_numpy()
+    before = np.cumsum(chars) - chars  # characters before each unit
+    index = np.arange(len(texts))
+    block = (before // most_chars) * (len(texts) + 1) + index // most_units
+    return [0] + (np.flatnonzero(np.diff(block)) + 1).tolist() if len(texts) else []
 
 
 def make_units(rows: list[tuple[str, int, str, str]]) -> list[Unit]:
