@@ -20,7 +20,7 @@ from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from speed import DEFAULT, ROOT, sample, write_sample  # noqa: E402
+from speed import DEFAULT, ROOT, child_env, sample, write_sample  # noqa: E402
 
 FRAME = re.compile(r"^(?P<name>.+?) \((?P<file>.+?):\d+\)$")
 
@@ -33,7 +33,7 @@ def profile(tree: Path, corpus: Path, out: Path, rate: int) -> Path:
     cmd = [spy, "record", "--format", "raw", "-r", str(rate), "-o", str(raw), "--",
            sys.executable, "-m", "traitforge.cli", "audit", str(corpus), "--out", str(out), "--quiet"]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tree,
-                          env={**os.environ, "PYTHONPATH": str(tree), "HF_HUB_OFFLINE": "1"})
+                          env=child_env(tree))
     if not raw.exists():
         sys.exit(f"py-spy failed: {proc.stderr.strip()[-1000:]}")
     return raw

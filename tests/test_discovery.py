@@ -293,7 +293,7 @@ def test_blocks_spilled_to_disk_count_as_one_block(monkeypatch):
     def full(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(counts.np, "savez", full)
+    monkeypatch.setattr(counts.np, "save", full)
     refused = count_slot("body", texts, prompts, 4, 5, block=64)
     assert refused.blocks._spilled == -1 and refused.blocks._spill is None
     assert held.stats.equals(refused.stats)

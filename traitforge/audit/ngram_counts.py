@@ -37,6 +37,7 @@ STOP_WORDS = sorted(ENGLISH_STOP_WORDS | {"i'm", "it's", "don't", "i'd", "i'll",
 _COUNTS = {"key": pl.UInt64, "df": pl.UInt32, "echo": pl.UInt32, "pos": pl.Int64,
            "offset": pl.Int64, "content": pl.Boolean}  # offset: the sum, until the mean is taken
 _PAIRS = {"unit": pl.UInt32, "key": pl.UInt64}
+_FIELDS = ("unit", "hash", "content", "offset")  # a Tokens' arrays, as spilled
 
 
 @dataclass
@@ -142,7 +143,7 @@ class Blocks:
         for k, part in enumerate(self._parts()):
             where = Path(self._spill.name) / str(k) if self._spill is not None else None
             if k < self._spilled:
-                yield _load_tokens(where / "t"), _load_tokens(where / "p") if part[2] is not None else None
+                yield _load_tokens(where, "t"), _load_tokens(where, "p") if part[2] is not None else None
                 continue
             tokens = _tokenized(part)
             if where is not None:
@@ -155,7 +156,8 @@ class Blocks:
             where.mkdir(exist_ok=True)
             for name, t in zip("tp", tokens):
                 if t is not None:
-                    np.savez(where / name, unit=t.unit, hash=t.hash, content=t.content, offset=t.offset)
+                    for field in _FIELDS:  # plain .npy files: read back without a zip's checksums
+                        np.save(where / f"{name}-{field}.npy", getattr(t, field))
             self._spilled = k + 1
         except OSError:
             self.release()
@@ -216,9 +218,8 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _load_tokens(path: Path) -> Tokens:
-    with np.load(path.with_suffix(".npz")) as z:
-        return Tokens(z["unit"], z["hash"], z["content"], z["offset"])
+def _load_tokens(where: Path, name: str) -> Tokens:
+    return Tokens(*(np.load(where / f"{name}-{field}.npy") for field in _FIELDS))
 
 
 def _tokenized(part: tuple[int, list[str], list[str] | None]) -> tuple[Tokens, Tokens | None]:
@@ -230,14 +231,15 @@ def _occurrences(tokens: Tokens, prompt: Tokens | None, n: int, parts: pl.Series
                 wanted: pl.Series | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The first occurrence in each unit of each n-gram (see `_windows`), split into those
     that are not prompt echoes and those that are."""
-    frame = _windows(tokens, n, parts, wanted).unique(["unit", "key"], keep="first",
-                                                      maintain_order=True)
+    first = pl.col("key").is_first_distinct().over("unit")
+    frame = _windows(tokens, n, parts, wanted).filter(first)
     if prompt is None:
         return frame, frame.clear()
     # Only n-grams with a content word can echo the prompt.
-    echo = _windows(prompt, n).filter("content").select("unit", "key")
-    hit = frame.filter("content").join(echo, on=["unit", "key"], how="semi")
-    return frame.join(hit, on=["unit", "key"], how="anti"), hit
+    pair = pl.struct("unit", "key")
+    echo = _windows(prompt, n).filter("content").select(pair).to_series()
+    hit = frame.select(pl.col("content") & pair.is_in(echo.implode())).to_series()
+    return frame.filter(~hit), frame.filter(hit)
 
 
 def _block_counts(frame: pl.DataFrame, hit: pl.DataFrame) -> pl.DataFrame:
