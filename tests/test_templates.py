@@ -168,6 +168,22 @@ def test_sentence_frames_do_not_depend_on_block_size():
     assert whole.equals(sentence_frame(units, KEEP, 3, 2, block_chars=500))
 
 
+def test_only_the_sentences_a_pass_embeds_are_masked():
+    from traitforge.audit.sentences import EMBEDDED, sentence_frame
+
+    units = [make_unit(str(i), 0, f"Sure, {i} is fine. Then we add salt. Next we stir it. "
+                                  f"Finally we taste. Enjoy {i} meals.", f"cook {i} meals")
+             for i in range(20)]
+    frame = sentence_frame(units, KEEP, 1, 1, middle=True, clauses=True)
+    edge = frame["slot"].is_in(EMBEDDED)
+    assert set(frame.filter(~edge)["slot"]) == {"middle", "clause"}
+    assert (frame.filter(~edge)["masked"] == "").all()
+    everything = skeletons(frame.select("unit", "text"), [u.prompt for u in units], KEEP)
+    assert frame.filter(edge)["masked"].equals(everything.filter(edge)["masked"])
+    assert frame["skeleton"].equals(everything["skeleton"])
+    assert frame.filter(edge)["masked"].str.contains("0").all()  # the numbers masked
+
+
 def test_a_family_of_matchers_stores_its_frame_words_and_embedding_space_once():
     from traitforge.audit.matchers import AnyOf, ClusterMatcher, MatchContext, TemplateMatcher, any_of
 

@@ -8,6 +8,7 @@ from traitforge.audit.skeletons import skeletons
 from traitforge.audit.units import BLOCK, BLOCK_CHARS, SENTENCE_END, Unit, block_starts, sentence_table
 from traitforge.executors import current
 
+EMBEDDED = ("opening", "closing")  # the slots whose sentences the cluster pass embeds
 CLAUSE = r"^((?:\S+\s+){0,7}?\S+?)(?:,|:|\s+[—–-]+\s)\s*\S"  # up to 8 words, then , : or a dash
 
 
@@ -80,5 +81,6 @@ def sentence_frame(units: list[Unit], keep: list[str], lead: int, tail: int, mid
 
 def _framed_block(lo: int, units: list[Unit], keep: list[str], frame: tuple) -> pl.DataFrame:
     sents = edge_sentences(units, *frame)
-    sents = pl.concat([sents, skeletons(sents, [u.prompt for u in units], keep)], how="horizontal")
+    masks = skeletons(sents, [u.prompt for u in units], keep, EMBEDDED)
+    sents = pl.concat([sents, masks], how="horizontal")
     return sents.with_columns(pl.col("unit") + lo)

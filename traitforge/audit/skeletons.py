@@ -35,13 +35,18 @@ def frame_words(texts: list[str], share: float, sample: int = 20_000) -> list[st
     return sorted(set(STOP_WORDS) | set(frequent))
 
 
-def skeletons(sentences: pl.DataFrame, prompts: list[str], keep: list[str]) -> pl.DataFrame:
+def skeletons(sentences: pl.DataFrame, prompts: list[str], keep: list[str],
+              embedded: tuple[str, ...] | None = None) -> pl.DataFrame:
     """Columns skeleton and masked (the text with prompt echoes and numbers masked, for
-    embedding) for each row of `sentences` (columns unit, text), in row order; the words in
-    `keep` (lowercase) stay in the skeleton, and in the masked text even where the prompt has
-    them. What a token becomes is worked out once per distinct token; only whether a word
-    echoes the prompt, and whether it opens its sentence, are read per occurrence."""
-    toks = (sentences.select("unit", pl.col("text").str.extract_all(TOKEN_PATTERN).alias("tok"))
+    embedding) for each row of `sentences` (columns unit, text, and slot with `embedded`), in
+    row order; the words in `keep` (lowercase) stay in the skeleton, and in the masked text even
+    where the prompt has them. With `embedded`, only sentences of those slots are masked (the
+    others' masked text is ""): no pass embeds the others. What a token becomes is worked out
+    once per distinct token; only whether a word echoes the prompt, and whether it opens its
+    sentence, are read per occurrence."""
+    embed = pl.lit(True) if embedded is None else pl.col("slot").is_in(embedded)
+    toks = (sentences.select("unit", pl.col("text").str.extract_all(TOKEN_PATTERN).alias("tok"),
+                             embed.alias("embed"))
             .with_row_index("sid").explode("tok").drop_nulls("tok"))
     kinds = _token_kinds(toks["tok"].unique(), keep)
     echo = (pl.LazyFrame({"p": prompts}).with_row_index("unit")
@@ -61,12 +66,14 @@ def skeletons(sentences: pl.DataFrame, prompts: list[str], keep: list[str]) -> p
               & pl.col("kind").is_in(SLOT_NAMES))
     masked = (pl.when(pl.col("kind") == "ECHO").then(pl.lit("this"))
               .when(pl.col("kind") == "NUM").then(pl.lit("0")).otherwise(pl.col("tok")))
-    joined = (typed.with_columns(repeat.fill_null(False).alias("repeat"), masked.alias("m"))
-              .group_by("sid", maintain_order=True)
-              .agg(pl.col("kind").filter(~pl.col("repeat")).str.join(" ").alias("skeleton"),
-                   pl.col("m").str.join(" ").alias("masked")))
-    full = sentences.lazy().with_row_index("sid").select("sid").join(
-        joined, on="sid", how="left", maintain_order="left")
+    typed = typed.with_columns(repeat.fill_null(False).alias("repeat"), masked.alias("m"))
+    skeleton = (typed.group_by("sid", maintain_order=True)
+                .agg(pl.col("kind").filter(~pl.col("repeat")).str.join(" ").alias("skeleton")))
+    masked = (typed.filter("embed").group_by("sid", maintain_order=True)
+              .agg(pl.col("m").str.join(" ").alias("masked")))
+    full = (sentences.lazy().with_row_index("sid").select("sid")
+            .join(skeleton, on="sid", how="left", maintain_order="left")
+            .join(masked, on="sid", how="left", maintain_order="left"))
     return full.select(pl.col("skeleton").fill_null(""), pl.col("masked").fill_null("")).collect()
 
 

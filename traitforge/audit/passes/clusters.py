@@ -13,6 +13,7 @@ from traitforge.audit.groups import (family_finding, family_select, group_tests,
 from traitforge.audit.matchers import ClusterMatcher
 from traitforge.audit.passes.base import PassBase, PassContext, register
 from traitforge.audit.reconcile import MergeRule
+from traitforge.audit.sentences import EMBEDDED
 from traitforge.audit.units import Unit
 
 
@@ -24,7 +25,7 @@ def cluster_findings(sc: pl.DataFrame, sr: pl.DataFrame | None, n_units: int, n_
     clustering of the opening sentences (for the report's map); the sentences' masked texts
     keep `frame_words`."""
     findings, maps = [], {}
-    for slot in ("opening", "closing"):
+    for slot in EMBEDDED:
         c = sc.filter(pl.col("slot") == slot)
         r = sr.filter(pl.col("slot") == slot) if sr is not None else None
         texts = c["masked"].to_list() + (r["masked"].to_list() if r is not None else [])
@@ -89,7 +90,7 @@ class ClusterPass(PassBase):
         sc, sr = ctx.sentence_frames()
         cs, settings = ctx.config.clustering, ctx.config.discovery
         both = pl.concat([sc.select("slot"), sr.select("slot")]) if sr is not None else sc
-        edges = both.filter(pl.col("slot").is_in(["opening", "closing"]))
+        edges = both.filter(pl.col("slot").is_in(EMBEDDED))
         sizes = edges["slot"].value_counts()["count"].to_list()
         tick = ctx.steps.task("pass 4: embedding clusters",
                               sum(1 + -(-max(0, n - cs.fit_sample) // cs.chunk) for n in sizes))
