@@ -87,10 +87,16 @@ def nearest(points: np.ndarray, centroids: np.ndarray, radius: np.ndarray) -> np
 
 def distinctive_terms(docs: list[str], background: str, top: int = 3) -> list[list[str]]:
     """Class-based TF-IDF (as in BERTopic): the `top` 1-3-grams of each class document that
-    are frequent in it and rare across classes, with `background` as one more class."""
+    are frequent in it and rare across classes, with `background` as one more class. Only the
+    class documents' terms are counted (a term of the background alone scores nothing); the
+    background's length in terms, which its frequencies are shares of, is worked out from its
+    word count."""
     vec = CountVectorizer(ngram_range=(1, 3), token_pattern=r"(?u)\b\w[\w']*\b", min_df=1)
-    tf = vec.fit_transform(docs + [background]).astype(np.float64)
-    tf = tf.multiply(1 / np.maximum(tf.sum(1), 1)).tocsr()
+    tf = vec.fit(docs).transform(docs + [background]).astype(np.float64)
+    lengths = np.asarray(tf.sum(1)).ravel()
+    words = len(vec.build_tokenizer()(vec.build_preprocessor()(background)))
+    lengths[-1] = sum(max(0, words - n + 1) for n in range(1, 4))  # its 1-, 2- and 3-grams
+    tf = tf.multiply(1 / np.maximum(lengths, 1)[:, None]).tocsr()
     avg = np.asarray(tf.sum(0)).ravel() / tf.shape[0]
     idf = np.log(1 + 1 / np.maximum(avg, 1e-12))
     scores = tf.multiply(idf).tocsr()
