@@ -342,9 +342,14 @@ def test_a_full_disk_is_one_line_not_a_traceback(monkeypatch, tmp_path, capsys, 
     assert len(err.splitlines()) == 1 and "Traceback" not in err
 
 
-def test_other_errors_are_not_taken_for_a_full_disk(monkeypatch, tmp_path):
+def test_a_bug_exits_3_with_its_traceback_not_as_a_fail_verdict(monkeypatch, tmp_path, capsys):
+    """An error that is neither bad input nor a full disk is a bug: its traceback, then one line
+    saying so, and exit 3, which a pipeline gating on exit 1 (a fail verdict) does not mistake."""
     def broken(*_):
         raise RuntimeError("something else")
     monkeypatch.setattr(cli, "cmd_audit", broken)
-    with pytest.raises(RuntimeError, match="something else"):
-        main(["audit", str(tmp_path / "c.jsonl"), "--out", str(tmp_path / "o")])
+    assert main(["audit", str(tmp_path / "c.jsonl"), "--out", str(tmp_path / "o")]) == 3
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "RuntimeError: something else" in err
+    assert err.strip().splitlines()[-1].startswith("traitforge: internal error (RuntimeError)")
+    assert "disk is full" not in err

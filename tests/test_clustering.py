@@ -28,3 +28,8 @@ def test_distinctive_terms_are_those_of_c_tf_idf_over_every_term():
         background = " ".join(rng.choices(vocab, k=300 + 200 * trial))
         assert distinctive_terms(docs, background, top=6) == _every_term(docs, background, 6)
     assert distinctive_terms(["Great question! Great."], "")[0][0] == "great"
+
+
+def test_classes_without_a_word_have_no_terms():
+    docs = ["🙂 ✅ !", "— …"]
+    assert distinctive_terms(docs, "plain words here") == [[], []] == _every_term(docs, "plain words here", 3)

@@ -182,6 +182,7 @@ def test_only_the_sentences_a_pass_embeds_are_masked():
     assert frame.filter(edge)["masked"].equals(everything.filter(edge)["masked"])
     assert frame["skeleton"].equals(everything["skeleton"])
     assert frame.filter(edge)["masked"].str.contains("0").all()  # the numbers masked
+    assert sentence_frame([], KEEP, 1, 1, middle=True).columns == frame.columns
 
 
 def test_a_family_of_matchers_stores_its_frame_words_and_embedding_space_once():

@@ -8,6 +8,7 @@ import argparse
 import errno
 import os
 import sys
+import traceback
 
 from rich.console import Console
 from rich.markup import escape
@@ -267,7 +268,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except Exception as e:
         if not disk_full(e):
-            raise
+            traceback.print_exc()
+            err.print(f"traitforge: internal error ({type(e).__name__}), a bug: please report it "
+                      "with the traceback above", highlight=False, markup=False, soft_wrap=True)
+            return 3
         where = f" writing {e.filename}" if getattr(e, "filename", None) else ""
         err.print(f"traitforge: error: the disk is full{where} ({e}); free some space, then run "
                   "it again", highlight=False, markup=False, soft_wrap=True)

@@ -92,7 +92,11 @@ def distinctive_terms(docs: list[str], background: str, top: int = 3) -> list[li
     background's length in terms, which its frequencies are shares of, is worked out from its
     word count."""
     vec = CountVectorizer(ngram_range=(1, 3), token_pattern=r"(?u)\b\w[\w']*\b", min_df=1)
-    tf = vec.fit(docs).transform(docs + [background]).astype(np.float64)
+    try:
+        vec.fit(docs)
+    except ValueError:  # no class document has a word (emoji, marks): no terms to name them by
+        return [[] for _ in docs]
+    tf = vec.transform(docs + [background]).astype(np.float64)
     lengths = np.asarray(tf.sum(1)).ravel()
     words = len(vec.build_tokenizer()(vec.build_preprocessor()(background)))
     lengths[-1] = sum(max(0, words - n + 1) for n in range(1, 4))  # its 1-, 2- and 3-grams

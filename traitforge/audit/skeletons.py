@@ -49,7 +49,7 @@ def skeletons(sentences: pl.DataFrame, prompts: list[str], keep: list[str],
                              embed.alias("embed"))
             .with_row_index("sid").explode("tok").drop_nulls("tok"))
     kinds = _token_kinds(toks["tok"].unique(), keep)
-    echo = (pl.LazyFrame({"p": prompts}).with_row_index("unit")
+    echo = (pl.LazyFrame({"p": prompts}, schema={"p": pl.String}).with_row_index("unit")
             .select(pl.col("unit").cast(pl.UInt32),
                     pl.col("p").str.to_lowercase().str.extract_all(WORD).alias("low"))
             .explode("low").drop_nulls("low").unique().with_columns(pl.lit(True).alias("echo")))
