@@ -32,4 +32,5 @@ def test_distinctive_terms_are_those_of_c_tf_idf_over_every_term():
 
 def test_classes_without_a_word_have_no_terms():
     docs = ["🙂 ✅ !", "— …"]
-    assert distinctive_terms(docs, "plain words here") == [[], []] == _every_term(docs, "plain words here", 3)
+    background = "plain words here"
+    assert distinctive_terms(docs, background) == [[], []] == _every_term(docs, background, 3)

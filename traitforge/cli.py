@@ -1,6 +1,7 @@
 """The `traitforge` command: parses flags and calls one function per command.
 
-Exit codes: 0 pass, 1 a fail verdict (so a pipeline can gate on it), 2 usage or input error.
+Exit codes: 0 pass, 1 a fail verdict (so a pipeline can gate on it), 2 usage or input error
+(or a full disk), 3 a bug (its traceback, then one line saying so).
 """
 from __future__ import annotations
 

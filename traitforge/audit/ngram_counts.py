@@ -143,7 +143,8 @@ class Blocks:
         for k, part in enumerate(self._parts()):
             where = Path(self._spill.name) / str(k) if self._spill is not None else None
             if k < self._spilled:
-                yield _load_tokens(where, "t"), _load_tokens(where, "p") if part[2] is not None else None
+                prompt = _load_tokens(where, "p") if part[2] is not None else None
+                yield _load_tokens(where, "t"), prompt
                 continue
             tokens = _tokenized(part)
             if where is not None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import polars as pl
 
 from traitforge.audit.skeletons import skeletons
-from traitforge.audit.units import BLOCK, BLOCK_CHARS, SENTENCE_END, Unit, block_starts, sentence_table
+from traitforge.audit.units import (BLOCK, BLOCK_CHARS, SENTENCE_END, Unit, block_starts,
+                                    sentence_table)
 from traitforge.executors import current
 
 EMBEDDED = ("opening", "closing")  # the slots whose sentences the cluster pass embeds

@@ -91,9 +91,10 @@ def block_starts(texts: list[str], prompts: list[str] | None, most_units: int = 
     """Where each block of units starts: a block holds at most `most_units` units and about
     `most_chars` characters of their texts and prompts (one unit more at most), so that a
     block's tokens take about the same memory whatever the corpus's size or its texts' length."""
-    chars = pl.Series(texts, dtype=pl.String).str.len_chars().cast(pl.Int64).to_numpy()
-    if prompts is not None:
-        chars = chars + pl.Series(prompts, dtype=pl.String).str.len_chars().cast(pl.Int64).to_numpy()
+    def lengths(strings: list[str]) -> np.ndarray:
+        return pl.Series(strings, dtype=pl.String).str.len_chars().cast(pl.Int64).to_numpy()
+
+    chars = lengths(texts) + (lengths(prompts) if prompts is not None else 0)
     before = np.cumsum(chars) - chars  # characters before each unit
     index = np.arange(len(texts))
     block = (before // most_chars) * (len(texts) + 1) + index // most_units
