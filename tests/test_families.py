@@ -288,6 +288,6 @@ def test_template_pass_finds_nothing_under_the_null():
         keep = frame_words([r["messages"][1]["content"] for r in ra + rb], 0.05)
         (a, sa), (b, sb) = _edge(ra, keep), _edge(rb, keep)
         found += [(seed, f.label, len(f.units), f.ref_flagged, f.p_value)
-                  for f in template_findings(sa, sb, len(a), len(b), select,
+                  for f in template_findings(sa, sb, a, len(b), select,
                                              DiscoverySettings(template_similarity=0.75), keep)]
     assert found == []

@@ -169,7 +169,7 @@ def test_sentence_frames_do_not_depend_on_block_size():
 
 
 def test_only_the_sentences_a_pass_embeds_are_masked():
-    from traitforge.audit.sentences import EMBEDDED, sentence_frame
+    from traitforge.audit.sentences import EMBEDDED, sentence_frame, with_texts
 
     units = [make_unit(str(i), 0, f"Sure, {i} is fine. Then we add salt. Next we stir it. "
                                   f"Finally we taste. Enjoy {i} meals.", f"cook {i} meals")
@@ -178,7 +178,11 @@ def test_only_the_sentences_a_pass_embeds_are_masked():
     edge = frame["slot"].is_in(EMBEDDED)
     assert set(frame.filter(~edge)["slot"]) == {"middle", "clause"}
     assert (frame.filter(~edge)["masked"] == "").all()
-    everything = skeletons(frame.select("unit", "text"), [u.prompt for u in units], KEEP)
+    edges = edge_sentences(units, 1, 1, middle=True, clauses=True, max_chars=12)
+    assert "text" not in frame.columns  # kept as spans: with_texts reads it back
+    assert with_texts(frame, units, max_chars=12)["text"].equals(edges["text"])
+    everything = skeletons(with_texts(frame, units).select("unit", "text"),
+                           [u.prompt for u in units], KEEP)
     assert frame.filter(edge)["masked"].equals(everything.filter(edge)["masked"])
     assert frame["skeleton"].equals(everything["skeleton"])
     assert frame.filter(edge)["masked"].str.contains("0").all()  # the numbers masked

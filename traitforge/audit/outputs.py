@@ -91,7 +91,7 @@ def opening_map(result: AuditResult, max_points: int = 2500) -> dict | None:
                        "source": ["corpus" if i < n_corpus else "reference" for i in pick],
                        "cluster": labels.tolist(),
                        "finding_id": [owner.get(int(c)) for c in labels],
-                       "text": [m["texts"][i][:160] for i in pick]}}
+                       "text": [t[:160] for t in m["texts"](pick)]}}
 
 
 def flags_frame(result: AuditResult) -> pl.DataFrame:

@@ -11,10 +11,11 @@ from traitforge.executors import current
 
 EMBEDDED = ("opening", "closing")  # the slots whose sentences the cluster pass embeds
 CLAUSE = r"^((?:\S+\s+){0,7}?\S+?)(?:,|:|\s+[—–-]+\s)\s*\S"  # up to 8 words, then , : or a dash
+MAX_CHARS = 300  # a sentence's text is cut to this many characters
 
 
 def edge_sentences(units: list[Unit], lead: int = 3, tail: int = 2, middle: bool = False,
-                   clauses: bool = False, max_chars: int = 300) -> pl.DataFrame:
+                   clauses: bool = False, max_chars: int = MAX_CHARS) -> pl.DataFrame:
     """One row per sentence among the first `lead` (slot "opening") and last `tail` (slot
     "closing") of each unit, with its character span; with `middle`, also every sentence
     between them (slot "middle"), and with `clauses` the leading clause of its first sentence,
@@ -68,9 +69,10 @@ def sentence_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
 def sentence_frame(units: list[Unit], keep: list[str], lead: int, tail: int, middle: bool = False,
                    clauses: bool = False, block: int = BLOCK,
                    block_chars: int = BLOCK_CHARS) -> pl.DataFrame:
-    """The sentences of `edge_sentences` with their skeletons keeping the words `keep` (and
-    `stock`: whether a skeleton recurs in another unit), built a block of units at a time (by
-    the audit's executor; see `block_starts`) so that the work on one block stays small."""
+    """The sentences of `edge_sentences`, less their text (`with_texts` adds it back to the
+    rows that need it), with their skeletons keeping the words `keep` (and `stock`: whether a
+    skeleton recurs in another unit), built a block of units at a time (by the audit's
+    executor; see `block_starts`) so that the work on one block stays small."""
     frame = (lead, tail, middle, clauses)
     starts = block_starts([u.text for u in units], [u.prompt for u in units], block, block_chars)
     parts = current().map(lambda part: _framed_block(*part, keep, frame),
@@ -83,5 +85,14 @@ def sentence_frame(units: list[Unit], keep: list[str], lead: int, tail: int, mid
 def _framed_block(lo: int, units: list[Unit], keep: list[str], frame: tuple) -> pl.DataFrame:
     sents = edge_sentences(units, *frame)
     masks = skeletons(sents, [u.prompt for u in units], keep, EMBEDDED)
-    sents = pl.concat([sents, masks], how="horizontal")
+    sents = pl.concat([sents.drop("text"), masks], how="horizontal")
     return sents.with_columns(pl.col("unit") + lo)
+
+
+def with_texts(rows: pl.DataFrame, units: list[Unit], max_chars: int = MAX_CHARS) -> pl.DataFrame:
+    """`rows` of a sentence frame over `units` with their sentences' text (column text), cut to
+    `max_chars` as `edge_sentences` cuts it: the frame keeps only spans, since most sentences'
+    text is never read again."""
+    spans = zip(rows["unit"].to_list(), rows["start"].to_list(), rows["end"].to_list())
+    texts = [units[u].text[s:min(e, s + max_chars)] for u, s, e in spans]
+    return rows.with_columns(pl.Series("text", texts, dtype=pl.String))

@@ -27,7 +27,7 @@ BLOCK = 20_000  # most units in a block (of those read a block at a time)
 BLOCK_CHARS = 4_000_000  # most characters of texts and prompts in a block: what bounds its memory
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Unit:
     doc_id: str
     turn: int

@@ -13,18 +13,19 @@ from traitforge.audit.groups import (family_finding, family_select, group_tests,
 from traitforge.audit.matchers import ClusterMatcher
 from traitforge.audit.passes.base import PassBase, PassContext, register
 from traitforge.audit.reconcile import MergeRule
-from traitforge.audit.sentences import EMBEDDED
+from traitforge.audit.sentences import EMBEDDED, with_texts
 from traitforge.audit.units import Unit
 
 
-def cluster_findings(sc: pl.DataFrame, sr: pl.DataFrame | None, n_units: int, n_ref: int | None,
-                     select, embedder, settings: ClusterSettings, discovery: DiscoverySettings,
-                     frame_words: list[str], seed: int = 0, step=lambda advance=1: None
-                     ) -> tuple[list[Finding], dict]:
-    """Findings for over-represented families of embedding clusters, per slot, and the
-    clustering of the opening sentences (for the report's map); the sentences' masked texts
-    keep `frame_words`."""
+def cluster_findings(sc: pl.DataFrame, sr: pl.DataFrame | None, units: list[Unit],
+                     ref_units: list[Unit] | None, select, embedder, settings: ClusterSettings,
+                     discovery: DiscoverySettings, frame_words: list[str], seed: int = 0,
+                     step=lambda advance=1: None) -> tuple[list[Finding], dict]:
+    """Findings for over-represented families of embedding clusters among the sentences `sc`
+    of `units` (against `sr` of `ref_units`), per slot, and the clustering of the opening
+    sentences (for the report's map); the sentences' masked texts keep `frame_words`."""
     findings, maps = [], {}
+    n_units, n_ref = len(units), len(ref_units) if ref_units is not None else None
     for slot in EMBEDDED:
         c = sc.filter(pl.col("slot") == slot)
         r = sr.filter(pl.col("slot") == slot) if sr is not None else None
@@ -43,12 +44,13 @@ def cluster_findings(sc: pl.DataFrame, sr: pl.DataFrame | None, n_units: int, n_
                                          discovery.prior_strength))
         ids = [int(g) for g in chosen["group"]]
         q = dict(zip(chosen["group"], chosen["q"])) if "q" in chosen.columns else {}
+        lc = with_texts(lc.filter(pl.col("group").is_in(chosen["group"].to_list())), units)
         families = merge_groups([lc.filter(pl.col("group") == str(i)) for i in ids],
                                 result.centroids[ids], settings.merge_cos)
         groups = [[str(ids[m]) for m in fam] for fam in families]
         docs = [" ".join(lc.filter(pl.col("group").is_in(g))["text"].head(2000).to_list())
                 for g in groups]
-        background = " ".join(c["text"].sample(min(len(c), 4000), seed=seed).to_list())
+        background = " ".join(with_texts(c.sample(min(len(c), 4000), seed=seed), units)["text"])
         terms = distinctive_terms(docs, background) if docs else []
         owner = {}
         for g, words in zip(groups, terms):
@@ -69,8 +71,23 @@ def cluster_findings(sc: pl.DataFrame, sr: pl.DataFrame | None, n_units: int, n_
             owner.update({int(x): f for x in g})
         if slot == "opening":
             maps = {"clustering": result, "n_corpus": len(c), "owner": owner,
-                    "texts": c["text"].to_list() + (r["text"].to_list() if r is not None else [])}
+                    "texts": _map_texts(c.select("unit", "start", "end"),
+                                        r.select("unit", "start", "end") if r is not None else None,
+                                        units, ref_units)}
     return findings, maps
+
+
+def _map_texts(c: pl.DataFrame, r: pl.DataFrame | None, units: list[Unit],
+               ref_units: list[Unit] | None):
+    """The texts of the map's sentences at given indices (the corpus's `c`, then the
+    reference's `r`), read when the map is drawn."""
+    def texts(indices: np.ndarray) -> list[str]:
+        mine = indices[indices < len(c)]
+        out = with_texts(c[mine], units)["text"].to_list()
+        if r is not None:
+            out += with_texts(r[indices[indices >= len(c)] - len(c)], ref_units)["text"].to_list()
+        return out
+    return texts
 
 
 def _medoid(rows: pl.DataFrame, result: Clustering) -> str:
@@ -95,7 +112,7 @@ class ClusterPass(PassBase):
         tick = ctx.steps.task("pass 4: embedding clusters",
                               sum(1 + -(-max(0, n - cs.fit_sample) // cs.chunk) for n in sizes))
         found, ctx.extras["map"] = cluster_findings(
-            sc, sr, len(units), len(reference) if reference else None,
+            sc, sr, units, reference,
             family_select(ctx.policy, settings), ctx.corpus_match.embedder(cs.accurate), cs, settings,
             ctx.corpus_match.frame_words, ctx.config.seed, tick)
         return found

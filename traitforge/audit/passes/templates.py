@@ -10,15 +10,16 @@ from traitforge.audit.groups import (family_finding, family_select, group_tests,
 from traitforge.audit.matchers import TemplateMatcher
 from traitforge.audit.passes.base import PassBase, PassContext, register
 from traitforge.audit.reconcile import MergeRule
+from traitforge.audit.sentences import with_texts
 from traitforge.audit.skeletons import family_table
 from traitforge.audit.units import Unit
 
 
-def template_findings(sc: pl.DataFrame, sr: pl.DataFrame | None, n_units: int, n_ref: int | None,
-                      select, settings, frame_words: list[str]) -> list[Finding]:
-    """Findings for the over-represented skeleton families of the sentences `sc` (against `sr`),
-    whose skeletons keep `frame_words`. `select` filters a frame of group tests down to the
-    reportable groups."""
+def template_findings(sc: pl.DataFrame, sr: pl.DataFrame | None, units: list[Unit],
+                      n_ref: int | None, select, settings, frame_words: list[str]) -> list[Finding]:
+    """Findings for the over-represented skeleton families of the sentences `sc` of `units`
+    (against `sr`), whose skeletons keep `frame_words`. `select` filters a frame of group tests
+    down to the reportable groups."""
     # Skeletons are chosen on both corpora together, so that neither side is picked for being frequent.
     pooled = sc if sr is None else pl.concat([
         sc.select("unit", "slot", "skeleton"),
@@ -26,8 +27,10 @@ def template_findings(sc: pl.DataFrame, sr: pl.DataFrame | None, n_units: int, n
     table = family_table(pooled, settings.template_similarity)
     lc = sc.join(table, on=["slot", "skeleton"])
     lr = sr.join(table, on=["slot", "skeleton"]) if sr is not None else None
+    n_units = len(units)
     chosen = select(group_tests(lc, lr, n_units, n_ref, settings.test, settings.prior_strength))
     q = dict(zip(chosen["group"], chosen["q"])) if "q" in chosen.columns else {}
+    lc = with_texts(lc.filter(pl.col("group").is_in(chosen["group"].to_list())), units)
     findings = []
     for slot in chosen["slot"].unique(maintain_order=True):
         names = chosen.filter(pl.col("slot") == slot)["group"].to_list()
@@ -61,7 +64,7 @@ class TemplatePass(PassBase):
         sc, sr = ctx.sentence_frames()
         settings = ctx.config.discovery
         tick = ctx.steps.task("pass 3: sentence templates", 1)
-        found = template_findings(sc, sr, len(units), len(reference) if reference else None,
+        found = template_findings(sc, sr, units, len(reference) if reference else None,
                                   family_select(ctx.policy, settings), settings,
                                    ctx.corpus_match.frame_words)
         tick()
