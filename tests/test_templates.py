@@ -28,6 +28,8 @@ def test_frame_words_are_the_stop_words_and_the_words_frequent_across_texts():
     assert "plain" in frame_words(texts, 0.4)
     # an evenly spaced sample: every second text, the same shares
     assert frame_words(texts, 0.5, sample=50) == words
+    # a share of texts, not of occurrences: a word said four times in one text of four is rare
+    assert "echo" not in frame_words(["Echo echo echo echo."] + ["Plain."] * 3, 0.5)
 
 
 # --- skeletons -------------------------------------------------------------------------------

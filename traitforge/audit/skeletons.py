@@ -27,9 +27,9 @@ def frame_words(texts: list[str], share: float, sample: int = 20_000) -> list[st
     """The stop words and every word in at least `share` of `texts` (an evenly spaced sample of
     at most `sample` of them), and in two at least: the words a skeleton keeps."""
     step = max(1, -(-len(texts) // sample))
-    docs = pl.DataFrame({"t": texts[::step]}, schema={"t": pl.String}).with_row_index("d")
-    words = (docs.select("d", pl.col("t").str.to_lowercase().str.extract_all(WORD).alias("w"))
-             .explode("w").drop_nulls("w").unique())
+    docs = pl.DataFrame({"t": texts[::step]}, schema={"t": pl.String})
+    words = (docs.select(pl.col("t").str.to_lowercase().str.extract_all(WORD).list.unique()
+                         .alias("w")).explode("w").drop_nulls("w"))  # each word once per text
     frequent = (words.group_by("w").len()
                 .filter(pl.col("len") >= max(2.0, share * docs.height))["w"])
     return sorted(set(STOP_WORDS) | set(frequent))
