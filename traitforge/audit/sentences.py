@@ -12,6 +12,7 @@ from traitforge.executors import current
 EMBEDDED = ("opening", "closing")  # the slots whose sentences the cluster pass embeds
 CLAUSE = r"^((?:\S+\s+){0,7}?\S+?)(?:,|:|\s+[—–-]+\s)\s*\S"  # up to 8 words, then , : or a dash
 MAX_CHARS = 300  # a sentence's text is cut to this many characters
+SKELETON_SEED = 20261  # of the hash that groups equal skeletons of a slot
 
 
 def edge_sentences(units: list[Unit], lead: int = 3, tail: int = 2, middle: bool = False,
@@ -78,15 +79,19 @@ def sentence_frame(units: list[Unit], keep: list[str], lead: int, tail: int, mid
     parts = current().map(lambda part: _framed_block(*part, keep, frame),
                           [(lo, units[lo:hi]) for lo, hi in zip(starts, starts[1:] + [len(units)])])
     sents = pl.concat(parts) if parts else _framed_block(0, [], keep, frame)
-    stock = pl.col("unit").n_unique().over("slot", "skeleton") >= 2
-    return sents.with_columns(stock.alias("stock"))
+    # Skeletons are told apart by a 64-bit hash of slot and skeleton, which a window over
+    # millions of rows groups in a third of the memory strings take; two of them sharing a hash
+    # is about as likely as one n-gram key standing for two n-grams (see ngram_counts).
+    stock = pl.col("unit").n_unique().over("skeleton_key") >= 2
+    return sents.with_columns(stock.alias("stock")).drop("skeleton_key")
 
 
 def _framed_block(lo: int, units: list[Unit], keep: list[str], frame: tuple) -> pl.DataFrame:
     sents = edge_sentences(units, *frame)
     masks = skeletons(sents, [u.prompt for u in units], keep, EMBEDDED)
     sents = pl.concat([sents.drop("text"), masks], how="horizontal")
-    return sents.with_columns(pl.col("unit") + lo)
+    return sents.with_columns(pl.col("unit") + lo,
+                              pl.struct("slot", "skeleton").hash(SKELETON_SEED).alias("skeleton_key"))
 
 
 def with_texts(rows: pl.DataFrame, units: list[Unit], max_chars: int = MAX_CHARS) -> pl.DataFrame:
