@@ -213,3 +213,19 @@ def test_a_family_of_matchers_stores_its_frame_words_and_embedding_space_once():
     other = TemplateMatcher("opening", ["no ."], sorted(STOP_WORDS))
     assert len(any_of(a, other).matchers) == 2
     assert len(any_of(a, TemplateMatcher("closing", ["no ."], KEEP)).matchers) == 2
+
+
+def test_a_stock_skeleton_recurs_in_another_unit_of_its_slot():
+    from traitforge.audit.sentences import sentence_frame
+
+    texts = ["Sure thing. The fox ran. The fox ran. Bye now.",  # "the W W ." twice in one unit
+             "Sure thing. A cat sat. Bye now.",
+             "Bye now. A cat sat. Sure thing."]  # the same sentences in other slots
+    frame = sentence_frame([make_unit(str(i), 0, t, "") for i, t in enumerate(texts)],
+                           KEEP, 1, 1, middle=True)
+    stock = {(r["unit"], r["slot"], r["pos"]): r["stock"] for r in frame.iter_rows(named=True)}
+    assert stock[(0, "opening", 0)] and stock[(1, "opening", 0)]  # "sure W ." opens two units
+    assert stock[(0, "closing", 0)] and stock[(1, "closing", 0)]
+    assert not stock[(0, "middle", 0)] and not stock[(0, "middle", 1)]  # one unit only
+    assert stock[(1, "middle", 0)] and stock[(2, "middle", 0)]  # "a W W ." in two units
+    assert not stock[(2, "opening", 0)] and not stock[(2, "closing", 0)]  # other slots' skeletons
