@@ -52,7 +52,7 @@ def skeletons(sentences: pl.DataFrame, prompts: list[str], keep: list[str],
     echo = (pl.DataFrame({"p": prompts}, schema={"p": pl.String}).with_row_index("unit")
             .select(pl.col("unit").cast(pl.UInt32),
                     pl.col("p").str.to_lowercase().str.extract_all(WORD).list.unique().alias("low"))
-            .explode("low").drop_nulls("low").select(pl.struct("unit", "low"))["unit"])
+            .explode("low").drop_nulls("low").select(pl.struct("unit", "low").alias("echo"))["echo"])
     first = (pl.col("sid") != pl.col("sid").shift(1)).fill_null(True)
     kind = (pl.when(pl.col("fixed").is_not_null()).then(pl.col("fixed"))
             .when(pl.struct("unit", "low").is_in(echo.implode())).then(pl.lit("ECHO"))
