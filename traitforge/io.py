@@ -18,7 +18,7 @@ import unicodedata
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from traitforge.errors import InputError
 from traitforge.rows import BLANK, Bad, file_rows
@@ -250,47 +250,72 @@ def read_snapshot(copy: Path, digest: str, label: str, fmt: str | None = None,
 
 def _read_rows(rows, fmt: str | None, id_field: str, source: str, strict: bool):
     """Records and rejects of a file's rows, the format they were read as, and the count read."""
-    records: list[Record] = []
-    rejected: list[Rejected] = []
-    seen: set[str] = set()  # the ids records give
-    unnamed: list[int] = []  # records without one, named by their line
-    n_read = 0
-    if fmt is None:
-        head = list(itertools.islice(rows, DETECT_ROWS))
-        fmt = _majority_format(row for _, row, _ in head)
-        rows = itertools.chain(head, rows)
-    for line, row, raw in rows:
-        if row is BLANK:
-            continue
-        n_read += 1
-        try:
-            if isinstance(row, Bad):
-                raise ValueError(row)
-            if fmt is None and isinstance(row, dict):
-                fmt = detect_format(row)
-                if fmt is None:
-                    raise ValueError(f"cannot tell the record shape from fields {sorted(row)}; "
-                                     "use --format")
-            given = row.get(id_field) if isinstance(row, dict) else None
-            named = given is not None and given != ""
-            rid = str(given) if named else str(line)
-            if named and rid in seen:
-                raise ValueError(f"duplicate id {rid!r}")
-            record = to_record(row, fmt or "text", rid, source, line)
-            if named:
-                seen.add(rid)
-            else:
-                unnamed.append(len(records))
-            records.append(record)
-        except ValueError as e:
-            bad = Rejected(source, line, str(e), raw)
-            if strict:
-                raise InputError(str(bad)) from None
-            rejected.append(bad)
-    for k in unnamed:  # an id-less record's line number, taken as another record's id
-        if records[k].id in seen:
-            records[k] = replace(records[k], id=_free(f"line-{records[k].line}", seen))
-    return records, rejected, fmt, n_read
+    reader = RecordReader(fmt, id_field, source, strict)
+    records = [reader.final(r) for r in list(reader.read(rows))]
+    return records, reader.rejected, reader.format, reader.n_read
+
+
+class RecordReader:
+    """Turns a file's rows into Records one at a time, keeping the rejects and the count read.
+    A record without an id is named by its line; where a later record gives that name as its
+    id, `final` renames it (`line-N`), so ids are only final once every row is read, or at
+    once on a second read given the first's `taken` ids."""
+
+    def __init__(self, fmt: str | None, id_field: str, source: str, strict: bool,
+                 taken: set[str] | None = None):
+        self.format, self.id_field, self.source, self.strict = fmt, id_field, source, strict
+        self.rejected: list[Rejected] = []
+        self.n_read = 0
+        self.seen: set[str] = set()  # the ids records give
+        self.unnamed: set[int] = set()  # lines of the records without one
+        self.taken = taken
+
+    def read(self, rows) -> Iterator[Record]:
+        if self.format is None:
+            head = list(itertools.islice(rows, DETECT_ROWS))
+            self.format = _majority_format(row for _, row, _ in head)
+            rows = itertools.chain(head, rows)
+        for line, row, raw in rows:
+            if row is BLANK:
+                continue
+            self.n_read += 1
+            try:
+                record = self._record(line, row)
+            except ValueError as e:
+                bad = Rejected(self.source, line, str(e), raw)
+                if self.strict:
+                    raise InputError(str(bad)) from None
+                self.rejected.append(bad)
+                continue
+            yield record if self.taken is None else self.final(record)
+
+    def _record(self, line: int, row) -> Record:
+        if isinstance(row, Bad):
+            raise ValueError(row)
+        if self.format is None and isinstance(row, dict):
+            self.format = detect_format(row)
+            if self.format is None:
+                raise ValueError(f"cannot tell the record shape from fields {sorted(row)}; "
+                                 "use --format")
+        given = row.get(self.id_field) if isinstance(row, dict) else None
+        named = given is not None and given != ""
+        rid = str(given) if named else str(line)
+        if named and rid in self.seen:
+            raise ValueError(f"duplicate id {rid!r}")
+        record = to_record(row, self.format or "text", rid, self.source, line)
+        if named:
+            self.seen.add(rid)
+        else:
+            self.unnamed.add(line)
+        return record
+
+    def final(self, record: Record) -> Record:
+        """The record under its final id: an id-less record's line number, where another
+        record gives that as its id, becomes line-N."""
+        taken = self.seen if self.taken is None else self.taken
+        if record.line in self.unnamed and record.id in taken:
+            return replace(record, id=_free(f"line-{record.line}", taken))
+        return record
 
 
 def _free(base: str, taken: set[str]) -> str:
