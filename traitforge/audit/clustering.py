@@ -11,8 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.decomposition import PCA
-from sklearn.feature_extraction.text import CountVectorizer
 
 
 @dataclass
@@ -44,6 +42,8 @@ def cluster_texts(texts: list[str], embedder, settings, seed: int = 0,
     fit = np.sort(rng.choice(n, size=min(n, settings.fit_sample), replace=False))
     sample = embedder.encode([texts[i] for i in fit])
     dims = min(settings.dims, sample.shape[1], max(1, len(fit) - 1))
+    from sklearn.decomposition import PCA  # here: a census process only assigns (`nearest`)
+
     pca = PCA(dims, random_state=seed).fit(sample)
     mean, axes = pca.mean_.astype(np.float32), pca.components_.astype(np.float32)
     fit_points = project(sample, mean, axes)
@@ -91,6 +91,8 @@ def distinctive_terms(docs: list[str], background: str, top: int = 3) -> list[li
     class documents' terms are counted (a term of the background alone scores nothing); the
     background's length in terms, which its frequencies are shares of, is worked out from its
     word count."""
+    from sklearn.feature_extraction.text import CountVectorizer
+
     vec = CountVectorizer(ngram_range=(1, 3), token_pattern=r"(?u)\b\w[\w']*\b", min_df=1)
     try:
         vec.fit(docs)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+from traitforge.audit.stopwords import ENGLISH_STOP_WORDS
 
 from traitforge.audit.units import BLOCK, BLOCK_CHARS, block_starts
 from traitforge.executors import current
