@@ -1,14 +1,17 @@
 """Time a full audit (all four passes) of real chat responses: docs/s per step and peak memory.
 
     python benchmarks/speed.py [--n 20000] [--reference] [--data PARQUET] [--code TREE ...]
-                               [--ray] [--bertopic {static,minilm,both}]
+                               [--variant ARGS ...] [--ray] [--bertopic {static,minilm,both}]
 
 Samples N responses from the AlpacaEval outputs in ../shared/data (any parquet with
 `instruction` and `output` columns works; an N above the file's size resamples it with
 replacement, ids made unique), writes them as a chat JSONL, and runs `traitforge audit` in a
-child process so that its peak RSS is measured alone. `--code TREE` (repeatable) audits the same
-file with the traitforge of each checkout in turn (e.g. a `git worktree` of an earlier commit),
-for figures side by side in one sitting; `--ray` adds a run with `--ray` (a local Ray instance).
+child process so that its peak memory is measured alone: the proportional set size (PSS) of it
+and the processes it starts (the census's), summed, sampled every 0.1 s; for one process that is
+its RSS less its share of pages other processes map too. `--code TREE` (repeatable) audits the same file with the traitforge of each
+checkout in turn (e.g. a `git worktree` of an earlier commit), and `--variant ARGS` with this
+checkout and more audit flags (`--variant '--sample 0'`: no discovery sample), for figures side
+by side in one sitting; `--ray` adds a run with `--ray` (a local Ray instance).
 With `--bertopic` and bertopic installed, BERTopic is timed on the same opening sentences, with
 our static embedder or as users run it (its default all-MiniLM-L6-v2 sentence-transformer).
 Targets (issue 19, 2 cores): 20,000 responses in 10 s reference-free and 20 s with a reference of
@@ -22,6 +25,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -56,20 +60,60 @@ def child_env(tree: Path) -> dict:
 
 
 def run(tree: Path, corpus: Path, out: Path, flags: list[str]) -> dict:
-    """One audit in a child process with the traitforge of `tree`: wall, peak RSS, audit.json."""
-    cmd = [sys.executable, "-c", "import resource, runpy, sys; sys.argv = sys.argv[1:]; "
-           "code = 0\ntry: runpy.run_module('traitforge.cli', run_name='__main__')\n"
-           "except SystemExit as e: code = e.code or 0\n"
-           "print('PEAK', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
-           "sys.exit(code)", "traitforge", "audit", str(corpus), "--out", str(out), "--quiet", *flags]
+    """One audit in a child process with the traitforge of `tree`: wall, peak memory (of the
+    audit and the processes it starts together, sampled every 0.1 s), audit.json."""
+    cmd = [sys.executable, "-m", "traitforge.cli", "audit", str(corpus), "--out", str(out),
+           "--quiet", *flags]
     start = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tree,
-                          env=child_env(tree))
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=tree, env=child_env(tree))
+    peak = [0]
+    watch = threading.Thread(target=_watch, args=(proc, peak), daemon=True)
+    watch.start()
+    _, err = proc.communicate()
     wall = time.perf_counter() - start
+    watch.join()
     if proc.returncode not in (0, 1):
-        sys.exit(f"audit with {tree} failed ({proc.returncode}): {proc.stderr.strip()[-2000:]}")
-    peak = [int(line.split()[1]) for line in proc.stderr.splitlines() if line.startswith("PEAK")]
-    return {"wall": wall, "peak_gib": peak[-1] / 1024 ** 2, "doc": json.loads((out / "audit.json").read_text())}
+        sys.exit(f"audit with {tree} failed ({proc.returncode}): {err.strip()[-2000:]}")
+    return {"wall": wall, "peak_gib": peak[0] / 1024 ** 3,
+            "doc": json.loads((out / "audit.json").read_text())}
+
+
+def _watch(proc: subprocess.Popen, peak: list[int]) -> None:
+    """Keep in peak[0] the most bytes the process and its descendants held at once: the sum of
+    their proportional set sizes (PSS), which counts a page that several of them share (their
+    libraries' code) once, where a sum of RSS would count it in each."""
+    while proc.poll() is None:
+        peak[0] = max(peak[0], sum(_pss(pid) for pid in _tree(proc.pid)))
+        time.sleep(0.1)
+
+
+def _tree(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            children.setdefault(ppid, []).append(int(entry))
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo.extend(children.get(pid, []))
+    return out
+
+
+def _pss(pid: int) -> int:
+    """The process's proportional set size in bytes (0 once it is gone)."""
+    try:
+        rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except OSError:
+        return 0
+    return next((int(line.split()[1]) * 1024 for line in rollup.splitlines()
+                 if line.startswith("Pss:")), 0)
 
 
 def show(label: str, r: dict) -> None:
@@ -78,7 +122,7 @@ def show(label: str, r: dict) -> None:
     print(f"{label}: {doc['stats']['corpus']['units']} responses"
           f"{' + reference ' + str(doc['stats']['reference']['units']) if doc['stats'].get('reference') else ''}"
           f"; {len(doc['findings'])} findings, verdict {doc['verdict']}")
-    print(f"  wall {r['wall']:.1f} s   {units / r['wall']:.0f} docs/s   peak RSS {r['peak_gib']:.2f} GiB")
+    print(f"  wall {r['wall']:.1f} s   {units / r['wall']:.0f} docs/s   peak memory (PSS) {r['peak_gib']:.2f} GiB")
     for step, sec in doc["seconds"].items():
         print(f"    {step:30} {sec:7.1f} s  {units / max(sec, 1e-9):9.0f} docs/s")
 
@@ -97,6 +141,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--code", action="append", default=[], help="also audit with this checkout")
     ap.add_argument("--ray", action="store_true", help="also audit with --ray (local Ray)")
+    ap.add_argument("--variant", action="append", default=[], metavar="ARGS",
+                    help="also audit with this checkout and these audit flags ('--sample 0')")
     ap.add_argument("--bertopic", choices=["static", "minilm", "both"], help="time BERTopic too")
     a = ap.parse_args()
     df = sample(a.data, 2 * a.n if a.reference else a.n, a.seed)
@@ -109,6 +155,7 @@ def main() -> None:
             write_sample(df[n:], tmp / "reference.jsonl")
             flags = ["--reference", str(tmp / "reference.jsonl")]
         runs = [("this checkout", ROOT, flags)] + [(t, Path(t).resolve(), flags) for t in a.code]
+        runs += [(f"this checkout, {v}", ROOT, flags + v.split()) for v in a.variant]
         runs += [("this checkout, --ray", ROOT, flags + ["--ray"])] if a.ray else []
         results = []
         for k, (label, tree, f) in enumerate(runs):
