@@ -4,8 +4,10 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 
+from traitforge.audit.census import Census, CorpusFile, corpus_file, count_in_all
 from traitforge.audit.config import AuditConfig
 from traitforge.audit.families import PART_SHARE, forget_layouts, join_families, over_represented
 from traitforge.audit.habits import Habits
@@ -19,7 +21,7 @@ from traitforge.audit.reconcile import join_sampled, reconcile
 from traitforge.audit.skeletons import frame_words
 from traitforge.audit.units import TURNS, Unit, corpus_units
 from traitforge.executors import running_on
-from traitforge.io import Corpus, InputError, read_corpus
+from traitforge.io import Corpus, InputError
 
 
 @dataclass
@@ -72,13 +74,16 @@ class Steps:
                 self.progress.stop_task(tid)
 
 
-def _read(path: str, config: AuditConfig, what: str) -> Corpus:
-    corpus = read_corpus(path, config.format, config.id_field, config.strict)
+def _read(path: str, config: AuditConfig, what: str, files: ExitStack) -> tuple[Corpus, CorpusFile]:
+    """The corpus at `path` (a uniform sample of `config.sample` records if it has more), and
+    its file, open for the census."""
+    file = files.enter_context(corpus_file(path, config.format, config.id_field, config.strict))
+    corpus = file.sample(config.sample, config.seed)
     if not corpus.records:
         first = f"; first: {corpus.rejected[0]}" if corpus.rejected else ""
         raise InputError(f"{path}: no usable records in the {what} "
                          f"({corpus.n_read} read, {len(corpus.rejected)} rejected{first})")
-    return corpus
+    return corpus, file
 
 
 def _units(corpus: Corpus, turns: str) -> list[Unit]:
@@ -89,21 +94,23 @@ def run_audit(config: AuditConfig, progress=None) -> AuditResult:
     """The audit `config` describes, its per-block work run here or on Ray (`config.ray`)."""
     if config.turns not in TURNS:
         raise InputError(f"--turns must be one of {', '.join(TURNS)}")
-    with running_on(config.ray):
-        return _audit(config, progress)
+    if config.sample < 0:
+        raise InputError("--sample must be 0 (all records) or a positive number")
+    with running_on(config.ray), ExitStack() as files:
+        return _audit(config, files, progress)
 
 
-def _audit(config: AuditConfig, progress=None) -> AuditResult:
+def _audit(config: AuditConfig, files: ExitStack, progress=None) -> AuditResult:
     steps = Steps(progress)
     policy = load_policy(config.policy)
     user = load_patterns(config.patterns) if config.patterns else []
     detectors = active_detectors(config.builtin, user)
     tick = steps.task("reading", 2 if config.reference else 1)
-    corpus = _read(config.corpus, config, "corpus")
+    corpus, corpus_at = _read(config.corpus, config, "corpus", files)
     tick()
-    reference = None
+    reference = ref_at = None
     if config.reference:
-        reference = _read(config.reference, config, "reference")
+        reference, ref_at = _read(config.reference, config, "reference", files)
         tick()
     units = _units(corpus, config.turns)
     ref_units = _units(reference, config.turns) if reference else None
@@ -128,11 +135,25 @@ def _audit(config: AuditConfig, progress=None) -> AuditResult:
     for p in passes:
         if hasattr(p, "finish"):
             p.finish(ctx, merged_into)
+    census = {what: count_all(findings, at, config, steps) for what, at in
+              (("corpus", corpus_at), ("reference", ref_at)) if at is not None and at.sampled}
+    if census:
+        count_in_all(findings, census.get("corpus"), census.get("reference"))
+        ctx.extras["census"] = census
     for f in findings:
         f.grade(policy)
     steps.close()
     return AuditResult(config, policy, corpus, reference, units, ref_units, detectors,
                        rank(findings), merged_into, steps.seconds, ctx.extras)
+
+
+def count_all(findings: list[Finding], at: CorpusFile, config: AuditConfig,
+              steps: Steps) -> Census:
+    """The findings replayed on every record of a sampled corpus file."""
+    d = config.discovery
+    steps.docs = at.n_records
+    tick = steps.task(f"counting in all {at.n_records:,} records", at.n_records)
+    return at.census(findings, config.turns, (d.lead, d.tail, d.middle, d.clauses), tick)
 
 
 def run_passes(passes: list[Pass], units: list[Unit], ref_units: list[Unit] | None,

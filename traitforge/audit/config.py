@@ -113,6 +113,9 @@ class AuditConfig:
     builtin: bool = setting(True, "switch off the built-in detectors")
     strict: bool = setting(False, "stop at the first bad record (exit 2)")
     seed: int = setting(0, "seed for the example choice and the samples")
+    sample: int = setting(20000, "records of a larger corpus (or reference) the passes look "
+                                 "for patterns in, drawn at random; every finding is then "
+                                 "counted in all records (0: look in all)")
     ray: str | None = setting(None, "run the per-block work as Ray Data tasks: on a Ray instance "
                               "started here (no ADDRESS), the cluster this machine is in "
                               "('auto'), or a cluster's address", metavar="ADDRESS", const="local")

@@ -47,16 +47,31 @@ class Finding:
     z_length: float | None = None  # logistic-regression z with log length as a covariate
     tests: int = 1  # the hypotheses it stands for (its merged n-grams, groups, members)
     function_words_only: bool = False  # phrasing of function words and punctuation alone
+    census: tuple[int, int] | None = None  # (flagged, units) in the whole corpus, if sampled
+    ref_census: tuple[int, int] | None = None  # the same in the whole reference
+
+    @property
+    def counts(self) -> tuple[int, int]:
+        """(flagged, units): in the whole corpus where it was sampled, else where it was found."""
+        return self.census or (len(self.units), self.n_units)
+
+    @property
+    def ref_counts(self) -> tuple[int, int] | None:
+        if self.ref_units is None:
+            return None
+        return self.ref_census or (self.ref_flagged, self.ref_units)
 
     @property
     def prevalence(self) -> float:
-        return len(self.units) / self.n_units if self.n_units else 0.0
+        k, n = self.counts
+        return k / n if n else 0.0
 
     @property
     def ref_prevalence(self) -> float | None:
         if self.ref_units is None:
             return None
-        return self.ref_flagged / self.ref_units if self.ref_units else 0.0
+        k, n = self.ref_counts
+        return k / n if n else 0.0
 
     @property
     def baseline(self) -> float | None:
@@ -70,7 +85,7 @@ class Finding:
         if ref is None:
             return None
         # Half a document of smoothing keeps the lift finite when the reference never shows it.
-        return self.prevalence / max(ref, 0.5 / max(self.ref_units, 1))
+        return self.prevalence / max(ref, 0.5 / max(self.ref_counts[1], 1))
 
     @property
     def score(self) -> float:
@@ -104,11 +119,12 @@ class Finding:
         self.severity = policy.severity_of(self.id, self.grade_inputs)
 
     def as_dict(self, units: list[Unit], n_examples: int, seed: int) -> dict:
-        lo, hi = wilson(len(self.units), self.n_units)
+        k, n = self.counts
+        lo, hi = wilson(k, n)
         out = {
             "id": self.id, "methods": self.methods, "label": self.label,
             "description": self.description, "slot": self.slot, "severity": self.severity,
-            "n_flagged": int(len(self.units)), "n_units": self.n_units,
+            "n_flagged": int(k), "n_units": int(n),
             "prevalence": _r(self.prevalence), "prevalence_ci95": [_r(lo), _r(hi)],
             "reference_prevalence": None, "reference_ci95": None, "lift": None,
             "significance": None, "score": _r(self.score), "prompt_echo": self.prompt_echo,
@@ -117,8 +133,12 @@ class Finding:
             "merge_rule": self.merge_rule, "grade_inputs": self.grade_inputs,
             "examples": self.examples(units, n_examples, seed),
         }
+        if self.census or self.ref_census:
+            out["in_sample"] = {"n_flagged": int(len(self.units)), "n_units": self.n_units,
+                                "reference_flagged": self.ref_flagged,
+                                "reference_units": self.ref_units}
         if self.ref_units is not None:
-            rlo, rhi = wilson(self.ref_flagged, self.ref_units)
+            rlo, rhi = wilson(*self.ref_counts)
             out.update(reference_prevalence=_r(self.ref_prevalence), reference_ci95=[_r(rlo), _r(rhi)],
                        reference_expected=_r(self.ref_expected), lift=_r(self.lift),
                        significance={"test": self.test_name, "z": _r(self.z),

@@ -22,22 +22,31 @@ from traitforge.audit.units import Unit
 from traitforge.io import InputError
 
 SPANS = {"unit": pl.Int64, "start": pl.Int64, "end": pl.Int64}
+FLAG_SCHEMA = {"unit": pl.Int64, "finding_id": pl.String, "start": pl.Int64, "end": pl.Int64}
 
 
 class MatchContext:
     """The units matchers look at, and what several matchers share over them: the sentence
     frame (its skeletons keeping `frame_words` unless a matcher names its own), the sentence
-    embeddings per slot, and a model to ask (for LLM matchers)."""
+    embeddings per slot, and a model to ask (for LLM matchers). `embedders` may be shared by
+    several contexts, for the embedder to be loaded once."""
 
     def __init__(self, units: list[Unit], lead: int = 3, tail: int = 2, middle: bool = False,
                  clauses: bool = False, asker: Asker | None = None, rate_chars: int = 2000,
-                 frame_words: list[str] | None = None):
+                 frame_words: list[str] | None = None, embedders: dict | None = None):
         self.units, self.frame = units, (lead, tail, middle, clauses)
         self.asker, self.rate_chars = asker, rate_chars
         self.frame_words = sorted(STOP_WORDS) if frame_words is None else frame_words
         self._sentences: dict[tuple[str, ...], pl.DataFrame] = {}
+        self._slot_texts: dict[str, pl.Series] = {}
         self._vectors: dict[tuple[str, bool], np.ndarray] = {}
-        self._embedders: dict[bool, object] = {}
+        self._embedders: dict[bool, object] = {} if embedders is None else embedders
+
+    def slot_texts(self, slot: str) -> pl.Series:
+        """The text of each unit's `slot` (read once for all matchers)."""
+        if slot not in self._slot_texts:
+            self._slot_texts[slot] = slot_series(self.units, slot)
+        return self._slot_texts[slot]
 
     def sentences(self, slot: str | None = None, keep: list[str] | None = None) -> pl.DataFrame:
         key = tuple(self.frame_words if keep is None else keep)
@@ -61,6 +70,10 @@ class MatchContext:
             texts = self.sentences(slot, keep)["masked"].to_list()
             self._vectors[key] = self.embedder(accurate).encode(texts)
         return self._vectors[key]
+
+
+def slot_series(units: list[Unit], slot: str) -> pl.Series:
+    return pl.Series([u.slot_text(slot) for u in units], dtype=pl.String)
 
 
 def first_sentences(rows: pl.DataFrame) -> pl.DataFrame:
@@ -96,7 +109,7 @@ class RegexMatcher:
         """Polars' regex engine screens all slot texts at once; Python's `re` then finds the
         span in the few that pass. A regex only Python can compile is searched everywhere."""
         units = ctx.units
-        texts = pl.Series([u.slot_text(self.slot) for u in units], dtype=pl.String)
+        texts = ctx.slot_texts(self.slot)
         screen = ("(?i)" if "i" in self.flags else "") + self.regex
         try:
             candidates = np.flatnonzero(texts.str.contains(screen).to_numpy())
@@ -127,11 +140,18 @@ class NgramMatcher:
     type: ClassVar[str] = "ngram"
     needs_model: ClassVar[bool] = False
 
-    def units(self, units: list[Unit]) -> np.ndarray:
-        """Indices of the units that carry any of the n-grams, ascending."""
-        found = occurring([u.slot_text(self.slot) for u in units], [u.prompt for u in units],
+    def units(self, units: list[Unit], texts: pl.Series | None = None) -> np.ndarray:
+        """Indices of the units that carry any of the n-grams, ascending (`texts`: their slot
+        texts, if at hand). Only the units whose lower-cased text holds an n-gram's longest
+        token are tokenised: a token is a piece of that text, so the others cannot carry it."""
+        texts = slot_series(units, self.slot) if texts is None else texts
+        longest = sorted({max(toks, key=len) for toks in self.ngrams})
+        if not longest:
+            return np.zeros(0, np.int64)
+        maybe = np.flatnonzero(texts.str.to_lowercase().str.contains_any(longest).to_numpy())
+        found = occurring(texts.gather(maybe).to_list(), [units[i].prompt for i in maybe],
                           ngram_keys(self.ngrams))
-        return np.unique(found["unit"].to_numpy()).astype(np.int64)
+        return np.unique(maybe[found["unit"].to_numpy()]).astype(np.int64)
 
     def spans(self, units: list[Unit], flagged: np.ndarray) -> np.ndarray:
         """The regex's first match in each flagged unit's slot (the whole slot if none)."""
@@ -143,7 +163,7 @@ class NgramMatcher:
         return out
 
     def match(self, ctx: MatchContext) -> pl.DataFrame:
-        flagged = self.units(ctx.units)
+        flagged = self.units(ctx.units, ctx.slot_texts(self.slot))
         spans = self.spans(ctx.units, flagged)
         return _spans({"unit": flagged, "start": spans[:, 0], "end": spans[:, 1]})
 
@@ -281,6 +301,16 @@ def _foldable(a, b) -> bool:
         return (a.accurate == b.accurate and a.frame_words == b.frame_words
                 and (a.space is b.space or a.space == b.space))
     return isinstance(a, TemplateMatcher) and a.frame_words == b.frame_words
+
+
+def flag_rows(matchers: list[tuple[str, object]], ctx: MatchContext) -> pl.DataFrame:
+    """One row (unit index, finding_id, start, end) per unit of `ctx` that each (finding id,
+    matcher) pair flags, by unit and id."""
+    frames = [m.match(ctx).with_columns(pl.lit(fid).alias("finding_id")) for fid, m in matchers]
+    if not frames:
+        return pl.DataFrame(schema=FLAG_SCHEMA)
+    cast = [pl.col(k).cast(t) for k, t in FLAG_SCHEMA.items()]
+    return pl.concat([x.select(cast) for x in frames]).sort("unit", "finding_id")
 
 
 def from_json(data: dict):

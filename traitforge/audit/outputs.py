@@ -15,6 +15,7 @@ from sklearn.decomposition import PCA
 
 from traitforge import __version__
 from traitforge.audit.auditor import AuditResult
+from traitforge.audit.census import FLAGS, Census
 from traitforge.audit.config import AuditConfig
 from traitforge.audit.manifest import MANIFEST, mismatched_file, write_manifest
 from traitforge.audit.profile import distributions
@@ -29,13 +30,20 @@ OUTPUTS = (*SIGNED, "report.html", "clean.json", MANIFEST)
 CACHE = "llm_cache"
 
 
-def _corpus_stats(corpus: Corpus, units: list[Unit]) -> dict:
-    lengths = np.array([len(u.text) for u in units]) if units else np.zeros(1)
-    return {"file": corpus.records[0].source if corpus.records else None, "sha256": corpus.sha256,
-            "format": corpus.format, "read": corpus.n_read, "audited": len(corpus.records),
-            "rejected": len(corpus.rejected), "units": len(units),
-            "chars_mean": round(float(lengths.mean()), 1),
-            "chars_median": float(np.median(lengths))}
+def _corpus_stats(corpus: Corpus, units: list[Unit], census: Census | None) -> dict:
+    """What was read, audited and rejected; with a census, the whole file's figures and the
+    sample the passes looked in."""
+    lengths = census.chars if census is not None else np.array([len(u.text) for u in units])
+    lengths = lengths if len(lengths) else np.zeros(1)
+    out = {"file": corpus.records[0].source if corpus.records else None, "sha256": corpus.sha256,
+           "format": corpus.format, "read": corpus.n_read,
+           "audited": census.n_records if census else len(corpus.records),
+           "rejected": len(corpus.rejected), "units": census.n_units if census else len(units),
+           "chars_mean": round(float(lengths.mean()), 1),
+           "chars_median": float(np.median(lengths))}
+    if census is not None:
+        out["sample"] = {"records": len(corpus.records), "units": len(units)}
+    return out
 
 
 def audit_document(result: AuditResult, created_at: str | None = None) -> dict:
@@ -44,10 +52,12 @@ def audit_document(result: AuditResult, created_at: str | None = None) -> dict:
     identical runs."""
     config = asdict(result.config)
     executor = "ray" if config.pop("ray") else "local"  # where the blocks ran, not what was audited
-    stats = {"corpus": _corpus_stats(result.corpus, result.units),
+    census = result.extras.get("census", {})
+    stats = {"corpus": _corpus_stats(result.corpus, result.units, census.get("corpus")),
              "ngrams_examined": result.extras.get("ngrams_examined", 0)}
     if result.reference is not None:
-        stats["reference"] = _corpus_stats(result.reference, result.ref_units)
+        stats["reference"] = _corpus_stats(result.reference, result.ref_units,
+                                           census.get("reference"))
         stats["length"] = result.extras.get("length")
     cfg = result.config
     return {
@@ -95,17 +105,29 @@ def opening_map(result: AuditResult, max_points: int = 2500) -> dict | None:
 
 
 def flags_frame(result: AuditResult) -> pl.DataFrame:
-    rows = {"doc_id": [], "turn": [], "finding_id": [], "start": [], "end": []}
+    """Each finding's flags, in rank order: of every record where the corpus was counted in
+    full (`census`), else of the records the passes saw."""
+    census = result.extras.get("census", {}).get("corpus")
+    counted = set(census.flagged) if census is not None else set()
+    rows = {"unit": [], "doc_id": [], "turn": [], "finding_id": [], "start": [], "end": []}
     for f in result.findings:
+        if f.id in counted:
+            continue
         for u, (s, e) in zip(f.units, f.spans):
             unit = result.units[u]
+            rows["unit"].append(int(u))
             rows["doc_id"].append(unit.doc_id)
             rows["turn"].append(unit.turn)
             rows["finding_id"].append(f.id)
             rows["start"].append(int(s))
             rows["end"].append(int(e))
-    return pl.DataFrame(rows, schema={"doc_id": pl.String, "turn": pl.Int32, "finding_id": pl.String,
-                                      "start": pl.Int64, "end": pl.Int64})
+    sampled = pl.DataFrame(rows, schema={"unit": pl.Int64, **FLAGS})
+    if census is None:
+        return sampled.drop("unit")
+    order = pl.DataFrame({"finding_id": [f.id for f in result.findings],
+                          "rank": range(len(result.findings))})
+    return (pl.concat([census.flags, sampled]).join(order, on="finding_id")
+            .sort("rank", "unit").select(list(FLAGS)))
 
 
 def audit_inputs(config: AuditConfig) -> set[Path]:

@@ -13,7 +13,7 @@ import polars as pl
 
 from traitforge.audit.config import LLMSettings
 from traitforge.audit.llm_rating import Asker
-from traitforge.audit.matchers import MatchContext, from_json
+from traitforge.audit.matchers import MatchContext, flag_rows, from_json
 from traitforge.audit.outputs import CACHE, load_audit
 from traitforge.audit.stats import wilson
 from traitforge.audit.units import Unit, corpus_units
@@ -21,7 +21,6 @@ from traitforge.io import InputError, atomic_write_bytes, atomic_write_text, rea
 from traitforge.swap import check_replaceable, staged_dir
 
 APPLY_OUTPUTS = ("flags.parquet", "rejected.jsonl", "apply.json")
-FLAG_SCHEMA = {"unit": pl.Int64, "finding_id": pl.String, "start": pl.Int64, "end": pl.Int64}
 
 
 class Replayer:
@@ -51,12 +50,7 @@ class Replayer:
     def flags(self, units: list[Unit]) -> pl.DataFrame:
         """One row (unit index, finding_id, start, end) per unit that carries a finding."""
         ctx = MatchContext(units, *self.frame, asker=self.asker, rate_chars=self.rate_chars)
-        frames = [m.match(ctx).with_columns(pl.lit(f["id"]).alias("finding_id"))
-                  for f, m in zip(self.findings, self.matchers)]
-        if not frames:
-            return pl.DataFrame(schema=FLAG_SCHEMA)
-        cast = [pl.col(k).cast(t) for k, t in FLAG_SCHEMA.items()]
-        return pl.concat([x.select(cast) for x in frames]).sort("unit", "finding_id")
+        return flag_rows([(f["id"], m) for f, m in zip(self.findings, self.matchers)], ctx)
 
 
 def uptake(findings: list[dict], units: list[Unit], flags: pl.DataFrame) -> list[dict]:

@@ -19,6 +19,16 @@ def _bar(value: float, width: int = 20) -> Text:
     return Text("█" * filled + "·" * (width - filled), style="magenta")
 
 
+def sampled_line(doc: dict) -> str | None:
+    """What the passes looked at where a corpus was larger than the discovery sample."""
+    parts = [f"{what}: {x['sample']['records']:,} of {x['audited']:,} records"
+             for what in ("corpus", "reference") if (x := doc["stats"].get(what)) and "sample" in x]
+    if not parts:
+        return None
+    return (f"patterns looked for in a random sample ({'; '.join(parts)}), then counted in "
+            "every record: prevalences and flags are the whole file's")
+
+
 def summary_panel(doc: dict, out_dir: str) -> Panel:
     c = doc["stats"]["corpus"]
     lines = [
@@ -38,6 +48,8 @@ def summary_panel(doc: dict, out_dir: str) -> Panel:
                          f"within {length['strata']} length strata")
     else:
         lines.append("[bold]reference[/]  none: findings are graded by concentration alone")
+    if sampled_line(doc):
+        lines.append(f"[bold]sample[/]     {sampled_line(doc)}")
     counts = doc["counts"]
     lines.append(f"[bold]findings[/]   [red]{counts['fail']} fail[/]  [yellow]{counts['warn']} "
                  f"warn[/]  [cyan]{counts['info']} info[/]   n-grams examined "

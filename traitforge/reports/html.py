@@ -10,6 +10,7 @@ from traitforge.audit.outputs import load_audit
 from traitforge.io import InputError, atomic_write_text
 from traitforge.reports.audit_charts import (finding_anchor, length_chart, map_chart,
                                              markdown_chart, prevalence_chart)
+from traitforge.reports.audit_console import sampled_line
 from traitforge.reports.svg import VERDICT_COLOR, badge, escape, interval, page, pct, short
 
 
@@ -23,6 +24,8 @@ def _header(doc: dict) -> str:
     rows.append(("reference", "none: findings graded by concentration alone" if not ref else
                  f"{ref.get('file')} — {ref.get('audited', '?')} records, "
                  f"{ref.get('units', '?')} units"))
+    if stats and sampled_line(doc):
+        rows.append(("sample", sampled_line(doc)))
     length = stats.get("length")
     if length and length.get("ratio"):
         rows.append(("length", f"replies {length['ratio']:.2f}× the reference's (median "
@@ -82,6 +85,12 @@ def _finding(f: dict, flag_counts: dict[str, tuple[int, int]] | None) -> str:
           ("prevalence", f"{pct(f['prevalence'], 2)}{interval(f.get('prevalence_ci95'))}"),
           ("reference",
            f"{pct(f.get('reference_prevalence'), 2)}{interval(f.get('reference_ci95'))}")]
+    if f.get("in_sample"):
+        x = f["in_sample"]
+        ref = (f", reference {x['reference_flagged']} of {x['reference_units']}"
+               if x.get("reference_units") else "")
+        kv.append(("in the discovery sample", f"{x['n_flagged']} of {x['n_units']}{ref} "
+                                              "(what the tests were run on)"))
     if f.get("reference_expected") is not None:
         kv.append(("reference at the corpus's lengths", pct(f["reference_expected"], 2)))
     if f.get("lift") is not None:
