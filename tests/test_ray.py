@@ -59,8 +59,9 @@ def test_ray_audit_is_the_local_audit(ray_here, write_jsonl, tmp_path):
     rows, _ = generate(600, 3, 0.25)
     corpus = write_jsonl("c.jsonl", rows)
     reference = write_jsonl("r.jsonl", generate(600, 4, 0.0)[0])
-    for ref in (None, str(reference)):
-        config = AuditConfig(corpus=str(corpus), reference=ref, builtin=False)
+    # the last one is a sample of 200 records, counted in all 600 by a census on Ray
+    for ref, sample in ((None, 20000), (str(reference), 20000), (str(reference), 200)):
+        config = AuditConfig(corpus=str(corpus), reference=ref, builtin=False, sample=sample)
         docs = [audit_document(run_audit(c), created_at="then")
                 for c in (config, replace(config, ray="local"))]
         assert [d.pop("executor") for d in docs] == ["local", "ray"]

@@ -153,7 +153,8 @@ def count_all(findings: list[Finding], at: CorpusFile, config: AuditConfig,
     d = config.discovery
     steps.docs = at.n_records
     tick = steps.task(f"counting in all {at.n_records:,} records", at.n_records)
-    return at.census(findings, config.turns, (d.lead, d.tail, d.middle, d.clauses), tick)
+    return at.census([(f.id, f.matcher) for f in findings], config.turns,
+                     (d.lead, d.tail, d.middle, d.clauses), tick)
 
 
 def run_passes(passes: list[Pass], units: list[Unit], ref_units: list[Unit] | None,

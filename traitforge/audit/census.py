@@ -88,10 +88,19 @@ class CorpusFile:
         return Corpus(records, reader.rejected, reader.format or "unknown", self.digest,
                       reader.n_read, self.label)
 
-    def census(self, findings: list, turns: str, frame: tuple, tick=lambda n: None) -> Census:
-        """Replay `findings` (those a matcher can replay without a model) on every record,
+    def scan(self) -> Corpus:
+        """Read the file once for its count, rejects and ids, keeping no record (a census
+        follows)."""
+        self.n_records = sum(1 for _ in self._read())
+        reader = self.reader
+        return Corpus([], reader.rejected, reader.format or "unknown", self.digest,
+                      reader.n_read, self.label)
+
+    def census(self, matchers: list[tuple[str, object]], turns: str, frame: tuple,
+               tick=lambda n: None) -> Census:
+        """Replay each (finding id, matcher) pair whose matcher needs no model on every record,
         a block at a time, on every core (or on Ray, when the audit runs there)."""
-        matchers = [(f.id, f.matcher.to_json()) for f in findings if not f.matcher.needs_model]
+        matchers = [(fid, m.to_json()) for fid, m in matchers if not m.needs_model]
         job = partial(census_block, matchers, turns, frame)
         flags, chars, n_units = [], [], 0
         for n_records, (found, lengths) in replayed(job, self._blocks()):

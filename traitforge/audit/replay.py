@@ -11,13 +11,14 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from traitforge.audit.census import FLAGS, CorpusFile, corpus_file
 from traitforge.audit.config import LLMSettings
 from traitforge.audit.llm_rating import Asker
 from traitforge.audit.matchers import MatchContext, flag_rows, from_json
 from traitforge.audit.outputs import CACHE, load_audit
 from traitforge.audit.stats import wilson
 from traitforge.audit.units import Unit, corpus_units
-from traitforge.io import InputError, atomic_write_bytes, atomic_write_text, read_corpus, write_jsonl
+from traitforge.io import InputError, atomic_write_bytes, atomic_write_text, write_jsonl
 from traitforge.swap import check_replaceable, staged_dir
 
 APPLY_OUTPUTS = ("flags.parquet", "rejected.jsonl", "apply.json")
@@ -53,9 +54,8 @@ class Replayer:
         return flag_rows([(f["id"], m) for f, m in zip(self.findings, self.matchers)], ctx)
 
 
-def uptake(findings: list[dict], units: list[Unit], flags: pl.DataFrame) -> list[dict]:
-    """Each finding's prevalence among `units`, beside its prevalence in the audited data."""
-    n = len(units)
+def uptake(findings: list[dict], n: int, flags: pl.DataFrame) -> list[dict]:
+    """Each finding's prevalence among `n` units, beside its prevalence in the audited data."""
     out = []
     for f in findings:
         k = int(flags.filter(pl.col("finding_id") == f["id"])["unit"].n_unique())
@@ -71,40 +71,53 @@ def apply_audit(audit_dir: str | Path, corpus_path: str | Path, out_dir: str | P
                 llm_base_url: str | None = None) -> dict:
     """Flag a new corpus with an audit's findings: writes OUT/flags.parquet (doc_id, turn,
     finding_id, start, end), OUT/apply.json (per-finding prevalence, new against audited; the
-    LLM findings skipped without `llm`) and OUT/rejected.jsonl. With `llm` (a model spec, or
-    the served model's name with `llm_base_url`) LLM findings are replayed, the calls cached
-    in OUT/llm_cache."""
+    LLM findings skipped without `llm`) and OUT/rejected.jsonl. Without `llm` the corpus is
+    replayed as an audit's census replays it, a block at a time on every core; with `llm` (a
+    model spec, or the served model's name with `llm_base_url`) it is read whole and LLM
+    findings are replayed too, the calls cached in OUT/llm_cache."""
     out = Path(out_dir)
     if (out / "flags.parquet").resolve() == (Path(audit_dir) / "flags.parquet").resolve():
         raise InputError(f"{out}: would overwrite the audit's own flags; choose another --out")
     check_replaceable(out, APPLY_OUTPUTS, (CACHE,))
     doc = load_audit(audit_dir).doc
     cfg = doc["config"]
-    corpus = read_corpus(corpus_path, fmt or cfg.get("format"), cfg.get("id_field", "id"), strict)
-    units = corpus_units(corpus.records, cfg.get("turns", "all"))
-    if not units:
-        raise InputError(f"{corpus_path}: no responses to flag ({corpus.n_read} read, "
-                         f"{len(corpus.rejected)} rejected)")
     backend = None
     if llm:
         from traitforge.backends import open_backend
 
         backend = open_backend(llm, base_url=llm_base_url, cache_dir=out / CACHE)
     replayer = Replayer(doc, backend, cfg.get("seed", 0))
-    flags = replayer.flags(units)
-    ids = pl.DataFrame({"unit": np.arange(len(units), dtype=np.int64),
-                        "doc_id": [u.doc_id for u in units],
-                        "turn": pl.Series([u.turn for u in units], dtype=pl.Int32)})
-    table = flags.join(ids, on="unit").select("doc_id", "turn", "finding_id", "start", "end")
+    with corpus_file(corpus_path, fmt or cfg.get("format"), cfg.get("id_field", "id"),
+                     strict) as file:
+        corpus, flags, n_units = _flagged(file, replayer, cfg.get("turns", "all"), backend)
+    if not n_units:
+        raise InputError(f"{corpus_path}: no responses to flag ({corpus.n_read} read, "
+                         f"{len(corpus.rejected)} rejected)")
     result = {"audit": str(audit_dir), "audit_sha256": doc.get("input_sha256"),
               "corpus": str(corpus_path), "sha256": corpus.sha256, "read": corpus.n_read,
-              "used": len(corpus.records), "rejected": len(corpus.rejected), "units": len(units),
-              "findings": uptake(replayer.findings, units, flags),
+              "used": corpus.n_read - len(corpus.rejected), "rejected": len(corpus.rejected),
+              "units": n_units, "findings": uptake(replayer.findings, n_units, flags),
               "skipped": replayer.skipped}
     with staged_dir(out, APPLY_OUTPUTS, keep=(CACHE,)) as stage:  # replaces the old three at once
         buf = io.BytesIO()
-        table.write_parquet(buf)
+        flags.select(list(FLAGS)).write_parquet(buf)
         atomic_write_bytes(stage / "flags.parquet", buf.getvalue())
         write_jsonl(stage / "rejected.jsonl", [r.as_dict() for r in corpus.rejected])
         atomic_write_text(stage / "apply.json", json.dumps(result, indent=1, ensure_ascii=False) + "\n")
     return result
+
+
+def _flagged(file: CorpusFile, replayer: Replayer, turns: str, backend):
+    """The corpus read (its records kept only when a model labels them), its flags (unit,
+    doc_id, turn, finding_id, start, end) and its count of units."""
+    if backend is None:
+        corpus = file.scan()
+        census = file.census(list(zip((f["id"] for f in replayer.findings), replayer.matchers)),
+                             turns, replayer.frame)
+        return corpus, census.flags, census.n_units
+    corpus = file.sample(0, 0)
+    units = corpus_units(corpus.records, turns)
+    ids = pl.DataFrame({"unit": np.arange(len(units), dtype=np.int64),
+                        "doc_id": [u.doc_id for u in units],
+                        "turn": pl.Series([u.turn for u in units], dtype=pl.Int32)})
+    return corpus, replayer.flags(units).join(ids, on="unit"), len(units)

@@ -275,7 +275,7 @@ def run_uptake(task: Task, items: list[dict], ctx: Context) -> dict:
         x.update(reply=r, findings=hits.get(k, []))
     return {"main": "any_pattern", "audit": str(audit_dir),
             "audit_sha256": doc.get("input_sha256"),
-            "patterns": uptake(replayer.findings, units, flags), "skipped": replayer.skipped,
+            "patterns": uptake(replayer.findings, len(units), flags), "skipped": replayer.skipped,
             "metrics": uptake_metrics(items)}
 
 
