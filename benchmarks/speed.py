@@ -128,8 +128,13 @@ def show(label: str, r: dict) -> None:
 
 
 def same_findings(a: dict, b: dict) -> bool:
-    """Whether two audit.json documents agree on everything but timings and the executor."""
-    strip = lambda d: {k: v for k, v in d.items() if k not in ("seconds", "created_at", "executor")}
+    """Whether two audit.json documents agree on everything but timings, the executor and the
+    settings only one of them has (an older checkout's config lacks the newer settings)."""
+    shared = set(a["config"]) & set(b["config"])
+
+    def strip(d: dict) -> dict:
+        out = {k: v for k, v in d.items() if k not in ("seconds", "created_at", "executor")}
+        return out | {"config": {k: v for k, v in d["config"].items() if k in shared}}
     return json.dumps(strip(a), sort_keys=True) == json.dumps(strip(b), sort_keys=True)
 
 
@@ -162,7 +167,7 @@ def main() -> None:
             results.append(run(tree, (tmp / "corpus.jsonl").resolve(), tmp / f"out{k}", f))
             show(label, results[-1])
         for (label, _, _), r in zip(runs[1:len(a.code) + 1], results[1:]):
-            print(f"{label} gives this checkout's audit.json (timings apart): "
+            print(f"{label} gives this checkout's audit.json (timings and new settings apart): "
                   f"{same_findings(results[0]['doc'], r['doc'])}")
         if a.ray:
             print(f"--ray gives the local run's audit.json (timings apart): "

@@ -175,6 +175,21 @@ def test_ids_from_row_number_in_parquet_and_csv(tmp_path):
     assert [r.id for r in read_corpus(path).records] == ["2", "3"]
 
 
+def test_parquet_is_read_a_slice_at_a_time_in_order(tmp_path, monkeypatch):
+    import traitforge.rows as rows
+
+    monkeypatch.setattr(rows, "PARQUET_ROWS", 3)
+    texts = [f"Document number {i}." for i in range(10)]
+    path = tmp_path / "many.parquet"
+    pl.DataFrame({"text": texts, "n": list(range(10))}).write_parquet(path, row_group_size=4)
+    corpus = read_corpus(path)
+    assert [r.text for r in corpus.records] == texts
+    assert [r.line for r in corpus.records] == list(range(1, 11))
+    exact = tmp_path / "six.parquet"  # a last slice that is exactly full, then an empty one
+    pl.DataFrame({"text": texts[:6]}).write_parquet(exact)
+    assert len(read_corpus(exact).records) == 6
+
+
 # ---------------------------------------------------------------- bad input
 
 def _bad_jsonl_rows(chat):

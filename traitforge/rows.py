@@ -28,14 +28,7 @@ def file_rows(path: Path, label: str | Path | None = None) -> Iterator[tuple[int
     if name.endswith((".jsonl", ".jsonl.gz", ".json.gz", ".ndjson")):
         yield from _json_lines(path, gzip.open if name.endswith(".gz") else open, label)
     elif name.endswith(".parquet"):
-        import polars as pl
-
-        try:
-            df = pl.read_parquet(path)
-        except Exception as e:  # polars raises several types for a corrupt file
-            raise InputError(f"{label}: not a readable Parquet file ({e.__class__.__name__})") from None
-        for i, row in enumerate(df.iter_rows(named=True), 1):
-            yield i, row, json.dumps(row, ensure_ascii=False, default=str)
+        yield from _parquet_rows(path, label)
     elif name.endswith(".csv"):
         with open(path, "r", encoding="utf-8-sig", errors="surrogateescape", newline="") as f:
             reader = csv.DictReader(f)
@@ -46,6 +39,26 @@ def file_rows(path: Path, label: str | Path | None = None) -> Iterator[tuple[int
                 yield reader.line_num, _csv_problem(row, len(reader.fieldnames)) or row, raw
     else:
         raise InputError(f"{label}: unsupported file type (use .jsonl, .jsonl.gz, .parquet or .csv)")
+
+
+PARQUET_ROWS = 10_000  # rows of a Parquet file read at a time
+
+
+def _parquet_rows(path: Path, label) -> Iterator[tuple[int, Any, str]]:
+    """A Parquet file's rows, read a slice at a time so that a large file is never held whole."""
+    import polars as pl
+
+    line = 0
+    while True:
+        try:
+            df = pl.scan_parquet(path).slice(line, PARQUET_ROWS).collect()
+        except Exception as e:  # polars raises several types for a corrupt file
+            raise InputError(f"{label}: not a readable Parquet file ({e.__class__.__name__})") from None
+        for row in df.iter_rows(named=True):
+            line += 1
+            yield line, row, json.dumps(row, ensure_ascii=False, default=str)
+        if df.height < PARQUET_ROWS:
+            return
 
 
 def _csv_problem(row: dict, columns: int) -> Bad | None:
