@@ -2,14 +2,19 @@
 from __future__ import annotations
 
 import json
+import os
+from types import SimpleNamespace
 
 import numpy as np
 import polars as pl
 import pytest
 
 from traitforge.audit import AuditConfig, run_audit, write_outputs
+from traitforge.audit.auditor import unique_ids
+from traitforge.audit import census
+from traitforge.audit.census import corpus_file
 from traitforge.cli import main
-from traitforge.io import read_corpus
+from traitforge.io import InputError, read_corpus
 
 from test_families import generate
 
@@ -122,3 +127,25 @@ def test_a_negative_sample_is_refused(write_jsonl, capsys):
     path = write_jsonl("c.jsonl", generate(20, seed=1, plant_rate=0)[0])
     assert main(["audit", str(path), "--out", str(path.parent / "a"), "--sample", "-1"]) == 2
     assert "--sample" in capsys.readouterr().err
+
+
+def test_finding_ids_made_unique_skip_a_name_already_taken():
+    found = unique_ids([SimpleNamespace(id=x) for x in ("a", "a", "a-2", "a")])
+    assert [f.id for f in found] == ["a", "a-3", "a-2", "a-4"]
+
+
+def test_an_unknown_format_is_refused_before_reading(write_jsonl):
+    path = write_jsonl("c.jsonl", generate(20, seed=1, plant_rate=0)[0])
+    with pytest.raises(InputError, match="unknown format 'nope'"):
+        with corpus_file(path, "nope", "id", False):
+            pass
+
+
+def _die(block):
+    os._exit(3)  # a census process killed (out of memory, say)
+
+
+def test_a_census_process_that_dies_is_one_clear_error(monkeypatch):
+    monkeypatch.setattr(census, "_cores", lambda: 2)
+    with pytest.raises(InputError, match="a census process died"):
+        list(census.replayed(_die, iter([[1], [2], [3]])))

@@ -135,7 +135,7 @@ def _audit(config: AuditConfig, files: ExitStack, progress=None) -> AuditResult:
     for p in passes:
         if hasattr(p, "finish"):
             p.finish(ctx, merged_into)
-    census = {what: count_all(findings, at, config, steps) for what, at in
+    census = {what: count_all(findings, at, what, config, steps) for what, at in
               (("corpus", corpus_at), ("reference", ref_at)) if at is not None and at.sampled}
     if census:
         count_in_all(findings, census.get("corpus"), census.get("reference"))
@@ -147,12 +147,12 @@ def _audit(config: AuditConfig, files: ExitStack, progress=None) -> AuditResult:
                        rank(findings), merged_into, steps.seconds, ctx.extras)
 
 
-def count_all(findings: list[Finding], at: CorpusFile, config: AuditConfig,
+def count_all(findings: list[Finding], at: CorpusFile, what: str, config: AuditConfig,
               steps: Steps) -> Census:
-    """The findings replayed on every record of a sampled corpus file."""
+    """The findings replayed on every record of a sampled corpus (or reference) file."""
     d = config.discovery
     steps.docs = at.n_records
-    tick = steps.task(f"counting in all {at.n_records:,} records", at.n_records)
+    tick = steps.task(f"census of the {what}", at.n_records)
     return at.census([(f.id, f.matcher) for f in findings], config.turns,
                      (d.lead, d.tail, d.middle, d.clauses), tick)
 
@@ -221,12 +221,18 @@ def merge(passes: list[Pass], found: dict[str, list[Finding]], config: AuditConf
 
 
 def unique_ids(findings: list[Finding]) -> list[Finding]:
-    """A second finding with an id already taken becomes id-2, a third id-3, ..."""
+    """A second finding with an id already taken becomes id-2, a third id-3, ... (skipping a
+    name another finding has)."""
+    taken = {f.id for f in findings}
     seen: dict[str, int] = {}
     for f in findings:
         if f.id in seen:
-            seen[f.id] += 1
-            f.id = f"{f.id}-{seen[f.id]}"
+            k = seen[f.id] + 1
+            while f"{f.id}-{k}" in taken:  # a finding already called id-2 keeps that name
+                k += 1
+            seen[f.id] = k
+            f.id = f"{f.id}-{k}"
+            taken.add(f.id)
         else:
             seen[f.id] = 1
     return findings

@@ -14,8 +14,10 @@ import itertools
 import multiprocessing
 import os
 import random
+import signal
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
@@ -28,7 +30,7 @@ import polars as pl
 from traitforge.audit.matchers import MatchContext, flag_rows, from_json
 from traitforge.audit.units import corpus_units
 from traitforge.executors import current
-from traitforge.io import Corpus, InputError, Record, RecordReader, snapshot
+from traitforge.io import FORMATS, Corpus, InputError, Record, RecordReader, snapshot
 from traitforge.rows import file_rows
 
 CENSUS_RECORDS = 4_000  # records replayed at a time (a block: about 0.3 GB in its process)
@@ -151,24 +153,43 @@ def replayed(job, blocks: Iterator) -> Iterator:
         while window := list(itertools.islice(blocks, RAY_WINDOW)):
             yield from executor.map(job, window)
         return
-    workers = min(CENSUS_PROCESSES, len(os.sched_getaffinity(0)))
+    workers = min(CENSUS_PROCESSES, _cores())
     if workers < 2:
-        yield from map(job, blocks)
+        try:
+            yield from map(job, blocks)
+        finally:
+            _EMBEDDERS.clear()
         return
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        pending: deque = deque()
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=signal.signal, initargs=(signal.SIGINT, signal.SIG_IGN))
+    pending: deque = deque()
+    try:
         for block in blocks:
             pending.append(pool.submit(job, block))
             if len(pending) > workers:
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
+    except BrokenProcessPool:
+        raise InputError("a census process died (out of memory?); run the audit again with a "
+                         "smaller --sample, or on a machine with more memory") from None
+    finally:
+        pool.shutdown(cancel_futures=True)
+
+
+def _cores() -> int:
+    """The cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 @contextmanager
 def corpus_file(path: str | Path, fmt: str | None, id_field: str, strict: bool):
     """The corpus file at `path`, snapshotted for as long as the context lasts."""
     path = Path(path)
+    if fmt is not None and fmt not in FORMATS:
+        raise InputError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     if not path.is_file():
         raise InputError(f"{path}: no such file")
     with snapshot(path) as (copy, digest):

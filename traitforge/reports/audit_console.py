@@ -26,7 +26,8 @@ def sampled_line(doc: dict) -> str | None:
     if not parts:
         return None
     return (f"patterns looked for in a random sample ({'; '.join(parts)}), then counted in "
-            "every record: prevalences and flags are the whole file's")
+            "every record: prevalences and flags are the whole file's (an LLM finding's, the "
+            "sample's; tests and length-matched reference rates, the sample's)")
 
 
 def summary_panel(doc: dict, out_dir: str) -> Panel:
