@@ -26,8 +26,9 @@ def sampled_line(doc: dict) -> str | None:
     if not parts:
         return None
     return (f"patterns looked for in a random sample ({'; '.join(parts)}), then counted in "
-            "every record: prevalences and flags are the whole file's (an LLM finding's, the "
-            "sample's; tests and length-matched reference rates, the sample's)")
+            "every record: prevalences and flags are the whole file's; the tests, evidence, "
+            "distributions, the reference's rate at the corpus's lengths and any LLM finding "
+            "are the sample's")
 
 
 def summary_panel(doc: dict, out_dir: str) -> Panel:

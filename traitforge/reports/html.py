@@ -90,7 +90,7 @@ def _finding(f: dict, flag_counts: dict[str, tuple[int, int]] | None) -> str:
         ref = (f", reference {x['reference_flagged']} of {x['reference_units']}"
                if x.get("reference_units") else "")
         kv.append(("in the discovery sample", f"{x['n_flagged']} of {x['n_units']}{ref} "
-                                              "(what the tests were run on)"))
+                                              "(what the passes judged)"))
     if f.get("reference_expected") is not None:
         kv.append(("reference at the corpus's lengths", pct(f["reference_expected"], 2)))
     if f.get("lift") is not None:
