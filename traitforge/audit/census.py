@@ -28,7 +28,7 @@ import numpy as np
 import polars as pl
 
 from traitforge.audit.matchers import MatchContext, flag_rows, from_json
-from traitforge.audit.units import corpus_units
+from traitforge.audit.units import Unit, corpus_units
 from traitforge.executors import current
 from traitforge.io import FORMATS, Corpus, InputError, Record, RecordReader, snapshot
 from traitforge.rows import file_rows
@@ -75,27 +75,32 @@ class CorpusFile:
     def sample(self, k: int, seed: int) -> Corpus:
         """The corpus with its records, or a uniform sample of `k` of them (0: all), in file
         order; its rejects and count read are the whole file's."""
+        if not k:
+            records = list(self._read())
+            self.n_records = len(records)
+            return self._corpus([self.reader.final(r) for r in records])
         kept: list = []  # (-key, ordinal, record): the k smallest keys, a max-heap
         rng = random.Random(seed)
         n = 0
         for n, record in enumerate(self._read(), 1):
             key = rng.random()
-            if not k or len(kept) < k:
+            if len(kept) < k:
                 heapq.heappush(kept, (-key, n, record))
             elif key < -kept[0][0]:
                 heapq.heapreplace(kept, (-key, n, record))
-        self.n_records, self.sampled = n, bool(k) and n > k
-        reader = self.reader
-        records = [reader.final(r) for _, _, r in sorted(kept, key=lambda x: x[1])]
-        return Corpus(records, reader.rejected, reader.format or "unknown", self.digest,
-                      reader.n_read, self.label)
+        self.n_records, self.sampled = n, n > k
+        return self._corpus([self.reader.final(r) for _, _, r in sorted(kept, key=lambda x: x[1])])
 
     def scan(self) -> Corpus:
         """Read the file once for its count, rejects and ids, keeping no record (a census
         follows)."""
         self.n_records = sum(1 for _ in self._read())
+        return self._corpus([])
+
+    def _corpus(self, records: list[Record]) -> Corpus:
+        """`records` as a corpus of this file, with the whole file's rejects and count read."""
         reader = self.reader
-        return Corpus([], reader.rejected, reader.format or "unknown", self.digest,
+        return Corpus(records, reader.rejected, reader.format or "unknown", self.digest,
                       reader.n_read, self.label)
 
     def census(self, matchers: list[tuple[str, object]], turns: str, frame: tuple,
@@ -138,11 +143,15 @@ def census_block(matchers: list[tuple[str, dict]], turns: str, frame: tuple,
     units = corpus_units(records, turns)
     ctx = MatchContext(units, *frame, embedders=_EMBEDDERS)
     found = flag_rows([(fid, from_json(m)) for fid, m in matchers], ctx)
-    ids = pl.DataFrame({"unit": np.arange(len(units), dtype=np.int64),
-                        "doc_id": [u.doc_id for u in units],
-                        "turn": pl.Series([u.turn for u in units], dtype=pl.Int32)})
-    return len(records), (found.join(ids, on="unit").sort("unit", "finding_id"),
+    return len(records), (found.join(unit_ids(units), on="unit").sort("unit", "finding_id"),
                           np.array([len(u.text) for u in units], np.int64))
+
+
+def unit_ids(units: list[Unit]) -> pl.DataFrame:
+    """unit (index), doc_id and turn of each unit: what names a flag in flags.parquet."""
+    return pl.DataFrame({"unit": np.arange(len(units), dtype=np.int64),
+                         "doc_id": [u.doc_id for u in units],
+                         "turn": pl.Series([u.turn for u in units], dtype=pl.Int32)})
 
 
 def replayed(job, blocks: Iterator) -> Iterator:

@@ -8,10 +8,9 @@ import io
 import json
 from pathlib import Path
 
-import numpy as np
 import polars as pl
 
-from traitforge.audit.census import FLAGS, CorpusFile, corpus_file
+from traitforge.audit.census import FLAGS, CorpusFile, corpus_file, unit_ids
 from traitforge.audit.config import LLMSettings
 from traitforge.audit.llm_rating import Asker
 from traitforge.audit.matchers import MatchContext, flag_rows, from_json
@@ -117,7 +116,4 @@ def _flagged(file: CorpusFile, replayer: Replayer, turns: str, backend):
         return corpus, census.flags, census.n_units
     corpus = file.sample(0, 0)
     units = corpus_units(corpus.records, turns)
-    ids = pl.DataFrame({"unit": np.arange(len(units), dtype=np.int64),
-                        "doc_id": [u.doc_id for u in units],
-                        "turn": pl.Series([u.turn for u in units], dtype=pl.Int32)})
-    return corpus, replayer.flags(units).join(ids, on="unit"), len(units)
+    return corpus, replayer.flags(units).join(unit_ids(units), on="unit"), len(units)

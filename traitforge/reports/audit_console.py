@@ -50,8 +50,8 @@ def summary_panel(doc: dict, out_dir: str) -> Panel:
                          f"within {length['strata']} length strata")
     else:
         lines.append("[bold]reference[/]  none: findings are graded by concentration alone")
-    if sampled_line(doc):
-        lines.append(f"[bold]sample[/]     {sampled_line(doc)}")
+    if sample := sampled_line(doc):
+        lines.append(f"[bold]sample[/]     {sample}")
     counts = doc["counts"]
     lines.append(f"[bold]findings[/]   [red]{counts['fail']} fail[/]  [yellow]{counts['warn']} "
                  f"warn[/]  [cyan]{counts['info']} info[/]   n-grams examined "

@@ -24,8 +24,8 @@ def _header(doc: dict) -> str:
     rows.append(("reference", "none: findings graded by concentration alone" if not ref else
                  f"{ref.get('file')} — {ref.get('audited', '?')} records, "
                  f"{ref.get('units', '?')} units"))
-    if stats and sampled_line(doc):
-        rows.append(("sample", sampled_line(doc)))
+    if stats and (sample := sampled_line(doc)):
+        rows.append(("sample", sample))
     length = stats.get("length")
     if length and length.get("ratio"):
         rows.append(("length", f"replies {length['ratio']:.2f}× the reference's (median "
