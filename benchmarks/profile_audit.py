@@ -1,11 +1,12 @@
-"""Profile a full audit with py-spy (every thread, native frames off): the top functions by
-their own time and by time inside them, for this checkout and any other side by side.
+"""Profile a full audit with py-spy (every thread of it and of the processes it
+starts, native frames off): the top functions by their own time and by time inside them, for this
+checkout and any other side by side.
 
     python benchmarks/profile_audit.py [--n 20000] [--code TREE ...] [--top 10] [--rate 100]
 
 Needs py-spy (pip install py-spy). The audit runs as `benchmarks/speed.py` runs it, on N
 AlpacaEval responses reference-free. Seconds are samples over the rate, summed over the threads
-that were busy, so two busy threads count twice.
+(and processes) that were busy, so two busy threads count twice.
 """
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ def profile(tree: Path, corpus: Path, out: Path, rate: int) -> Path:
     spy = shutil.which("py-spy", path=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
     if spy is None:
         sys.exit("py-spy is not installed (pip install py-spy)")
-    cmd = [spy, "record", "--format", "raw", "-r", str(rate), "-o", str(raw), "--",
+    cmd = [spy, "record", "--subprocesses", "--format", "raw", "-r", str(rate), "-o", str(raw), "--",
            sys.executable, "-m", "traitforge.cli", "audit", str(corpus), "--out", str(out), "--quiet"]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tree,
                           env=child_env(tree))
