@@ -1,6 +1,6 @@
-"""Profile a full audit with py-spy (every thread of it and of the processes it
-starts, native frames off): the top functions by their own time and by time inside them, for this
-checkout and any other side by side.
+"""Profile a full audit with py-spy (every thread of it and of the processes it starts, native
+frames off): the top functions by their own time and by time inside them, for this checkout and
+any other side by side.
 
     python benchmarks/profile_audit.py [--n 20000] [--code TREE ...] [--top 10] [--rate 100]
 
@@ -31,8 +31,9 @@ def profile(tree: Path, corpus: Path, out: Path, rate: int) -> Path:
     spy = shutil.which("py-spy", path=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
     if spy is None:
         sys.exit("py-spy is not installed (pip install py-spy)")
-    cmd = [spy, "record", "--subprocesses", "--format", "raw", "-r", str(rate), "-o", str(raw), "--",
-           sys.executable, "-m", "traitforge.cli", "audit", str(corpus), "--out", str(out), "--quiet"]
+    cmd = [spy, "record", "--subprocesses", "--format", "raw", "-r", str(rate), "-o", str(raw),
+           "--", sys.executable, "-m", "traitforge.cli", "audit", str(corpus), "--out", str(out),
+           "--quiet"]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tree,
                           env=child_env(tree))
     if not raw.exists():
