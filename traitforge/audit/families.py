@@ -114,12 +114,18 @@ def frame_code(text: str, start: int, end: int) -> tuple[str, ...]:
     return para, line, "first" if j == 0 else "later", place, ender, first, after
 
 
+def _frame_codes(f: Finding, units: list[Unit], sample: int):
+    """The frame codes of an evenly spaced sample of about `sample` of a finding's occurrences,
+    one at a time."""
+    step = max(1, len(f.units) // sample)
+    return (frame_code(units[u].text, int(s), int(e))
+            for u, (s, e) in zip(f.units[::step], f.spans[::step]))
+
+
 def frame_profile(f: Finding, units: list[Unit], sample: int = SAMPLE) -> Counter:
     """The distribution of frame codes over (an evenly spaced sample of about `sample` of) a
     finding's occurrences."""
-    step = max(1, len(f.units) // sample)
-    return Counter(frame_code(units[u].text, int(s), int(e))
-                   for u, (s, e) in zip(f.units[::step], f.spans[::step]))
+    return Counter(_frame_codes(f, units, sample))
 
 
 def structural_findings(findings: list[Finding], units: list[Unit], sample: int = 60
@@ -127,9 +133,23 @@ def structural_findings(findings: list[Finding], units: list[Unit], sample: int 
     """The findings that are moves (see `structural`, read on `sample` occurrences of each),
     not phrases inside sentences. A phrasing of one word is a move only where it opens its
     sentence ("Crucially,", "Certainly!"): a sentence's last word is what it is about
-    ("conditions.")."""
-    return [f for f in findings
-            if structural(frame_profile(f, units, sample), opening_only=one_word(f))]
+    ("conditions."). Occurrences are read only until their count decides it."""
+    return [f for f in findings if _decided_structural(f, units, sample)]
+
+
+def _decided_structural(f: Finding, units: list[Unit], sample: int) -> bool:
+    """`structural` of the finding's sampled frame profile, without reading the occurrences
+    left once either side holds half of them."""
+    opening_only, total = one_word(f), len(f.units[::max(1, len(f.units) // sample)])
+    edge = other = 0
+    for code in _frame_codes(f, units, sample):
+        if _at_edge(code, opening_only):
+            edge += 1
+        else:
+            other += 1
+        if edge >= 0.5 * total or total - other < 0.5 * total:
+            break
+    return edge >= 0.5 * total
 
 
 def one_word(f: Finding) -> bool:
@@ -140,9 +160,15 @@ def one_word(f: Finding) -> bool:
 def structural(profile: Counter, opening_only: bool = False) -> bool:
     """Mostly at a sentence's edge (with `opening_only`, its start), or beginning with a mark:
     a move, not a topic word."""
-    edges = ("start", "whole") if opening_only else ("start", "whole", "end")
-    edge = sum(n for code, n in profile.items() if code[3] in edges or code[5] == "mark")
+    edge = sum(n for code, n in profile.items() if _at_edge(code, opening_only))
     return edge >= 0.5 * sum(profile.values())
+
+
+def _at_edge(code: tuple[str, ...], opening_only: bool) -> bool:
+    """Whether a frame code sits at a sentence's edge (its start only, with `opening_only`)
+    or begins with a mark."""
+    return code[3] in (("start", "whole") if opening_only else ("start", "whole", "end")) \
+        or code[5] == "mark"
 
 
 def _cosine(a: Counter, b: Counter) -> float:

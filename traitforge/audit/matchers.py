@@ -155,12 +155,13 @@ class NgramMatcher:
 
     def spans(self, units: list[Unit], flagged: np.ndarray) -> np.ndarray:
         """The regex's first match in each flagged unit's slot (the whole slot if none)."""
-        place = RegexMatcher(self.slot, self.regex, "i")
-        pattern = place.compiled()
-        out = np.zeros((len(flagged), 2), np.int64)
-        for k, i in enumerate(flagged):
-            out[k] = place.locate(units[i], pattern) or units[i].span(self.slot)
-        return out
+        search = RegexMatcher(self.slot, self.regex, "i").compiled().search
+        out = []
+        for i in flagged.tolist():
+            start, end = units[i].span(self.slot)
+            m = search(units[i].text[start:end])
+            out.append((start + m.start(), start + m.end()) if m else (start, end))
+        return np.array(out, np.int64).reshape(len(out), 2)
 
     def match(self, ctx: MatchContext) -> pl.DataFrame:
         flagged = self.units(ctx.units, ctx.slot_texts(self.slot))

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
-from sklearn.decomposition import PCA
 
 from traitforge import __version__
 from traitforge.audit.auditor import AuditResult
@@ -86,6 +85,7 @@ def opening_map(result: AuditResult, max_points: int = 2500) -> dict | None:
     m = result.extras.get("map")
     if not m:
         return None
+    from sklearn.decomposition import PCA  # here: an audit without clusters never loads it
     clustering, n_corpus = m["clustering"], m["n_corpus"]
     n = len(clustering.labels)
     rng = np.random.default_rng(result.config.seed)

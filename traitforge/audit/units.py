@@ -37,7 +37,9 @@ class Unit:
     closing: tuple[int, int]
 
     def span(self, slot: str) -> tuple[int, int]:
-        return {"opening": self.opening, "closing": self.closing}.get(slot, (0, len(self.text)))
+        if slot == "opening":
+            return self.opening
+        return self.closing if slot == "closing" else (0, len(self.text))
 
     def slot_text(self, slot: str) -> str:
         start, end = self.span(slot)
