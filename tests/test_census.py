@@ -146,6 +146,6 @@ def _die(block):
 
 
 def test_a_census_process_that_dies_is_one_clear_error(monkeypatch):
-    monkeypatch.setattr(census, "_cores", lambda: 2)
+    monkeypatch.setattr(census, "cores", lambda: 2)
     with pytest.raises(InputError, match="a census process died"):
         list(census.replayed(_die, iter([[1], [2], [3]])))

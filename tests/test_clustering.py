@@ -1,12 +1,60 @@
-"""The cluster pass's labels: class-based TF-IDF terms of a family's sentences."""
+"""The cluster pass's clustering (fitted here or in a process apart) and its labels: class-based
+TF-IDF terms of a family's sentences."""
 from __future__ import annotations
 
+import os
 import random
+import signal
+import time
+import zlib
 
 import numpy as np
+import pytest
 from sklearn.feature_extraction.text import CountVectorizer
 
-from traitforge.audit.clustering import distinctive_terms
+from traitforge.audit.clustering import Fitter, cluster_texts, distinctive_terms
+from traitforge.audit.config import ClusterSettings
+from traitforge.io import InputError
+
+
+class _Embedder:
+    """Three tight groups of sentences and scattered others, as vectors of 8 dimensions."""
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        out = []
+        for t in texts:
+            rng = np.random.default_rng(zlib.crc32(t.encode()))
+            group = int(t.split()[0])
+            centre = np.eye(8)[group] * 5 if group < 3 else rng.normal(0, 3, 8)
+            out.append(centre + rng.normal(0, 0.1, 8))
+        return np.asarray(out, np.float32)
+
+
+def _texts() -> list[str]:
+    return [f"{i % 5} sentence {i}" for i in range(600)]
+
+
+def test_a_fit_in_a_process_apart_gives_the_clustering_of_a_fit_here():
+    settings = ClusterSettings(dims=4, fit_sample=400, chunk=64)
+    here = cluster_texts(_texts(), _Embedder(), settings)
+    with Fitter(processes=True) as fitter:
+        apart = cluster_texts(_texts(), _Embedder(), settings, fitter=fitter)
+    assert len(set(here.labels[here.labels >= 0])) >= 3  # the three groups found
+    assert np.array_equal(here.labels, apart.labels)
+    assert np.array_equal(here.points, apart.points)
+    assert np.array_equal(here.centroids, apart.centroids)
+    assert np.array_equal(here.radius, apart.radius)
+
+
+def test_a_fitting_process_that_dies_is_one_clear_error():
+    for pause in (0.0, 0.5):  # seen dead when the labels are awaited, or already at submitting
+        with Fitter(processes=True) as fitter:
+            fitter.fit(np.zeros((30, 2)), 5, 5)()  # the process is up
+            for pid in list(fitter._pool._processes):
+                os.kill(pid, signal.SIGKILL)
+            time.sleep(pause)
+            with pytest.raises(InputError, match="the clustering process died"):
+                fitter.fit(np.zeros((30, 2)), 5, 5)()
 
 
 def _every_term(docs: list[str], background: str, top: int) -> list[list[str]]:

@@ -12,7 +12,11 @@ fitting, reconciliation) stay on the driver.
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import os
 import pickle
+import signal
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from typing import Callable, Sequence
 
@@ -100,3 +104,16 @@ def running_on(address: str | None):
     finally:
         _current = before
         executor.close()
+
+
+def cores() -> int:
+    """The cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def spawn_pool(workers: int) -> ProcessPoolExecutor:
+    """`workers` fresh (spawned) processes that leave Ctrl-C to this one."""
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=signal.signal, initargs=(signal.SIGINT, signal.SIG_IGN))

@@ -11,12 +11,8 @@ from __future__ import annotations
 
 import heapq
 import itertools
-import multiprocessing
-import os
 import random
-import signal
 from collections import deque
-from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,7 +25,7 @@ import polars as pl
 
 from traitforge.audit.matchers import MatchContext, flag_rows, from_json
 from traitforge.audit.units import Unit, corpus_units
-from traitforge.executors import current
+from traitforge.executors import cores, current, spawn_pool
 from traitforge.io import FORMATS, Corpus, InputError, Record, RecordReader, snapshot
 from traitforge.rows import file_rows
 
@@ -162,15 +158,14 @@ def replayed(job, blocks: Iterator) -> Iterator:
         while window := list(itertools.islice(blocks, RAY_WINDOW)):
             yield from executor.map(job, window)
         return
-    workers = min(CENSUS_PROCESSES, _cores())
+    workers = min(CENSUS_PROCESSES, cores())
     if workers < 2:
         try:
             yield from map(job, blocks)
         finally:
             _EMBEDDERS.clear()
         return
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=signal.signal, initargs=(signal.SIGINT, signal.SIG_IGN))
+    pool = spawn_pool(workers)
     pending: deque = deque()
     try:
         for block in blocks:
@@ -184,13 +179,6 @@ def replayed(job, blocks: Iterator) -> Iterator:
                          "smaller --sample, or on a machine with more memory") from None
     finally:
         pool.shutdown(cancel_futures=True)
-
-
-def _cores() -> int:
-    """The cores this process may run on."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 @contextmanager

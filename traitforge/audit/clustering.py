@@ -8,9 +8,14 @@ stay noise. Memory stays flat: only the PCA coordinates are kept.
 """
 from __future__ import annotations
 
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
+
+from traitforge.executors import cores, spawn_pool
+from traitforge.io import InputError
 
 
 @dataclass
@@ -33,10 +38,9 @@ def _normalise(x: np.ndarray) -> np.ndarray:
 
 
 def cluster_texts(texts: list[str], embedder, settings, seed: int = 0,
-                  step=lambda advance=1: None) -> Clustering:
-    """Embed, reduce and cluster `texts`; `step` advances once per embedded chunk."""
-    import hdbscan
-
+                  step=lambda advance=1: None, fitter: Fitter | None = None) -> Clustering:
+    """Embed, reduce and cluster `texts` (HDBSCAN fitted by `fitter`, here by default);
+    `step` advances once per embedded chunk."""
     n = len(texts)
     rng = np.random.default_rng(seed)
     fit = np.sort(rng.choice(n, size=min(n, settings.fit_sample), replace=False))
@@ -46,29 +50,92 @@ def cluster_texts(texts: list[str], embedder, settings, seed: int = 0,
 
     pca = PCA(dims, random_state=seed).fit(sample)
     mean, axes = pca.mean_.astype(np.float32), pca.components_.astype(np.float32)
-    fit_points = project(sample, mean, axes)
+    points = np.zeros((n, dims), np.float32)
+    points[fit] = project(sample, mean, axes)
     size = settings.min_cluster_size or max(10, round(0.002 * len(fit)))
-    model = hdbscan.HDBSCAN(min_cluster_size=size, min_samples=min(settings.min_samples, size),
-                            core_dist_n_jobs=1).fit(fit_points) if len(fit) > size else None
-    fit_labels = model.labels_ if model is not None else np.full(len(fit), -1)
-    k = int(fit_labels.max()) + 1
-    centroids = _normalise(np.stack([fit_points[fit_labels == c].mean(0) for c in range(k)])) \
-        if k else np.zeros((0, dims), np.float32)
-    radius = np.array([np.quantile(fit_points[fit_labels == c] @ centroids[c],
-                                   settings.radius_quantile) for c in range(k)], np.float32)
-    result = Clustering(np.full(n, -1, np.int64), np.zeros((n, dims), np.float32),
-                        centroids.astype(np.float32), mean, axes, radius)
-    result.points[fit] = fit_points
+    fit_labels = (fitter or Fitter(processes=False)).fit(
+        points[fit], size, min(settings.min_samples, size)) if len(fit) > size \
+        else lambda: np.full(len(fit), -1)
     step()
     rest = np.setdiff1d(np.arange(n), fit)
-    for lo in range(0, len(rest), settings.chunk):
+    for lo in range(0, len(rest), settings.chunk):  # while the fit runs, where it runs apart
         idx = rest[lo:lo + settings.chunk]
-        result.points[idx] = project(embedder.encode([texts[i] for i in idx]), mean, axes)
+        points[idx] = project(embedder.encode([texts[i] for i in idx]), mean, axes)
         step()
+    centroids, radius = _clusters(points[fit], fit_labels(), settings.radius_quantile)
+    result = Clustering(np.full(n, -1, np.int64), points, centroids, mean, axes, radius)
     for lo in range(0, n, settings.chunk):
         result.labels[lo:lo + settings.chunk] = nearest(result.points[lo:lo + settings.chunk],
                                                         result.centroids, radius)
     return result
+
+
+def _clusters(points: np.ndarray, labels: np.ndarray, quantile: float
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """Each fitted cluster's unit-normalised centroid and radius (float32)."""
+    k = int(labels.max()) + 1 if len(labels) else 0
+    centroids = _normalise(np.stack([points[labels == c].mean(0) for c in range(k)])) \
+        if k else np.zeros((0, points.shape[1]), np.float32)
+    radius = np.array([np.quantile(points[labels == c] @ centroids[c], quantile)
+                       for c in range(k)], np.float32)
+    return centroids.astype(np.float32), radius
+
+
+def hdbscan_labels(points: np.ndarray, size: int, samples: int) -> np.ndarray:
+    import hdbscan
+
+    return hdbscan.HDBSCAN(min_cluster_size=size, min_samples=samples,
+                           core_dist_n_jobs=1).fit(points).labels_
+
+
+def _load_hdbscan() -> None:
+    import hdbscan  # noqa: F401
+
+
+class Fitter:
+    """Where HDBSCAN is fitted: in a spawned process of its own where a core is free for it.
+    hdbscan's Boruvka loop holds the interpreter lock from start to end, so a fit in this
+    process stalls the n-gram pass's thread for all of it (about 3 s per 10,000 sentences);
+    apart, it runs beside that thread while this one embeds the other sentences. The labels
+    are the same either way. Use it as a context: the process lasts as long as the context."""
+
+    def __init__(self, processes: bool | None = None):
+        self.processes = cores() >= 2 if processes is None else processes
+        self._pool = None
+
+    def __enter__(self) -> Fitter:
+        if self.processes:
+            self._pool = spawn_pool(1)
+            self._pool.submit(_load_hdbscan)  # loads there while this process embeds
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
+
+    def fit(self, points: np.ndarray, size: int, samples: int):
+        """Start fitting `points`; returns a function that waits for their labels."""
+        if self._pool is None:
+            labels = hdbscan_labels(points, size, samples)
+            return lambda: labels
+        with _died():
+            job = self._pool.submit(hdbscan_labels, points, size, samples)
+
+        def labels() -> np.ndarray:
+            with _died():
+                return job.result()
+        return labels
+
+
+@contextmanager
+def _died():
+    """A dead fitting process as one clear error."""
+    try:
+        yield
+    except BrokenProcessPool:
+        raise InputError("the clustering process died (out of memory?); run the audit again "
+                         "with a smaller --fit-sample") from None
 
 
 def project(vectors: np.ndarray, mean: np.ndarray, axes: np.ndarray) -> np.ndarray:

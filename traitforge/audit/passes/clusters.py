@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from traitforge.audit.clustering import Clustering, cluster_texts, distinctive_terms
+from traitforge.audit.clustering import Clustering, Fitter, cluster_texts, distinctive_terms
 from traitforge.audit.config import ClusterSettings, DiscoverySettings
 from traitforge.audit.findings import Finding, family_label
 from traitforge.audit.groups import (family_finding, family_select, group_tests,
@@ -20,10 +20,12 @@ from traitforge.audit.units import Unit
 def cluster_findings(sc: pl.DataFrame, sr: pl.DataFrame | None, units: list[Unit],
                      ref_units: list[Unit] | None, select, embedder, settings: ClusterSettings,
                      discovery: DiscoverySettings, frame_words: list[str], seed: int = 0,
-                     step=lambda advance=1: None) -> tuple[list[Finding], dict]:
+                     step=lambda advance=1: None, fitter: Fitter | None = None
+                     ) -> tuple[list[Finding], dict]:
     """Findings for over-represented families of embedding clusters among the sentences `sc`
     of `units` (against `sr` of `ref_units`), per slot, and the clustering of the opening
-    sentences (for the report's map); the sentences' masked texts keep `frame_words`."""
+    sentences (for the report's map); the sentences' masked texts keep `frame_words`. HDBSCAN
+    is fitted by `fitter` (here by default)."""
     findings, maps = [], {}
     n_units, n_ref = len(units), len(ref_units) if ref_units is not None else None
     for slot in EMBEDDED:
@@ -32,7 +34,7 @@ def cluster_findings(sc: pl.DataFrame, sr: pl.DataFrame | None, units: list[Unit
         texts = c["masked"].to_list() + (r["masked"].to_list() if r is not None else [])
         if len(texts) < 20:
             continue
-        result = cluster_texts(texts, embedder, settings, seed, step)
+        result = cluster_texts(texts, embedder, settings, seed, step, fitter)
         space = result.space()
         lc = c.with_columns(pl.Series("group", result.labels[:len(c)]).cast(pl.String)).with_row_index("row")
         lr = r.with_columns(pl.Series("group", result.labels[len(c):]).cast(pl.String)) \
@@ -111,8 +113,9 @@ class ClusterPass(PassBase):
         sizes = edges["slot"].value_counts()["count"].to_list()
         tick = ctx.steps.task("pass 4: embedding clusters",
                               sum(1 + -(-max(0, n - cs.fit_sample) // cs.chunk) for n in sizes))
-        found, ctx.extras["map"] = cluster_findings(
-            sc, sr, units, reference,
-            family_select(ctx.policy, settings), ctx.corpus_match.embedder(cs.accurate), cs, settings,
-            ctx.corpus_match.frame_words, ctx.config.seed, tick)
+        with Fitter() as fitter:
+            found, ctx.extras["map"] = cluster_findings(
+                sc, sr, units, reference, family_select(ctx.policy, settings),
+                ctx.corpus_match.embedder(cs.accurate), cs, settings,
+                ctx.corpus_match.frame_words, ctx.config.seed, tick, fitter)
         return found
