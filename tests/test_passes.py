@@ -3,6 +3,7 @@ like the built-in ones (its findings reconciled, graded, written, and replayed b
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -99,3 +100,28 @@ def test_phrasing_of_function_words_alone_is_at_most_info():
     assert (words.severity, bare.severity) == ("fail", "info")
     bare.grade(Policy(severity={"ngram-body-and-the": "warn"}))  # the user's word stands
     assert bare.severity == "warn"
+
+
+class SlowAsidePass(PassBase):
+    """A toy pass run in the second thread, slower than everything else."""
+
+    name = "slow"
+    merge = MergeRule(rank=0, alone=True)
+    concurrent = True
+
+    def find(self, units, reference, ctx: PassContext):
+        ctx.steps.task("slow pass", 1)
+        time.sleep(1.5)
+        return []
+
+
+def test_waiting_for_the_second_thread_is_no_step_of_the_first(monkeypatch, write_jsonl, chat):
+    from traitforge.audit.passes import base
+
+    monkeypatch.setattr(base, "PASSES", base.PASSES + [])
+    register(SlowAsidePass)
+    rows = [chat(f"Question {k}?", f"Answer {k} here.", id=f"r{k}") for k in range(40)]
+    result = run_audit(AuditConfig(corpus=str(write_jsonl("c.jsonl", rows)), templates=False,
+                                   clusters=False, ngrams=False))
+    assert result.seconds["slow pass"] >= 1.5
+    assert result.seconds["reading"] < 1.0  # the main thread's last step here

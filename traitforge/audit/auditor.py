@@ -174,6 +174,7 @@ def run_passes(passes: list[Pass], units: list[Unit], ref_units: list[Unit] | No
         aside = {p.name: pool.submit(find, p) for p in passes if p.concurrent}
         prepare()
         found = {p.name: find(p) for p in passes if not p.concurrent}
+        ctx.steps.close()  # waiting for the second thread is no step of this one's
         found |= {name: job.result() for name, job in aside.items()}
     return {p.name: found[p.name] for p in passes}
 
