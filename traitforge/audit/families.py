@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from scipy.stats import poisson
+from scipy.special import pdtr
 
 from traitforge.audit.findings import Finding
 from traitforge.audit.reconcile import retest, union_into
@@ -273,7 +273,7 @@ def independent(shared: int, expected: float) -> bool:
     than 3 are expected, too few to test) nor clearly together (3 sd above: one move, sliced two
     ways). A milder shortfall is no sign of alternatives: a pass that reads a reply's edges sees
     a late move more often where no closer follows it."""
-    apart = shared <= expected / 2 and (expected < 3 or poisson.cdf(shared, expected) < 0.05)
+    apart = shared <= expected / 2 and (expected < 3 or pdtr(shared, expected) < 0.05)
     return not apart and shared < expected + 3 * np.sqrt(expected)
 
 
