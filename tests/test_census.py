@@ -149,3 +149,29 @@ def test_a_census_process_that_dies_is_one_clear_error(monkeypatch):
     monkeypatch.setattr(census, "cores", lambda: 2)
     with pytest.raises(InputError, match="a census process died"):
         list(census.replayed(_die, iter([[1], [2], [3]])))
+
+
+def test_a_replay_builds_only_the_sentences_its_matchers_read_and_flags_the_same():
+    from traitforge.audit.matchers import (AnyOf, MatchContext, RegexMatcher, TemplateMatcher,
+                                           flag_rows, frame_read)
+    from traitforge.audit.units import corpus_units
+    from traitforge.io import Record
+
+    rows, _ = generate(200, seed=7, plant_rate=0.3)
+    units = corpus_units([Record(r["id"], "chat", messages=tuple(r["messages"])) for r in rows])
+    full = MatchContext(units, 3, 2, True, True)
+    common = {slot: full.sentences(slot)["skeleton"].value_counts(sort=True)["skeleton"]
+              .head(5).to_list() for slot in ("opening", "closing", "middle", "clause")}
+    edges = [("o", TemplateMatcher("opening", common["opening"], full.frame_words)),
+             ("c", AnyOf("closing", [TemplateMatcher("closing", common["closing"], full.frame_words),
+                                     RegexMatcher("body", r"\bthe\b")]))]
+    assert frame_read(full.frame, [m for _, m in edges]) == (3, 2, False, False)
+    narrow = MatchContext(units, *frame_read(full.frame, [m for _, m in edges]))
+    assert set(narrow.sentences()["slot"]) == {"opening", "closing"}
+    expected = flag_rows(edges, full)
+    assert len(expected) > 20 and flag_rows(edges, narrow).equals(expected)
+    middle = ("m", TemplateMatcher("middle", common["middle"], full.frame_words))
+    clause = ("k", TemplateMatcher("clause", common["clause"], full.frame_words))
+    assert frame_read(full.frame, [m for _, m in edges + [middle]]) == (3, 2, True, False)
+    assert frame_read(full.frame, [m for _, m in edges + [clause]]) == (3, 2, False, True)
+    assert frame_read((3, 2, False, False), [middle[1]]) == (3, 2, False, False)

@@ -23,7 +23,7 @@ from typing import Iterator
 import numpy as np
 import polars as pl
 
-from traitforge.audit.matchers import MatchContext, flag_rows, from_json
+from traitforge.audit.matchers import MatchContext, flag_rows, frame_read, from_json
 from traitforge.audit.units import Unit, corpus_units
 from traitforge.executors import cores, current, spawn_pool
 from traitforge.io import FORMATS, Corpus, InputError, Record, RecordReader, snapshot
@@ -137,8 +137,9 @@ def census_block(matchers: list[tuple[str, dict]], turns: str, frame: tuple,
     """One block's flags (unit index within the block, doc_id, turn, finding_id, start, end)
     and unit lengths, with the count of its records."""
     units = corpus_units(records, turns)
-    ctx = MatchContext(units, *frame, embedders=_EMBEDDERS)
-    found = flag_rows([(fid, from_json(m)) for fid, m in matchers], ctx)
+    pairs = [(fid, from_json(m)) for fid, m in matchers]
+    ctx = MatchContext(units, *frame_read(frame, [m for _, m in pairs]), embedders=_EMBEDDERS)
+    found = flag_rows(pairs, ctx)
     return len(records), (found.join(unit_ids(units), on="unit").sort("unit", "finding_id"),
                           np.array([len(u.text) for u in units], np.int64))
 

@@ -304,6 +304,20 @@ def _foldable(a, b) -> bool:
     return isinstance(a, TemplateMatcher) and a.frame_words == b.frame_words
 
 
+def frame_read(frame: tuple, matchers: list) -> tuple:
+    """A sentence frame's settings (lead, tail, middle, clauses) less the middle sentences and
+    the leading clauses where none of `matchers` reads them: they are most of a frame's rows,
+    and the other slots' rows are the same without them."""
+    slots = {m.slot for m in _parts(matchers)}
+    lead, tail, middle, clauses = frame
+    return lead, tail, middle and "middle" in slots, clauses and "clause" in slots
+
+
+def _parts(matchers: list) -> list:
+    """The matchers, those inside an AnyOf in its stead."""
+    return [p for m in matchers for p in (_parts(m.matchers) if isinstance(m, AnyOf) else [m])]
+
+
 def flag_rows(matchers: list[tuple[str, object]], ctx: MatchContext) -> pl.DataFrame:
     """One row (unit index, finding_id, start, end) per unit of `ctx` that each (finding id,
     matcher) pair flags, by unit and id."""

@@ -13,7 +13,7 @@ import polars as pl
 from traitforge.audit.census import FLAGS, CorpusFile, corpus_file, unit_ids
 from traitforge.audit.config import LLMSettings
 from traitforge.audit.llm_rating import Asker
-from traitforge.audit.matchers import MatchContext, flag_rows, from_json
+from traitforge.audit.matchers import MatchContext, flag_rows, frame_read, from_json
 from traitforge.audit.outputs import CACHE, load_audit
 from traitforge.audit.stats import wilson
 from traitforge.audit.units import Unit, corpus_units
@@ -49,7 +49,8 @@ class Replayer:
 
     def flags(self, units: list[Unit]) -> pl.DataFrame:
         """One row (unit index, finding_id, start, end) per unit that carries a finding."""
-        ctx = MatchContext(units, *self.frame, asker=self.asker, rate_chars=self.rate_chars)
+        ctx = MatchContext(units, *frame_read(self.frame, self.matchers), asker=self.asker,
+                           rate_chars=self.rate_chars)
         return flag_rows([(f["id"], m) for f, m in zip(self.findings, self.matchers)], ctx)
 
 
