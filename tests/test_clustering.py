@@ -82,3 +82,25 @@ def test_classes_without_a_word_have_no_terms():
     docs = ["🙂 ✅ !", "— …"]
     background = "plain words here"
     assert distinctive_terms(docs, background) == [[], []] == _every_term(docs, background, 3)
+
+
+def test_a_script_s_audit_fits_here_and_the_command_line_s_apart(monkeypatch):
+    import sys
+    import types
+
+    from traitforge.audit import clustering
+
+    monkeypatch.setattr(clustering, "cores", lambda: 2)
+    script = types.ModuleType("__main__")
+    script.__file__, script.__spec__ = "/home/me/audit_my_data.py", None
+    monkeypatch.setitem(sys.modules, "__main__", script)
+    monkeypatch.setattr(sys, "argv", ["/home/me/audit_my_data.py"])
+    assert not Fitter().processes  # spawning would run the script (and its audit) again
+    monkeypatch.setattr(sys, "argv", ["/venv/bin/traitforge", "audit", "x.jsonl"])
+    assert Fitter().processes
+    cli = types.ModuleType("__main__")
+    cli.__file__ = "/src/traitforge/cli.py"
+    cli.__spec__ = types.SimpleNamespace(name="traitforge.cli")
+    monkeypatch.setitem(sys.modules, "__main__", cli)
+    monkeypatch.setattr(sys, "argv", ["-m"])
+    assert Fitter().processes
