@@ -147,6 +147,7 @@ def _die(block):
 
 def test_a_census_process_that_dies_is_one_clear_error(monkeypatch):
     monkeypatch.setattr(census, "cores", lambda: 2)
+    monkeypatch.setattr(census, "may_spawn", lambda: True)
     with pytest.raises(InputError, match="a census process died"):
         list(census.replayed(_die, iter([[1], [2], [3]])))
 
@@ -175,3 +176,15 @@ def test_a_replay_builds_only_the_sentences_its_matchers_read_and_flags_the_same
     assert frame_read(full.frame, [m for _, m in edges + [middle]]) == (3, 2, True, False)
     assert frame_read(full.frame, [m for _, m in edges + [clause]]) == (3, 2, False, True)
     assert frame_read((3, 2, False, False), [middle[1]]) == (3, 2, False, False)
+
+
+def _pid(block):
+    return os.getpid()
+
+
+def test_a_script_s_census_runs_in_its_own_process(monkeypatch):
+    monkeypatch.setattr(census, "cores", lambda: 2)
+    monkeypatch.setattr(census, "may_spawn", lambda: False)  # a script's main module
+    assert list(census.replayed(_pid, iter([[1], [2]]))) == [os.getpid()] * 2
+    monkeypatch.setattr(census, "may_spawn", lambda: True)
+    assert os.getpid() not in list(census.replayed(_pid, iter([[1], [2]])))

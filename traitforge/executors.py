@@ -16,8 +16,10 @@ import multiprocessing
 import os
 import pickle
 import signal
+import sys
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Callable, Sequence
 
 from traitforge.io import InputError
@@ -111,6 +113,16 @@ def cores() -> int:
     if hasattr(os, "sched_getaffinity"):
         return len(os.sched_getaffinity(0))
     return os.cpu_count() or 1
+
+
+def may_spawn() -> bool:
+    """Whether this process may start spawned ones. A spawned process runs the main module
+    again: harmless for traitforge's command line and an interactive session, but a script
+    without an `if __name__ == "__main__"` guard would start its own audit again there."""
+    main = sys.modules.get("__main__")
+    spec = getattr(main, "__spec__", None)
+    return (getattr(main, "__file__", None) is None or getattr(spec, "name", "") == "traitforge.cli"
+            or Path(sys.argv[0]).name == "traitforge")
 
 
 def spawn_pool(workers: int) -> ProcessPoolExecutor:

@@ -8,15 +8,13 @@ stay noise. Memory stays flat: only the PCA coordinates are kept.
 """
 from __future__ import annotations
 
-import sys
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from traitforge.executors import cores, spawn_pool
+from traitforge.executors import cores, may_spawn, spawn_pool
 from traitforge.io import InputError
 
 
@@ -96,14 +94,14 @@ def _load_hdbscan() -> None:
 
 class Fitter:
     """Where HDBSCAN is fitted: in a spawned process of its own where a core is free for it
-    (and the main module is traitforge's command line or a session's, see `_main_is_ours`).
+    (and it `may_spawn`: the audit runs from the command line or a session, not a script).
     hdbscan's Boruvka loop holds the interpreter lock from start to end, so a fit in this
     process stalls the n-gram pass's thread for all of it (about 3 s per 10,000 sentences);
     apart, it runs beside that thread while this one embeds the other sentences. The labels
     are the same either way. Use it as a context: the process lasts as long as the context."""
 
     def __init__(self, processes: bool | None = None):
-        self.processes = cores() >= 2 and _main_is_ours() if processes is None else processes
+        self.processes = cores() >= 2 and may_spawn() if processes is None else processes
         self._pool = None
 
     def __enter__(self) -> Fitter:
@@ -129,16 +127,6 @@ class Fitter:
             with _died():
                 return job.result()
         return labels
-
-
-def _main_is_ours() -> bool:
-    """Whether a spawned process may start here: it runs the main module again, which is
-    harmless for traitforge's command line and an interactive session, but would run a
-    script's own audit again where the script has no `if __name__ == "__main__"` guard."""
-    main = sys.modules.get("__main__")
-    spec = getattr(main, "__spec__", None)
-    return (getattr(main, "__file__", None) is None or getattr(spec, "name", "") == "traitforge.cli"
-            or Path(sys.argv[0]).name == "traitforge")
 
 
 @contextmanager
