@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from sklearn.feature_extraction.text import CountVectorizer
 
-from traitforge.audit.clustering import Fitter, cluster_texts, distinctive_terms
+from traitforge.audit.clustering import Fitter, cluster_texts, distinctive_terms, hdbscan_labels
 from traitforge.audit.config import ClusterSettings
 from traitforge.io import InputError
 
@@ -34,11 +34,14 @@ def _texts() -> list[str]:
     return [f"{i % 5} sentence {i}" for i in range(600)]
 
 
-def test_a_fit_in_a_process_apart_gives_the_clustering_of_a_fit_here():
+def test_a_fit_in_a_process_apart_gives_the_clustering_and_terms_of_a_fit_here():
     settings = ClusterSettings(dims=4, fit_sample=400, chunk=64)
     here = cluster_texts(_texts(), _Embedder(), settings)
+    docs, background = ["great question ! great", "happy to help"], "plain words here"
     with Fitter(processes=True) as fitter:
-        apart = cluster_texts(_texts(), _Embedder(), settings, fitter=fitter)
+        apart = cluster_texts(_texts(), _Embedder(), settings, fitter=fitter)  # PCA there too
+        terms = fitter.run(distinctive_terms, docs, background)()
+    assert terms == distinctive_terms(docs, background)
     assert len(set(here.labels[here.labels >= 0])) >= 3  # the three groups found
     assert np.array_equal(here.labels, apart.labels)
     assert np.array_equal(here.points, apart.points)
@@ -49,12 +52,12 @@ def test_a_fit_in_a_process_apart_gives_the_clustering_of_a_fit_here():
 def test_a_fitting_process_that_dies_is_one_clear_error():
     for pause in (0.0, 0.5):  # seen dead when the labels are awaited, or already at submitting
         with Fitter(processes=True) as fitter:
-            fitter.fit(np.zeros((30, 2)), 5, 5)()  # the process is up
+            fitter.run(hdbscan_labels, np.zeros((30, 2)), 5, 5)()  # the process is up
             for pid in list(fitter._pool._processes):
                 os.kill(pid, signal.SIGKILL)
             time.sleep(pause)
             with pytest.raises(InputError, match="the clustering process died"):
-                fitter.fit(np.zeros((30, 2)), 5, 5)()
+                fitter.run(hdbscan_labels, np.zeros((30, 2)), 5, 5)()
 
 
 def _every_term(docs: list[str], background: str, top: int) -> list[list[str]]:

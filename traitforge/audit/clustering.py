@@ -4,7 +4,8 @@ Sentences (prompt echoes and numbers masked) are embedded, reduced with PCA, and
 HDBSCAN on a sample of at most `fit_sample` sentences of the corpus and reference together.
 Every sentence, in the sample or not, then joins the cluster with the nearest centroid if it lies
 within that cluster's own radius (the `radius_quantile` of its members' similarities); others
-stay noise. Memory stays flat: only the PCA coordinates are kept.
+stay noise. Memory stays flat: only the PCA coordinates are kept. The scikit-learn and hdbscan
+work (PCA, HDBSCAN, the terms that name a family) runs where a `Fitter` runs it.
 """
 from __future__ import annotations
 
@@ -44,18 +45,15 @@ def cluster_texts(texts: list[str], embedder, settings, seed: int = 0,
     n = len(texts)
     rng = np.random.default_rng(seed)
     fit = np.sort(rng.choice(n, size=min(n, settings.fit_sample), replace=False))
+    fitter = fitter or Fitter(processes=False)
     sample = embedder.encode([texts[i] for i in fit])
     dims = min(settings.dims, sample.shape[1], max(1, len(fit) - 1))
-    from sklearn.decomposition import PCA  # here: a census process only assigns (`nearest`)
-
-    pca = PCA(dims, random_state=seed).fit(sample)
-    mean, axes = pca.mean_.astype(np.float32), pca.components_.astype(np.float32)
+    mean, axes = fitter.run(pca_axes, sample, dims, seed)()
     points = np.zeros((n, dims), np.float32)
     points[fit] = project(sample, mean, axes)
     size = settings.min_cluster_size or max(10, round(0.002 * len(fit)))
-    fit_labels = (fitter or Fitter(processes=False)).fit(
-        points[fit], size, min(settings.min_samples, size)) if len(fit) > size \
-        else lambda: np.full(len(fit), -1)
+    fit_labels = fitter.run(hdbscan_labels, points[fit], size, min(settings.min_samples, size)) \
+        if len(fit) > size else lambda: np.full(len(fit), -1)
     step()
     rest = np.setdiff1d(np.arange(n), fit)
     for lo in range(0, len(rest), settings.chunk):  # while the fit runs, where it runs apart
@@ -81,6 +79,14 @@ def _clusters(points: np.ndarray, labels: np.ndarray, quantile: float
     return centroids.astype(np.float32), radius
 
 
+def pca_axes(sample: np.ndarray, dims: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The mean and the `dims` principal axes of `sample` (float32)."""
+    from sklearn.decomposition import PCA
+
+    pca = PCA(dims, random_state=seed).fit(sample)
+    return pca.mean_.astype(np.float32), pca.components_.astype(np.float32)
+
+
 def hdbscan_labels(points: np.ndarray, size: int, samples: int) -> np.ndarray:
     import hdbscan
 
@@ -88,17 +94,21 @@ def hdbscan_labels(points: np.ndarray, size: int, samples: int) -> np.ndarray:
                            core_dist_n_jobs=1).fit(points).labels_
 
 
-def _load_hdbscan() -> None:
+def _load_libraries() -> None:
     import hdbscan  # noqa: F401
+    import sklearn.decomposition  # noqa: F401
+    import sklearn.feature_extraction.text  # noqa: F401
 
 
 class Fitter:
-    """Where HDBSCAN is fitted: in a spawned process of its own where a core is free for it
-    (and it `may_spawn`: the audit runs from the command line or a session, not a script).
-    hdbscan's Boruvka loop holds the interpreter lock from start to end, so a fit in this
-    process stalls the n-gram pass's thread for all of it (about 3 s per 10,000 sentences);
-    apart, it runs beside that thread while this one embeds the other sentences. The labels
-    are the same either way. Use it as a context: the process lasts as long as the context."""
+    """Where the clustering's scikit-learn and hdbscan work runs (`run`): in a spawned process
+    of its own where a core is free for it (and it `may_spawn`: the audit runs from the command
+    line or a session, not a script). hdbscan's Boruvka loop holds the interpreter lock from
+    start to end, so a fit in this process stalls the n-gram pass's thread for all of it (about
+    3 s per 10,000 sentences); apart, it runs beside that thread while this one embeds the
+    other sentences, and this process never imports scikit-learn (1.6 s that holds the lock
+    too). The results are the same either way. Use it as a context: the process lasts as long
+    as the context."""
 
     def __init__(self, processes: bool | None = None):
         self.processes = cores() >= 2 and may_spawn() if processes is None else processes
@@ -107,7 +117,7 @@ class Fitter:
     def __enter__(self) -> Fitter:
         if self.processes:
             self._pool = spawn_pool(1)
-            self._pool.submit(_load_hdbscan)  # loads there while this process embeds
+            self._pool.submit(_load_libraries)  # loads there while this process embeds
         return self
 
     def __exit__(self, *exc) -> None:
@@ -115,18 +125,19 @@ class Fitter:
             self._pool.shutdown(cancel_futures=True)
             self._pool = None
 
-    def fit(self, points: np.ndarray, size: int, samples: int):
-        """Start fitting `points`; returns a function that waits for their labels."""
+    def run(self, fn, *args):
+        """Start fn(*args) (a module-level function); returns a function that waits for its
+        result."""
         if self._pool is None:
-            labels = hdbscan_labels(points, size, samples)
-            return lambda: labels
+            result = fn(*args)
+            return lambda: result
         with _died():
-            job = self._pool.submit(hdbscan_labels, points, size, samples)
+            job = self._pool.submit(fn, *args)
 
-        def labels() -> np.ndarray:
+        def result():
             with _died():
                 return job.result()
-        return labels
+        return result
 
 
 @contextmanager

@@ -26,7 +26,7 @@ def cluster_findings(sc: pl.DataFrame, sr: pl.DataFrame | None, units: list[Unit
     of `units` (against `sr` of `ref_units`), per slot, and the clustering of the opening
     sentences (for the report's map); the sentences' masked texts keep `frame_words`. HDBSCAN
     is fitted by `fitter` (here by default)."""
-    findings, maps = [], {}
+    findings, maps, fitter = [], {}, fitter or Fitter(processes=False)
     n_units, n_ref = len(units), len(ref_units) if ref_units is not None else None
     for slot in EMBEDDED:
         c = sc.filter(pl.col("slot") == slot)
@@ -53,7 +53,7 @@ def cluster_findings(sc: pl.DataFrame, sr: pl.DataFrame | None, units: list[Unit
         docs = [" ".join(lc.filter(pl.col("group").is_in(g))["text"].head(2000).to_list())
                 for g in groups]
         background = " ".join(with_texts(c.sample(min(len(c), 4000), seed=seed), units)["text"])
-        terms = distinctive_terms(docs, background) if docs else []
+        terms = fitter.run(distinctive_terms, docs, background)() if docs else []
         owner = {}
         for g, words in zip(groups, terms):
             rows = lc.filter(pl.col("group").is_in(g))
