@@ -64,10 +64,13 @@ def skeletons(sentences: pl.DataFrame, prompts: list[str], keep: list[str],
               & pl.col("kind").is_in(SLOT_NAMES))
     masked = (pl.when(pl.col("kind") == "ECHO").then(pl.lit("this"))
               .when(pl.col("kind") == "NUM").then(pl.lit("0")).otherwise(pl.col("tok")))
+    # Tokens come in sentence order: grouped as sorted, gathered as lists and joined as lists
+    # (a third of the time of joining strings in the aggregation).
     both = (typed.with_columns(repeat.fill_null(False).alias("repeat"), masked.alias("m"))
-            .group_by("sid", maintain_order=True)
-            .agg(pl.col("kind").filter(~pl.col("repeat")).str.join(" ").alias("skeleton"),
-                 pl.col("m").filter("embed").str.join(" ").alias("masked")))
+            .set_sorted("sid").group_by("sid", maintain_order=True)
+            .agg(pl.col("kind").filter(~pl.col("repeat")).alias("skeleton"),
+                 pl.col("m").filter("embed").alias("masked"))
+            .with_columns(pl.col("skeleton", "masked").list.join(" ")))
     full = (sentences.lazy().with_row_index("sid").select("sid")
             .join(both, on="sid", how="left", maintain_order="left"))
     return full.select(pl.col("skeleton").fill_null(""), pl.col("masked").fill_null("")).collect()
