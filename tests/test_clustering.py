@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 from sklearn.feature_extraction.text import CountVectorizer
 
-from traitforge.audit.clustering import Fitter, cluster_texts, distinctive_terms, hdbscan_labels
+from traitforge.audit.clustering import (Fitter, cluster_texts, distinctive_terms,
+                                         hdbscan_labels, plane)
 from traitforge.audit.config import ClusterSettings
 from traitforge.io import InputError
 
@@ -41,7 +42,10 @@ def test_a_fit_in_a_process_apart_gives_the_clustering_and_terms_of_a_fit_here()
     with Fitter(processes=True) as fitter:
         apart = cluster_texts(_texts(), _Embedder(), settings, fitter=fitter)  # PCA there too
         terms = fitter.run(distinctive_terms, docs, background)()
+        pick, xy = fitter.run(plane, here.points, 0, 100)()
     assert terms == distinctive_terms(docs, background)
+    assert np.array_equal(pick, plane(here.points, 0, 100)[0])
+    assert np.array_equal(xy, plane(here.points, 0, 100)[1])
     assert len(set(here.labels[here.labels >= 0])) >= 3  # the three groups found
     assert np.array_equal(here.labels, apart.labels)
     assert np.array_equal(here.points, apart.points)
@@ -107,3 +111,15 @@ def test_a_script_s_audit_fits_here_and_the_command_line_s_apart(monkeypatch):
     monkeypatch.setitem(sys.modules, "__main__", cli)
     monkeypatch.setattr(sys, "argv", ["-m"])
     assert Fitter().processes
+
+
+def test_the_map_plane_is_the_first_two_principal_axes_of_a_sample():
+    from sklearn.decomposition import PCA
+
+    points = np.random.default_rng(1).normal(size=(300, 4)) * [5, 2, 1, 0.5]
+    pick, xy = plane(points, seed=3, most=100)
+    assert len(pick) == 100 and np.all(np.diff(pick) > 0)  # a sample, each point once, in order
+    assert np.allclose(np.abs(xy), np.abs(PCA(2).fit_transform(points[pick])))
+    assert xy[:, 0].var() > xy[:, 1].var() > 0.5  # the widest axis first
+    few, flat = plane(points[:2], seed=3)
+    assert few.tolist() == [0, 1] and not flat.any()

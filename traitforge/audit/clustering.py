@@ -87,6 +87,18 @@ def pca_axes(sample: np.ndarray, dims: int, seed: int) -> tuple[np.ndarray, np.n
     return pca.mean_.astype(np.float32), pca.components_.astype(np.float32)
 
 
+def plane(points: np.ndarray, seed: int, most: int = 2500) -> tuple[np.ndarray, np.ndarray]:
+    """A 2-D view of a sample of at most `most` of `points`: the sample's indices (ascending)
+    and their coordinates on its first two principal axes."""
+    rng = np.random.default_rng(seed)
+    pick = np.sort(rng.choice(len(points), size=min(len(points), most), replace=False))
+    if len(pick) <= 2:
+        return pick, np.zeros((len(pick), 2))
+    from sklearn.decomposition import PCA
+
+    return pick, PCA(2, random_state=0).fit_transform(points[pick])
+
+
 def hdbscan_labels(points: np.ndarray, size: int, samples: int) -> np.ndarray:
     import hdbscan
 

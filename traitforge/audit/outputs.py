@@ -79,19 +79,13 @@ def audit_document(result: AuditResult, created_at: str | None = None) -> dict:
     }
 
 
-def opening_map(result: AuditResult, max_points: int = 2500) -> dict | None:
-    """A 2-D PCA view of a sample of the clustered opening sentences, each point tagged with
-    the finding its cluster ended up in."""
+def opening_map(result: AuditResult) -> dict | None:
+    """A 2-D PCA view of a sample of the clustered opening sentences (`clustering.plane`, drawn
+    by the cluster pass), each point tagged with the finding its cluster ended up in."""
     m = result.extras.get("map")
     if not m:
         return None
-    from sklearn.decomposition import PCA  # here: an audit without clusters never loads it
-    clustering, n_corpus = m["clustering"], m["n_corpus"]
-    n = len(clustering.labels)
-    rng = np.random.default_rng(result.config.seed)
-    pick = np.sort(rng.choice(n, size=min(n, max_points), replace=False))
-    xy = PCA(2, random_state=0).fit_transform(clustering.points[pick]) if len(pick) > 2 \
-        else np.zeros((len(pick), 2))
+    clustering, n_corpus, pick, xy = m["clustering"], m["n_corpus"], m["pick"], m["xy"]
     reported = {f.id for f in result.findings}  # a cluster's finding may have been dropped
     owner = {k: home for k, f in m["owner"].items()
              if (home := result.merged_into.get(f.id, f.id)) in reported}

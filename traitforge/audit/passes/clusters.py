@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from traitforge.audit.clustering import Clustering, Fitter, cluster_texts, distinctive_terms
+from traitforge.audit.clustering import (Clustering, Fitter, cluster_texts, distinctive_terms,
+                                         plane)
 from traitforge.audit.config import ClusterSettings, DiscoverySettings
 from traitforge.audit.findings import Finding, family_label
 from traitforge.audit.groups import (family_finding, family_select, group_tests,
@@ -72,7 +73,9 @@ def cluster_findings(sc: pl.DataFrame, sr: pl.DataFrame | None, units: list[Unit
             findings.append(f)
             owner.update({int(x): f for x in g})
         if slot == "opening":
-            maps = {"clustering": result, "n_corpus": len(c), "owner": owner,
+            pick, xy = fitter.run(plane, result.points, seed)()
+            maps = {"clustering": result, "n_corpus": len(c), "owner": owner, "pick": pick,
+                    "xy": xy,
                     "texts": _map_texts(c.select("unit", "start", "end"),
                                         r.select("unit", "start", "end") if r is not None else None,
                                         units, ref_units)}
