@@ -51,7 +51,8 @@ class Tokens:
 
     def __post_init__(self):
         # content words before each token (and in all): an n-gram's own, by subtraction
-        self.content_before = np.r_[0, np.cumsum(self.content, dtype=np.int64)]
+        self.content_before = np.zeros(len(self.content) + 1, np.int64)
+        np.cumsum(self.content, dtype=np.int64, out=self.content_before[1:])
 
 
 def _split(texts: list[str]) -> pl.Series:
