@@ -10,6 +10,7 @@ import pytest
 
 from traitforge.audit import AuditConfig, DiscoverySettings, run_audit
 from traitforge.audit.families import structural_findings
+from traitforge.audit.matchers import NgramMatcher
 from traitforge.audit.ngram_counts import count_slot, ngram_regex, ngram_tokens, unit_pairs
 from traitforge.audit.units import make_unit
 
@@ -274,6 +275,28 @@ def test_an_ngram_regex_finds_its_tokens_only_where_they_start_a_word():
     assert span(["don't", "worry"], "Don't worrying") is None
     assert span(["i", "hope"], "I hope so") == (0, 6)
     assert span([",", "so"], "fine, so then") == (4, 8)
+
+
+def test_ngram_spans_are_the_case_blind_regex_s_first_match_in_any_text():
+    """An ASCII text is searched lower-cased without IGNORECASE; that must place every span
+    where the case-blind search of the original text does, and other texts take that search."""
+    ngrams = [["let", "me", "know", "if"], ["don't", "hesitate"], ["e", ".", "g", "."], ["#", "#"]]
+    texts = ["LET ME KNOW IF it helps", "outlet me know if", "Let\x1cme know\n\nif so",
+             "Don’t hesitate — or DON'T HESITATE", "see e. g. this, or E.G. that", "## Title",
+             "Ünïcode first: let me know if", "İstanbul: let me know if", "nothing here", "", "x" * 50 + "Let Me Know If"]
+    rng = random.Random(0)
+    for _ in range(200):  # random case and spacing around the phrases
+        words = rng.choice(ngrams)
+        gap = lambda: rng.choice(["", " ", "  ", "\t", "\n", "\x1f"])
+        text = gap().join("".join(c.upper() if rng.random() < 0.3 else c for c in w) for w in words)
+        texts.append(rng.choice(["", "a", "A ", "é ", "x. "]) + text + rng.choice(["", "s", " ok"]))
+    units = [make_unit(str(i), 1, t, "") for i, t in enumerate(texts)]
+    for group in (ngrams, ngrams[:1], [["Let", "me"]], [["ünï", "code"]]):
+        regex = "|".join(f"(?:{ngram_regex(t)})" for t in group)
+        spans = NgramMatcher("body", group, regex).spans(units, np.arange(len(units)))
+        for (start, end), text in zip(spans.tolist(), texts):
+            m = re.search(regex, text, re.IGNORECASE)
+            assert (start, end) == (m.span() if m else (0, len(text))), (group, text)
 
 
 def test_blocks_spilled_to_disk_count_as_one_block(monkeypatch):

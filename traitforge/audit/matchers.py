@@ -16,7 +16,7 @@ import polars as pl
 
 from traitforge.audit.clustering import nearest, project
 from traitforge.audit.llm_rating import Asker, Pattern, rate, strict_units
-from traitforge.audit.ngram_counts import STOP_WORDS, ngram_keys, occurring
+from traitforge.audit.ngram_counts import STOP_WORDS, ngram_keys, ngram_regex, occurring
 from traitforge.audit.sentences import sentence_frame
 from traitforge.audit.units import Unit
 from traitforge.io import InputError
@@ -154,14 +154,25 @@ class NgramMatcher:
         return np.unique(maybe[found["unit"].to_numpy()]).astype(np.int64)
 
     def spans(self, units: list[Unit], flagged: np.ndarray) -> np.ndarray:
-        """The regex's first match in each flagged unit's slot (the whole slot if none)."""
+        """The regex's first match in each flagged unit's slot (the whole slot if none). Where
+        the n-grams are lower-case ASCII, an ASCII text is searched lower-cased by the regex
+        without IGNORECASE: the same matches at the same places, and Python's `re` can then
+        skip to where the first letter is (twice as fast)."""
         search = RegexMatcher(self.slot, self.regex, "i").compiled().search
+        lowered = re.compile(self.regex).search if self._lowerable() else None
         out = []
         for i in flagged.tolist():
             start, end = units[i].span(self.slot)
-            m = search(units[i].text[start:end])
+            text = units[i].text[start:end]
+            m = lowered(text.lower()) if lowered and text.isascii() else search(text)
             out.append((start + m.start(), start + m.end()) if m else (start, end))
         return np.array(out, np.int64).reshape(len(out), 2)
+
+    def _lowerable(self) -> bool:
+        """Whether the regex is the n-gram pass's for these n-grams and they are lower-case
+        ASCII: then on ASCII text a case-blind match is a match of the lower-cased text."""
+        return (all(t.isascii() and t == t.lower() for toks in self.ngrams for t in toks)
+                and self.regex == "|".join(f"(?:{ngram_regex(t)})" for t in self.ngrams))
 
     def match(self, ctx: MatchContext) -> pl.DataFrame:
         flagged = self.units(ctx.units, ctx.slot_texts(self.slot))
