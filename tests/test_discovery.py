@@ -299,6 +299,30 @@ def test_ngram_spans_are_the_case_blind_regex_s_first_match_in_any_text():
             assert (start, end) == (m.span() if m else (0, len(text))), (group, text)
 
 
+def test_ngram_matchers_of_one_context_share_its_tokens(monkeypatch):
+    from traitforge.audit import ngram_counts
+    from traitforge.audit.matchers import MatchContext
+
+    texts = ["Sure, happy to help.", "Over time, it grows.", "No phrase.", "Sure, over time."]
+    prompts = ["", "", "", "what happens over time?"]  # the last one echoes "over time"
+    units = [make_unit(str(i), 1, t, p) for i, (t, p) in enumerate(zip(texts, prompts))]
+    calls = []
+    tokenize = ngram_counts.tokenize
+    monkeypatch.setattr(ngram_counts, "tokenize", lambda *a: calls.append(a) or tokenize(*a))
+    matchers = [NgramMatcher("body", g, "|".join(f"(?:{ngram_regex(t)})" for t in g))
+                for g in ([["sure", ","]], [["over", "time"]])]  # may be in units 0, 3 and 1, 3
+    alone = [m.match(MatchContext(units)) for m in matchers]  # each tokenizes its own
+    assert len(calls) == 4
+    calls.clear()
+    ctx = MatchContext(units)
+    ctx.share_tokens(matchers)
+    found = [m.match(ctx) for m in matchers]
+    assert len(calls) == 2  # the texts and the prompts of units 0, 1, 3, once for both
+    assert all(a.equals(b) for a, b in zip(alone, found))
+    assert [f["unit"].to_list() for f in found] == [[0, 3], [1]]
+    assert found[0]["start"].to_list() == [0, 0] and found[1]["start"].to_list() == [0]
+
+
 def test_blocks_spilled_to_disk_count_as_one_block(monkeypatch):
     """A corpus of several blocks is tokenized once into a temporary folder and read back on
     each later pass; the counts equal those of one held block, and equal them again when the

@@ -12,7 +12,7 @@ from polars.testing import assert_frame_equal
 
 from tests.test_discovery import generate
 from traitforge.audit import AuditConfig, run_audit
-from traitforge.audit.ngram_counts import count_slot, occurring
+from traitforge.audit.ngram_counts import Blocks, count_slot, pairs_in
 from traitforge.audit.outputs import audit_document
 from traitforge.executors import RayExecutor, current, running_on
 from traitforge.io import InputError
@@ -45,11 +45,11 @@ def test_ngram_counts_of_many_blocks_on_ray_equal_local(ray_here):
     texts, prompts = _texts(500, 1)
     local = count_slot("body", texts, prompts, 4, 5, block=100)
     wanted = {2: local.stats.filter(pl.col("n") == 2)["key"].head(30)}
-    here = occurring(texts, prompts, wanted, block=100)
+    here = pairs_in(Blocks(texts, prompts, block=100), wanted)
     with running_on("local"):
         on_ray = count_slot("body", texts, prompts, 4, 5, block=100)
         kept = count_slot("body", texts, prompts, 4, 1, keep=local.stats.select("key"), block=100)
-        there = occurring(texts, prompts, wanted, block=100)
+        there = pairs_in(Blocks(texts, prompts, block=100), wanted)
     assert_frame_equal(local.stats, on_ray.stats)
     assert_frame_equal(here, there)
     assert kept.stats.height >= local.stats.height

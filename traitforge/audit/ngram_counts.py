@@ -317,16 +317,10 @@ def _count_kept(blocks: Blocks, max_n: int, keys: pl.Series) -> dict[int, pl.Dat
 def unit_pairs(counts: SlotCounts, rows: pl.DataFrame) -> pl.DataFrame:
     """unit, key: the units that carry each n-gram of `rows` (columns key, n), echoes apart."""
     wanted = {n: rows.filter(pl.col("n") == n)["key"] for n in sorted(set(rows["n"].to_list()))}
-    return _pairs(counts.blocks, wanted)
+    return pairs_in(counts.blocks, wanted)
 
 
-def occurring(texts: list[str], prompts: list[str] | None, wanted: dict[int, pl.Series],
-              block: int = BLOCK) -> pl.DataFrame:
-    """unit, key: where each n-gram of wanted[n] occurs other than as a prompt echo."""
-    return _pairs(Blocks(texts, prompts, block), wanted)
-
-
-def _pairs(blocks: Blocks, wanted: dict[int, pl.Series]) -> pl.DataFrame:
+def pairs_in(blocks: Blocks, wanted: dict[int, pl.Series]) -> pl.DataFrame:
     """unit, key of the n-grams in wanted[n] (not as prompt echoes), block by block and n by n."""
     parts = blocks.map(lambda t, p: [_occurrences(t, p, n, wanted=keys)[0].select("unit", "key")
                                      for n, keys in wanted.items()])
