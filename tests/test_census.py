@@ -153,7 +153,8 @@ def test_a_census_process_that_dies_is_one_clear_error(monkeypatch):
 
 
 def test_a_replay_builds_only_the_sentences_its_matchers_read_and_flags_the_same():
-    from traitforge.audit.matchers import (AnyOf, MatchContext, RegexMatcher, TemplateMatcher,
+    from traitforge.audit.match_context import MatchContext
+    from traitforge.audit.matchers import (AnyOf, RegexMatcher, TemplateMatcher,
                                            flag_rows, frame_read)
     from traitforge.audit.units import corpus_units
     from traitforge.io import Record

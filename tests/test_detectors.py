@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from traitforge.audit.matchers import MatchContext
+from traitforge.audit.match_context import MatchContext
 from traitforge.audit.passes.detectors import BUILTIN, active_detectors, load_patterns
 from traitforge.audit.units import make_unit
 from traitforge.io import InputError

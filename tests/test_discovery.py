@@ -6,11 +6,12 @@ import random
 import re
 
 import numpy as np
+import polars as pl
 import pytest
 
 from traitforge.audit import AuditConfig, DiscoverySettings, run_audit
 from traitforge.audit.families import structural_findings
-from traitforge.audit.matchers import NgramMatcher
+from traitforge.audit.matchers import AnyOf, NgramMatcher, flag_rows
 from traitforge.audit.ngram_counts import count_slot, ngram_regex, ngram_tokens, unit_pairs
 from traitforge.audit.units import make_unit
 
@@ -301,7 +302,7 @@ def test_ngram_spans_are_the_case_blind_regex_s_first_match_in_any_text():
 
 def test_ngram_matchers_of_one_context_share_its_tokens(monkeypatch):
     from traitforge.audit import ngram_counts
-    from traitforge.audit.matchers import MatchContext
+    from traitforge.audit.match_context import MatchContext
 
     texts = ["Sure, happy to help.", "Over time, it grows.", "No phrase.", "Sure, over time."]
     prompts = ["", "", "", "what happens over time?"]  # the last one echoes "over time"
@@ -314,11 +315,11 @@ def test_ngram_matchers_of_one_context_share_its_tokens(monkeypatch):
     alone = [m.match(MatchContext(units)) for m in matchers]  # each tokenizes its own
     assert len(calls) == 4
     calls.clear()
-    ctx = MatchContext(units)
-    ctx.share_tokens(matchers)
-    found = [m.match(ctx) for m in matchers]
+    together = flag_rows([("a", matchers[0]), ("b", AnyOf("body", [matchers[1]]))],
+                         MatchContext(units))
     assert len(calls) == 2  # the texts and the prompts of units 0, 1, 3, once for both
-    assert all(a.equals(b) for a, b in zip(alone, found))
+    found = [together.filter(pl.col("finding_id") == k).drop("finding_id") for k in "ab"]
+    assert all(a.equals(b.select(a.columns)) for a, b in zip(alone, found))
     assert [f["unit"].to_list() for f in found] == [[0, 3], [1]]
     assert found[0]["start"].to_list() == [0, 0] and found[1]["start"].to_list() == [0]
 

@@ -192,7 +192,8 @@ def test_only_the_sentences_a_pass_embeds_are_masked():
 
 
 def test_a_family_of_matchers_stores_its_frame_words_and_embedding_space_once():
-    from traitforge.audit.matchers import AnyOf, ClusterMatcher, MatchContext, TemplateMatcher, any_of
+    from traitforge.audit.match_context import MatchContext
+    from traitforge.audit.matchers import AnyOf, ClusterMatcher, TemplateMatcher, any_of
 
     texts = ["Sure, here it is. The tide turns.", "Of course, here it is. The moon pulls.",
              "No. The kettle warms."]

@@ -13,7 +13,7 @@ from traitforge.audit.families import PART_SHARE, forget_layouts, join_families,
 from traitforge.audit.habits import Habits
 from traitforge.audit.findings import Finding, rank, verdict
 from traitforge.audit.lengths import match_lengths
-from traitforge.audit.matchers import MatchContext
+from traitforge.audit.match_context import MatchContext
 from traitforge.audit.passes import Pass, PassContext, enabled_passes, merge_rules
 from traitforge.audit.passes.detectors import Detector, active_detectors, load_patterns
 from traitforge.audit.policy import Policy, load_policy

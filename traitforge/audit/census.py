@@ -23,7 +23,8 @@ from typing import Iterator
 import numpy as np
 import polars as pl
 
-from traitforge.audit.matchers import MatchContext, flag_rows, frame_read, from_json
+from traitforge.audit.match_context import MatchContext
+from traitforge.audit.matchers import flag_rows, frame_read, from_json
 from traitforge.audit.units import Unit, corpus_units
 from traitforge.executors import cores, current, may_spawn, spawn_pool
 from traitforge.io import FORMATS, Corpus, InputError, Record, RecordReader, snapshot

@@ -15,93 +15,14 @@ import numpy as np
 import polars as pl
 
 from traitforge.audit.clustering import nearest, project
-from traitforge.audit.llm_rating import Asker, Pattern, rate, strict_units
-from traitforge.audit.ngram_counts import STOP_WORDS, Blocks, ngram_keys, ngram_regex, pairs_in
-from traitforge.audit.sentences import sentence_frame
+from traitforge.audit.llm_rating import Pattern, rate, strict_units
+from traitforge.audit.match_context import MatchContext
+from traitforge.audit.ngram_counts import ngram_keys, ngram_regex, pairs_in
 from traitforge.audit.units import Unit
 from traitforge.io import InputError
 
 SPANS = {"unit": pl.Int64, "start": pl.Int64, "end": pl.Int64}
 FLAG_SCHEMA = {"unit": pl.Int64, "finding_id": pl.String, "start": pl.Int64, "end": pl.Int64}
-
-
-class MatchContext:
-    """The units matchers look at, and what several matchers share over them: the sentence
-    frame (its skeletons keeping `frame_words` unless a matcher names its own), the sentence
-    embeddings and the tokens per slot, and a model to ask (for LLM matchers). `embedders` may
-    be shared by several contexts, for the embedder to be loaded once."""
-
-    def __init__(self, units: list[Unit], lead: int = 3, tail: int = 2, middle: bool = False,
-                 clauses: bool = False, asker: Asker | None = None, rate_chars: int = 2000,
-                 frame_words: list[str] | None = None, embedders: dict | None = None):
-        self.units, self.frame = units, (lead, tail, middle, clauses)
-        self.asker, self.rate_chars = asker, rate_chars
-        self.frame_words = sorted(STOP_WORDS) if frame_words is None else frame_words
-        self._sentences: dict[tuple[str, ...], pl.DataFrame] = {}
-        self._slot_texts: dict[str, pl.Series] = {}
-        self._shared: dict[str, np.ndarray] = {}  # slot -> the units whose tokens are shared
-        self._tokens: dict[str, Blocks] = {}
-        self._vectors: dict[tuple[str, bool], np.ndarray] = {}
-        self._embedders: dict[bool, object] = {} if embedders is None else embedders
-
-    def slot_texts(self, slot: str) -> pl.Series:
-        """The text of each unit's `slot` (read once for all matchers)."""
-        if slot not in self._slot_texts:
-            self._slot_texts[slot] = slot_series(self.units, slot)
-        return self._slot_texts[slot]
-
-    def share_tokens(self, matchers: list) -> None:
-        """Tokenize once, for all the n-gram matchers among `matchers` (AnyOfs opened) that
-        read one slot, the union of the units each would tokenize (`NgramMatcher.candidates`),
-        where those overlap: less work than each tokenizing its own."""
-        by_slot: dict[str, list[np.ndarray]] = {}
-        for m in _flat(matchers):
-            if isinstance(m, NgramMatcher):
-                by_slot.setdefault(m.slot, []).append(m.candidates(self.slot_texts(m.slot)))
-        for slot, each in by_slot.items():
-            union = np.unique(np.concatenate(each))
-            if sum(map(len, each)) > len(union):
-                self._shared[slot] = union
-
-    def tokens(self, slot: str, units: np.ndarray) -> tuple[Blocks, np.ndarray]:
-        """The tokens of the slot texts and prompts of at least `units` (indices, ascending),
-        and which units they are: the shared ones where `share_tokens` chose them."""
-        if slot in self._shared and slot not in self._tokens:
-            self._tokens[slot] = self._blocks(slot, self._shared[slot])
-        if slot in self._tokens:
-            return self._tokens[slot], self._shared[slot]
-        return self._blocks(slot, units), units
-
-    def _blocks(self, slot: str, units: np.ndarray) -> Blocks:
-        return Blocks(self.slot_texts(slot).gather(units).to_list(),
-                      [self.units[i].prompt for i in units.tolist()])
-
-    def sentences(self, slot: str | None = None, keep: list[str] | None = None) -> pl.DataFrame:
-        key = tuple(self.frame_words if keep is None else keep)
-        if key not in self._sentences:
-            self._sentences[key] = sentence_frame(self.units, list(key), *self.frame)
-        frame = self._sentences[key]
-        return frame if slot is None else frame.filter(pl.col("slot") == slot)
-
-    def embedder(self, accurate: bool = False):
-        """The sentence embedder (loaded once)."""
-        if accurate not in self._embedders:
-            from traitforge.backends.embed import Embedder
-
-            self._embedders[accurate] = Embedder(accurate)
-        return self._embedders[accurate]
-
-    def vectors(self, slot: str, accurate: bool, keep: list[str] | None = None) -> np.ndarray:
-        """Embeddings of the slot's masked sentences (keeping `keep`), in frame order."""
-        key = (slot, accurate, tuple(self.frame_words if keep is None else keep))
-        if key not in self._vectors:
-            texts = self.sentences(slot, keep)["masked"].to_list()
-            self._vectors[key] = self.embedder(accurate).encode(texts)
-        return self._vectors[key]
-
-
-def slot_series(units: list[Unit], slot: str) -> pl.Series:
-    return pl.Series([u.slot_text(slot) for u in units], dtype=pl.String)
 
 
 def first_sentences(rows: pl.DataFrame) -> pl.DataFrame:
@@ -168,13 +89,11 @@ class NgramMatcher:
     type: ClassVar[str] = "ngram"
     needs_model: ClassVar[bool] = False
 
-    def candidates(self, texts: pl.Series) -> np.ndarray:
-        """The units that may carry an n-gram, ascending: those whose lower-cased slot text
-        (`texts`) holds an n-gram's longest token, as a token is a piece of that text."""
+    def candidates(self, ctx: MatchContext) -> np.ndarray:
+        """The units of `ctx` that may carry an n-gram, ascending: those whose lower-cased slot
+        text holds an n-gram's longest token, as a token is a piece of that text."""
         longest = sorted({max(toks, key=len) for toks in self.ngrams if toks})
-        if not longest:
-            return np.zeros(0, np.int64)
-        return np.flatnonzero(texts.str.to_lowercase().str.contains_any(longest).to_numpy())
+        return ctx.holding(self.slot, longest) if longest else np.zeros(0, np.int64)
 
     def spans(self, units: list[Unit], flagged: np.ndarray) -> np.ndarray:
         """The regex's first match in each flagged unit's slot (the whole slot if none). Where
@@ -200,7 +119,7 @@ class NgramMatcher:
     def match(self, ctx: MatchContext) -> pl.DataFrame:
         """The units that carry any of the n-grams (found in the tokens of their `candidates`,
         or of the context's shared ones), each at the regex's first match."""
-        maybe = self.candidates(ctx.slot_texts(self.slot))
+        maybe = self.candidates(ctx)
         blocks, which = ctx.tokens(self.slot, maybe)
         found = pairs_in(blocks, ngram_keys(self.ngrams))
         flagged = np.unique(which[found["unit"].to_numpy()]).astype(np.int64)
@@ -365,7 +284,11 @@ def _parts(matchers: list) -> list:
 def flag_rows(matchers: list[tuple[str, object]], ctx: MatchContext) -> pl.DataFrame:
     """One row (unit index, finding_id, start, end) per unit of `ctx` that each (finding id,
     matcher) pair flags, by unit and id."""
-    ctx.share_tokens([m for _, m in matchers])
+    ngrams = [m for _, x in matchers for m in _flat([x]) if isinstance(m, NgramMatcher)]
+    shared: dict[str, list[np.ndarray]] = {}
+    for m in ngrams:
+        shared.setdefault(m.slot, []).append(m.candidates(ctx))
+    ctx.share_tokens(shared)
     frames = [m.match(ctx).with_columns(pl.lit(fid).alias("finding_id")) for fid, m in matchers]
     if not frames:
         return pl.DataFrame(schema=FLAG_SCHEMA)

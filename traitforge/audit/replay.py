@@ -13,7 +13,8 @@ import polars as pl
 from traitforge.audit.census import FLAGS, CorpusFile, corpus_file, unit_ids
 from traitforge.audit.config import LLMSettings
 from traitforge.audit.llm_rating import Asker
-from traitforge.audit.matchers import MatchContext, flag_rows, frame_read, from_json
+from traitforge.audit.match_context import MatchContext
+from traitforge.audit.matchers import flag_rows, frame_read, from_json
 from traitforge.audit.outputs import CACHE, load_audit
 from traitforge.audit.stats import wilson
 from traitforge.audit.units import Unit, corpus_units

@@ -20,7 +20,7 @@ from typing import Protocol
 
 from traitforge.audit.config import AuditConfig
 from traitforge.audit.findings import Finding
-from traitforge.audit.matchers import MatchContext
+from traitforge.audit.match_context import MatchContext
 from traitforge.audit.policy import Policy
 from traitforge.audit.reconcile import MergeRule
 from traitforge.audit.stats import benjamini_hochberg
