@@ -324,6 +324,25 @@ def test_ngram_matchers_of_one_context_share_its_tokens(monkeypatch):
     assert found[0]["start"].to_list() == [0, 0] and found[1]["start"].to_list() == [0]
 
 
+def test_a_context_replaying_two_sets_of_ngram_matchers_flags_as_fresh_ones():
+    """Tokens shared for one set's candidates must not stand in for another set's."""
+    from traitforge.audit.match_context import MatchContext
+
+    texts = ["Sure, happy to help.", "Over time, it grows.", "Over time, sure.", "In short, yes.",
+             "In short, over time."]
+    units = [make_unit(str(i), 1, t, "") for i, t in enumerate(texts)]
+
+    def matcher(*ngrams):
+        return NgramMatcher("body", list(ngrams), "|".join(f"(?:{ngram_regex(t)})" for t in ngrams))
+
+    first = [("a", matcher(["sure", ","])), ("b", matcher(["over", "time"]))]  # shares 0, 1, 2
+    second = [("c", matcher(["in", "short"])), ("d", matcher(["short", ","]))]  # needs 3, 4
+    ctx = MatchContext(units)
+    for pairs in (first, second, first):
+        assert flag_rows(pairs, ctx).equals(flag_rows(pairs, MatchContext(units)))
+    assert flag_rows(second, ctx)["unit"].to_list() == [3, 3, 4, 4]
+
+
 def test_blocks_spilled_to_disk_count_as_one_block(monkeypatch):
     """A corpus of several blocks is tokenized once into a temporary folder and read back on
     each later pass; the counts equal those of one held block, and equal them again when the

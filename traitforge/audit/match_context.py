@@ -27,8 +27,7 @@ class MatchContext:
         self._slot_texts: dict[str, pl.Series] = {}
         self._lowered: dict[str, pl.Series] = {}
         self._holding: dict[tuple, np.ndarray] = {}
-        self._shared: dict[str, np.ndarray] = {}  # slot -> the units whose tokens are shared
-        self._tokens: dict[str, Blocks] = {}
+        self._shared: dict[str, tuple] = {}  # slot -> shared units, their Blocks (or None)
         self._vectors: dict[tuple[str, bool], np.ndarray] = {}
         self._embedders: dict[bool, object] = {} if embedders is None else embedders
 
@@ -55,17 +54,23 @@ class MatchContext:
         tokenizing its own."""
         for slot, each in candidates.items():
             union = np.unique(np.concatenate(each))
-            if sum(map(len, each)) > len(union):
-                self._shared[slot] = union
+            if sum(map(len, each)) > len(union) and not self._covers(slot, union):
+                self._shared[slot] = (union, None)  # tokenized when first read
 
     def tokens(self, slot: str, units: np.ndarray) -> tuple[Blocks, np.ndarray]:
         """The tokens of the slot texts and prompts of at least `units` (indices, ascending),
-        and which units they are: the shared ones where `share_tokens` chose them."""
-        if slot in self._shared and slot not in self._tokens:
-            self._tokens[slot] = self._blocks(slot, self._shared[slot])
-        if slot in self._tokens:
-            return self._tokens[slot], self._shared[slot]
-        return self._blocks(slot, units), units
+        and which units they are: the shared ones where `share_tokens` chose ones that hold
+        `units`."""
+        if not self._covers(slot, units):
+            return self._blocks(slot, units), units
+        shared, blocks = self._shared[slot]
+        if blocks is None:
+            blocks = self._blocks(slot, shared)
+            self._shared[slot] = (shared, blocks)
+        return blocks, shared
+
+    def _covers(self, slot: str, units: np.ndarray) -> bool:
+        return slot in self._shared and bool(np.isin(units, self._shared[slot][0]).all())
 
     def _blocks(self, slot: str, units: np.ndarray) -> Blocks:
         return Blocks(self.slot_texts(slot).gather(units).to_list(),

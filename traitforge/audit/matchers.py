@@ -227,11 +227,6 @@ class AnyOf:
                 "matchers": [m.to_json() for m in self.matchers]}
 
 
-def _flat(matchers: list) -> list:
-    """The matchers, AnyOfs replaced by theirs."""
-    return [m for x in matchers for m in (x.matchers if isinstance(x, AnyOf) else [x])]
-
-
 KINDS = {m.type: m for m in (RegexMatcher, NgramMatcher, TemplateMatcher, ClusterMatcher,
                              LLMMatcher, AnyOf)}
 
@@ -284,7 +279,7 @@ def _parts(matchers: list) -> list:
 def flag_rows(matchers: list[tuple[str, object]], ctx: MatchContext) -> pl.DataFrame:
     """One row (unit index, finding_id, start, end) per unit of `ctx` that each (finding id,
     matcher) pair flags, by unit and id."""
-    ngrams = [m for _, x in matchers for m in _flat([x]) if isinstance(m, NgramMatcher)]
+    ngrams = [m for m in _parts([m for _, m in matchers]) if isinstance(m, NgramMatcher)]
     shared: dict[str, list[np.ndarray]] = {}
     for m in ngrams:
         shared.setdefault(m.slot, []).append(m.candidates(ctx))
