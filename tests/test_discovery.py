@@ -300,6 +300,37 @@ def test_ngram_spans_are_the_case_blind_regex_s_first_match_in_any_text():
             assert (start, end) == (m.span() if m else (0, len(text))), (group, text)
 
 
+def test_ngram_matchers_tokenize_only_units_holding_their_sequence_and_flag_as_all_would():
+    """Candidates are the units whose lower-cased text holds an n-gram's tokens apart by
+    whitespace alone; tokenizing only those must flag what tokenizing every unit flags,
+    whatever the case, spacing, apostrophes, marks and non-ASCII letters."""
+    from traitforge.audit.match_context import MatchContext
+    from traitforge.audit.ngram_counts import Blocks, _split, ngram_keys, pairs_in
+
+    rng = random.Random(1)
+    words = ["Don't", "don’t", "it's", "İt", "straße", "STRASSE", "e.g.", "over", "time", "Over",
+             "—", "(", ")", "!", "?", "#", "x1f\x1f", "é", "naïve", "timeless", "overtime", "do"]
+    gaps = ["", " ", "  ", "\t", "\n", "\u00a0", "\u2003", "\x1c"]
+    texts = ["".join(rng.choice(words) + rng.choice(gaps) for _ in range(rng.randint(0, 12)))
+             for _ in range(300)]
+    prompts = [rng.choice(["", "over time?", "don't"]) for _ in texts]
+    units = [make_unit(str(i), 1, t, p) for i, (t, p) in enumerate(zip(texts, prompts))]
+    tokens = [t for t in _split(texts).to_list() if t]
+    narrowed = 0
+    for _ in range(40):
+        source = rng.choice([t for t in tokens if t])
+        lo = rng.randrange(len(source))
+        group = [source[lo:lo + rng.randint(1, 3)] for _ in range(rng.randint(1, 2))]
+        m = NgramMatcher("body", group, "|".join(f"(?:{ngram_regex(t)})" for t in group))
+        every = pairs_in(Blocks([u.text for u in units], prompts), ngram_keys(group))
+        expected = sorted(set(every["unit"].to_list()))
+        ctx = MatchContext(units)
+        assert set(expected) <= set(m.candidates(ctx).tolist()), group
+        assert m.match(ctx)["unit"].to_list() == expected, group
+        narrowed += len(m.candidates(ctx)) < len(ctx.holding("body", [max(t, key=len) for t in group]))
+    assert narrowed >= 10  # the sequence rules out units that hold the longest token alone
+
+
 def test_ngram_matchers_of_one_context_share_its_tokens(monkeypatch):
     from traitforge.audit import ngram_counts
     from traitforge.audit.match_context import MatchContext

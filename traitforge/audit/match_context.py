@@ -42,11 +42,15 @@ class MatchContext:
         once for all matchers, and each set found once)."""
         key = (slot, tuple(words))
         if key not in self._holding:
-            if slot not in self._lowered:
-                self._lowered[slot] = self.slot_texts(slot).str.to_lowercase()
             self._holding[key] = np.flatnonzero(
-                self._lowered[slot].str.contains_any(words).to_numpy())
+                self.lowered(slot).str.contains_any(words).to_numpy())
         return self._holding[key]
+
+    def lowered(self, slot: str) -> pl.Series:
+        """The lower-cased text of each unit's `slot`, as the n-gram pass tokenizes it (once)."""
+        if slot not in self._lowered:
+            self._lowered[slot] = self.slot_texts(slot).str.to_lowercase()
+        return self._lowered[slot]
 
     def share_tokens(self, candidates: dict[str, list[np.ndarray]]) -> None:
         """Tokenize once, for the n-gram matchers of each slot, the union of the units each

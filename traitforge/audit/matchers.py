@@ -91,9 +91,19 @@ class NgramMatcher:
 
     def candidates(self, ctx: MatchContext) -> np.ndarray:
         """The units of `ctx` that may carry an n-gram, ascending: those whose lower-cased slot
-        text holds an n-gram's longest token, as a token is a piece of that text."""
-        longest = sorted({max(toks, key=len) for toks in self.ngrams if toks})
-        return ctx.holding(self.slot, longest) if longest else np.zeros(0, np.int64)
+        text holds an n-gram's tokens in order with nothing but whitespace between them (its
+        tokens are pieces of that text, and whitespace is all that lies between two tokens),
+        looked for among those that hold an n-gram's longest token (a faster search)."""
+        ngrams = [toks for toks in self.ngrams if toks]
+        if not ngrams:
+            return np.zeros(0, np.int64)
+        holding = ctx.holding(self.slot, sorted({max(toks, key=len) for toks in ngrams}))
+        sequences = "|".join(r"\s*".join(map(pl.escape_regex, toks)) for toks in ngrams)
+        try:
+            hits = ctx.lowered(self.slot).gather(holding).str.contains(sequences).to_numpy()
+        except pl.exceptions.PolarsError:  # a pattern too large for polars' regex engine
+            return holding
+        return holding[hits]
 
     def spans(self, units: list[Unit], flagged: np.ndarray) -> np.ndarray:
         """The regex's first match in each flagged unit's slot (the whole slot if none). Where
