@@ -138,6 +138,26 @@ def test_explained_by_several_leaders_together():
     assert by_id(merged)[home["f"]].units.tolist() in (list(range(50)), list(range(100, 150)))
 
 
+def test_a_finding_joins_the_leader_of_highest_jaccard_not_of_highest_containment():
+    a = make("a", "cluster", list(range(0, 7)) + list(range(100, 104)), n_ref=None)
+    b = make("b", "cluster", list(range(1, 10)) + list(range(150, 161)), n_ref=None)
+    # f: Jaccard 7/14 and containment 0.7 with a; Jaccard 9/21 and containment 0.9 with b
+    f = make("f", "template", range(0, 10), n_ref=None)
+    merged, home = reconcile([f, a, b])
+    assert home == {"a": "a", "b": "b", "f": "a"}
+    assert by_id(merged)["a"].units.tolist() == list(range(10)) + list(range(100, 104))
+
+
+def test_of_leaders_that_each_explain_a_finding_the_one_holding_most_of_it_takes_it():
+    a = make("a", "cluster", list(range(0, 30)) + list(range(100, 130)), ref=[])
+    b = make("b", "cluster", list(range(20, 40)) + list(range(140, 180)), ref=[])
+    # f is as common in the reference: any leader explains it; 75% of it lies in a, 50% in b
+    f = make("f", "template", range(0, 40), ref=range(0, 40))
+    assert explained(f, [a], "z", 100.0) and explained(f, [b], "z", 100.0)
+    _, home = reconcile([f, b, a])
+    assert home == {"a": "a", "b": "b", "f": "a"}
+
+
 def test_detectors_are_never_merged_and_keep_their_units():
     d1 = make("hedge", "detector", range(0, 60), ref=[0, 1])
     d2 = make("hedge_too", "detector", range(0, 60), ref=[0, 1])  # identical units

@@ -79,19 +79,15 @@ def reconcile(findings: list[Finding], rules: dict[str, MergeRule], jaccard: flo
     leaders: list[Finding] = []
     home: dict[str, str] = {}
     for i, f in enumerate(order):
-        overlap = {}
-        row = shared.getrow(i)
-        for k, j, inter in sorted(zip(leader_of[row.indices], row.indices, row.data)
-                                  if not rule(f).alone else []):
-            if k >= 0:
-                jac = inter / (size[i] + size[j] - inter)
-                overlap[int(k)] = (float(jac), float(inter / size[i]))
-        best = max(overlap, key=overlap.get, default=None)
+        ks, jac, cont = _overlaps(shared, i, leader_of, size) if not rule(f).alone else ([],) * 3
+        best = int(ks[np.lexsort((ks, -cont, -jac))[0]]) if len(ks) else None
+        overlap = dict(zip(ks.tolist(), zip(jac.tolist(), cont.tolist()))) if len(ks) else {}
         if best is not None and overlap[best][0] < jaccard and overlap[best][1] < containment:
-            ranked = sorted(overlap, key=lambda k: -overlap[k][1])
+            ranked = ks[np.lexsort((ks, -cont))].tolist() if _testable(f) else []
             best = next((k for k in ranked if explained(f, [leaders[k]], test, prior_strength)),
                         None)
-            if best is None and explained(f, [leaders[k] for k in ranked], test, prior_strength):
+            if ranked and best is None and explained(f, [leaders[k] for k in ranked], test,
+                                                     prior_strength):
                 best = ranked[0]
         best_j, best_c = overlap.get(best, (0.0, 0.0))
         if best is not None and best_j < jaccard and best_c >= containment \
@@ -125,6 +121,24 @@ def reconcile(findings: list[Finding], rules: dict[str, MergeRule], jaccard: flo
                         ) if len(f.evidence) > 1 else None
         retest(f, test, prior_strength)
     return leaders, home
+
+
+def _overlaps(shared, i: int, leader_of: np.ndarray, size: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The leaders finding i shares units with (their places, ascending), and its unit Jaccard
+    with each and the share of its units inside each."""
+    lo, hi = shared.indptr[i], shared.indptr[i + 1]
+    j, inter = shared.indices[lo:hi], shared.data[lo:hi]
+    k = leader_of[j]
+    lead = k >= 0
+    order = np.argsort(k[lead])
+    j, inter, k = j[lead][order], inter[lead][order], k[lead][order]
+    return k, inter / (size[i] + size[j] - inter), inter / size[i]
+
+
+def _testable(f: Finding) -> bool:
+    """Whether `explained` can say a leader explains `f` (it has reference counts)."""
+    return f.ref_index is not None and bool(f.ref_units)
 
 
 def _explains(f: Finding, lead: Finding, rule, test: str, prior_strength: float) -> bool:
