@@ -517,3 +517,24 @@ def test_blocks_are_bounded_by_characters_and_units():
     assert 12 in starts and 13 in starts  # the long text stands alone
     assert block_starts([], None) == []
     assert block_starts(texts, None, most_units=100, most_chars=10**9) == [0]
+
+
+def test_a_text_is_refused_as_empty_exactly_when_no_character_of_it_shows():
+    """Blank: every character whitespace or a format character (zero-width space, word
+    joiner, byte-order mark), wherever they sit; one visible character anywhere is a text."""
+    import random
+    import unicodedata
+
+    from traitforge.io import _text
+
+    pieces = [" ", "\t", "\n", "\x1c", "\u00a0", "\u2003", "\u200b", "\u200d", "\u2060", "\ufeff",
+              "a", "é", "\x00", "."]
+    rng = random.Random(0)
+    for _ in range(20000):
+        value = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 6)))
+        blank = all(c.isspace() or unicodedata.category(c) == "Cf" for c in value)
+        if blank:
+            with pytest.raises(ValueError, match="is empty"):
+                _text(value, "reply")
+        else:
+            assert _text(value, "reply") == value

@@ -129,7 +129,9 @@ def detect_format(row: dict) -> str | None:
 def _text(value: Any, what: str) -> str:
     if not isinstance(value, str):
         raise ValueError(f"{what} is {type(value).__name__}, not a string")
-    if all(c.isspace() or unicodedata.category(c) == "Cf" for c in value):
+    shown = value.lstrip()  # a text whose first character past the whitespace shows is no blank
+    if (not shown or unicodedata.category(shown[0]) == "Cf") and all(
+            c.isspace() or unicodedata.category(c) == "Cf" for c in shown):
         hidden = " (only invisible characters)" if value.strip() else ""
         raise ValueError(f"{what} is empty{hidden}")
     return value
