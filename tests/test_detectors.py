@@ -351,3 +351,26 @@ def test_load_patterns_rejects_other_suffix_and_missing_file(tmp_path):
         load_patterns(path)
     with pytest.raises(InputError, match="absent.toml"):
         load_patterns(tmp_path / "absent.toml")
+
+
+def test_a_regex_opening_with_a_word_boundary_flags_what_searching_every_unit_flags():
+    """The polars screen leaves such a boundary out; Python's search must still decide, on
+    words next to non-ASCII letters, marks and digits, in any case."""
+    import random
+    import re
+
+    from traitforge.audit.matchers import RegexMatcher
+
+    rng = random.Random(3)
+    words = ["note", "Note", "NOTE", "énote", "noteé", "_note", "note_", "2note", "(note)", "’note",
+             "keep", "Keep", "ǅnote", "ſnote", "it's", "It’s", "important", "x", "—"]
+    texts = [" ".join(rng.choice(words) for _ in range(rng.randint(0, 8))) for _ in range(400)]
+    units = [make_unit(str(i), 1, t, "") for i, t in enumerate(texts)]
+    for regex, flags in [(r"(?i)\b(?:note|keep)\b", ""), (r"\bnote", "i"), (r"\bNote", ""),
+                         (r"(?i)\bit(?:'|’)s important", "")]:
+        m = RegexMatcher("body", regex, flags)
+        found = m.match(MatchContext(units))
+        pattern = re.compile(regex, re.IGNORECASE if flags else 0)
+        expected = [(i, *s.span()) for i, t in enumerate(texts) if (s := pattern.search(t))]
+        assert list(zip(*found.to_dict(as_series=False).values())) == expected, regex
+        assert len(expected) >= 5

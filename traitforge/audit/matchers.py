@@ -22,6 +22,7 @@ from traitforge.audit.units import Unit
 from traitforge.io import InputError
 
 SPANS = {"unit": pl.Int64, "start": pl.Int64, "end": pl.Int64}
+LEADING_BOUNDARY = re.compile(r"^((?:\(\?[a-zA-Z]+\))*)\\b")  # flags, then \b, opening a regex
 FLAG_SCHEMA = {"unit": pl.Int64, "finding_id": pl.String, "start": pl.Int64, "end": pl.Int64}
 
 
@@ -56,10 +57,14 @@ class RegexMatcher:
 
     def match(self, ctx: MatchContext) -> pl.DataFrame:
         """Polars' regex engine screens all slot texts at once; Python's `re` then finds the
-        span in the few that pass. A regex only Python can compile is searched everywhere."""
+        span in the few that pass. A regex only Python can compile is searched everywhere.
+        The screen leaves out a word boundary the regex opens with: a screen passes more units
+        without it, never fewer, and polars' engine gives up its fast path at a text's first
+        non-ASCII character where a pattern has a (Unicode) word boundary, ten times slower on
+        the replies here."""
         units = ctx.units
         texts = ctx.slot_texts(self.slot)
-        screen = ("(?i)" if "i" in self.flags else "") + self.regex
+        screen = LEADING_BOUNDARY.sub(r"\1", ("(?i)" if "i" in self.flags else "") + self.regex)
         try:
             candidates = np.flatnonzero(texts.str.contains(screen).to_numpy())
         except pl.exceptions.PolarsError:
