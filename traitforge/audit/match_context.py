@@ -27,6 +27,7 @@ class MatchContext:
         self._slot_texts: dict[str, pl.Series] = {}
         self._lowered: dict[str, pl.Series] = {}
         self._holding: dict[tuple, np.ndarray] = {}
+        self._matching: dict[tuple[str, str], np.ndarray] = {}
         self._shared: dict[str, tuple] = {}  # slot -> shared units, their Blocks (or None)
         self._vectors: dict[tuple[str, bool], np.ndarray] = {}
         self._embedders: dict[bool, object] = {} if embedders is None else embedders
@@ -45,6 +46,19 @@ class MatchContext:
             self._holding[key] = np.flatnonzero(
                 self.lowered(slot).str.contains_any(words).to_numpy())
         return self._holding[key]
+
+    def matching(self, slot: str, pattern: str, among: np.ndarray) -> np.ndarray:
+        """Those of the units `among` (ascending) whose lower-cased `slot` text matches polars'
+        regex `pattern`, found once for all matchers asking; all of them where polars cannot
+        compile it (too large)."""
+        key = (slot, pattern)
+        if key not in self._matching:
+            try:
+                hits = self.lowered(slot).gather(among).str.contains(pattern).to_numpy()
+                self._matching[key] = among[hits]
+            except pl.exceptions.PolarsError:
+                self._matching[key] = among
+        return self._matching[key]
 
     def lowered(self, slot: str) -> pl.Series:
         """The lower-cased text of each unit's `slot`, as the n-gram pass tokenizes it (once)."""

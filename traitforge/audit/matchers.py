@@ -104,11 +104,7 @@ class NgramMatcher:
             return np.zeros(0, np.int64)
         holding = ctx.holding(self.slot, sorted({max(toks, key=len) for toks in ngrams}))
         sequences = "|".join(r"\s*".join(map(pl.escape_regex, toks)) for toks in ngrams)
-        try:
-            hits = ctx.lowered(self.slot).gather(holding).str.contains(sequences).to_numpy()
-        except pl.exceptions.PolarsError:  # a pattern too large for polars' regex engine
-            return holding
-        return holding[hits]
+        return ctx.matching(self.slot, sequences, holding)
 
     def spans(self, units: list[Unit], flagged: np.ndarray) -> np.ndarray:
         """The regex's first match in each flagged unit's slot (the whole slot if none). Where
