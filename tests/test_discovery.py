@@ -416,3 +416,65 @@ def test_a_killed_audits_spilled_tokens_are_cleared_by_the_next(tmp_path, monkey
     spilled = count_slot("body", [r["messages"][1]["content"] for r in rows], None, 3, 5, block=64)
     assert not dead.exists() and live.exists()
     assert spilled.blocks._spilled == 4
+
+
+def _merge_ngrams_dense(pairs, chosen, n_units, threshold):
+    """The leader clustering of `merge_ngrams` on the dense matrix of shared units."""
+    keys = chosen["key"].to_list()
+    x = np.zeros((n_units, len(keys)), np.float32)
+    for u, k in zip(pairs["unit"].to_list(), pairs["key"].to_list()):
+        x[u, keys.index(k)] = 1
+    co = x.T @ x
+    leaders, groups = [], []
+    for i in range(len(keys)):
+        if leaders:
+            jac = co[i, leaders] / (co[i, i] + co[leaders, leaders] - co[i, leaders])
+            best = int(np.argmax(jac))
+            if jac[best] >= threshold:
+                groups[best].append(i)
+                continue
+        leaders.append(i)
+        groups.append([i])
+    return groups
+
+
+@pytest.mark.parametrize("rows_at_once", [1, 3, 1024])
+def test_ngram_groups_are_the_dense_leader_clustering_s(rows_at_once):
+    from traitforge.audit.passes.ngrams import merge_ngrams
+    rng = np.random.default_rng(3)
+    for trial in range(40):
+        n_keys, n_units = int(rng.integers(1, 25)), int(rng.integers(5, 40))
+        base = [rng.choice(n_units, size=rng.integers(1, n_units), replace=False)
+                for _ in range(max(1, n_keys // 3))]
+        unit_sets = [np.unique(np.r_[base[k % len(base)][:rng.integers(1, len(base[k % len(base)]) + 1)],
+                                     rng.choice(n_units, size=rng.integers(0, 3))])
+                     for k in range(n_keys)]  # many alike, some tied
+        keys = rng.permutation(np.arange(1, n_keys + 1, dtype=np.uint64) * 7919)
+        pairs = pl.DataFrame({"unit": np.concatenate(unit_sets).astype(np.uint32),
+                              "key": np.repeat(keys, [len(s) for s in unit_sets])})
+        chosen = pl.DataFrame({"key": keys})
+        for threshold in (0.3, 0.5, 0.9):
+            assert merge_ngrams(pairs, chosen, n_units, threshold, rows_at_once) == \
+                _merge_ngrams_dense(pairs, chosen, n_units, threshold), (trial, threshold)
+
+
+def test_duplicate_findings_fold_into_the_earliest_alike_kept_one():
+    from traitforge.audit.findings import Finding
+    from traitforge.audit.matchers import RegexMatcher
+    from traitforge.audit.passes.ngrams import fold_duplicates
+
+    def make(fid, slot, units):
+        units = np.asarray(sorted(units), np.int64)
+        return Finding(id=fid, methods=["ngram"], label=fid, description="", slot=slot,
+                       matcher=RegexMatcher(slot, fid), units=units,
+                       spans=np.zeros((len(units), 2), np.int64), n_units=300, variants=[fid])
+    body = make("body", "body", range(0, 50))  # the body's: after the opening's
+    opening = make("opening", "opening", range(0, 45))  # Jaccard 0.9 with body
+    closing = make("closing", "closing", range(2, 44))  # alike to opening (0.93), folds there
+    wide = make("wide", "body", range(100, 200))
+    folded = make("folded", "body", range(110, 200))  # 0.9 with wide: folds into it
+    apart = make("apart", "body", range(110, 185))  # 0.83 with folded, 0.75 with wide: kept
+    kept = fold_duplicates([body, folded, apart, closing, wide, opening], 300)
+    assert [f.id for f in kept] == ["opening", "wide", "apart"]
+    assert kept[0].variants == ["opening", "closing", "body"]
+    assert kept[1].variants == ["wide", "folded"]

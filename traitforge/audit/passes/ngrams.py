@@ -106,32 +106,41 @@ def recurring_phrases(corpus: list[Unit], settings: DiscoverySettings, threshold
 
 
 def merge_ngrams(pairs: pl.DataFrame, chosen: pl.DataFrame, n_units: int,
-                 threshold: float) -> list[list[int]]:
+                 threshold: float, rows_at_once: int = 1024) -> list[list[int]]:
     """Group chosen n-grams (rows of `chosen`) whose unit sets (in `pairs`, columns unit and
-    key) overlap with Jaccard >= threshold.
+    key) overlap with Jaccard >= threshold (> 0).
 
     Greedy leader clustering in order of excess documents: each n-gram joins the most similar
-    existing group leader, or leads a new group.
+    existing group leader (the earliest of equals), or leads a new group. Shared units are
+    counted `rows_at_once` n-grams at a time, as a sparse matrix: a leader sharing no unit with
+    an n-gram has Jaccard 0 with it, so only those sharing one are compared.
     """
     keys = chosen["key"].to_numpy()
     sorter = np.argsort(keys)
     col = sorter[np.searchsorted(keys, pairs["key"].to_numpy(), sorter=sorter)]
     x = sparse.csc_matrix((np.ones(len(pairs), np.float32), (pairs["unit"].to_numpy(), col)),
                           shape=(n_units, len(keys)))
-    co = (x.T @ x).toarray()
-    df = np.diag(co)
-    leaders: list[int] = []
+    xt = x.T.tocsr()
+    df = np.asarray(x.multiply(x).sum(0), np.float32).ravel()  # the diagonal of x.T @ x
+    place = np.full(len(keys), -1)  # each n-gram's place among the leaders, if it leads
     groups: list[list[int]] = []
-    for i in range(len(keys)):  # rows arrive sorted by importance
-        if leaders:
-            inter = co[i, leaders]
-            jac = inter / (df[i] + df[leaders] - inter)
-            best = int(np.argmax(jac))
-            if jac[best] >= threshold:
-                groups[best].append(i)
-                continue
-        leaders.append(i)
-        groups.append([i])
+    for lo in range(0, len(keys), rows_at_once):
+        co = (xt[lo:lo + rows_at_once] @ x).tocsr()
+        co.sort_indices()
+        for i in range(lo, min(lo + rows_at_once, len(keys))):
+            j = co.indices[co.indptr[i - lo]:co.indptr[i - lo + 1]]
+            inter = co.data[co.indptr[i - lo]:co.indptr[i - lo + 1]]
+            lead = place[j] >= 0
+            if lead.any():
+                j, inter = j[lead], inter[lead]
+                jac = inter / (df[i] + df[j] - inter)
+                tied = np.flatnonzero(jac == jac.max())
+                best = place[j[tied]].min()  # the earliest leader of those most alike
+                if jac[tied[0]] >= threshold:
+                    groups[best].append(i)
+                    continue
+            place[i] = len(groups)
+            groups.append([i])
     return groups
 
 
@@ -188,10 +197,21 @@ def ngram_findings(counts: list[SlotCounts], ref_counts: list[SlotCounts] | None
         toks = ngram_tokens(c.texts, rows["pos"], rows["n"])
         by_key = KeyUnits(pairs)
         ref_by_key = KeyUnits(ref_pairs) if ref_pairs is not None else None
-        for members in merge_ngrams(pairs, rows, len(corpus), settings.merge_jaccard):
+        groups = merge_ngrams(pairs, rows, len(corpus), settings.merge_jaccard)
+        for members, part in zip(groups, _partition(rows, groups)):
             findings.append(_finding(c, by_key, ref_counts[k] if ref_counts else None, ref_by_key,
-                                     rows[members], [toks[i] for i in members], corpus, settings))
+                                     part, [toks[i] for i in members], corpus, settings))
     return fold_duplicates(findings, len(corpus))
+
+
+def _partition(rows: pl.DataFrame, groups: list[list[int]]) -> list[pl.DataFrame]:
+    """rows[members] of each group (groups in order of their first member, members ascending),
+    in one pass over `rows`."""
+    label = np.empty(len(rows), np.int64)
+    for g, members in enumerate(groups):
+        label[members] = g
+    return rows.with_columns(pl.Series("_group", label)).partition_by(
+        "_group", maintain_order=True, include_key=False)
 
 
 def _release(counts: list[SlotCounts]) -> None:
@@ -202,30 +222,41 @@ def _release(counts: list[SlotCounts]) -> None:
 
 def fold_duplicates(findings: list[Finding], n_units: int, threshold: float = 0.8) -> list[Finding]:
     """Fold a finding into an earlier one (by slot: opening, closing, body) that flags nearly
-    the same units, e.g. a phrase counted both in the opening sentence and in the whole text.
-    The kept finding lists the folded one's variants."""
+    the same units, e.g. a phrase counted both in the opening sentence and in the whole text:
+    the earliest kept one with unit Jaccard >= `threshold`. The kept finding lists the folded
+    one's variants."""
     if len(findings) < 2:
         return findings
     order = {s: i for i, s in enumerate(SLOTS)}
     findings = sorted(findings, key=lambda f: (order[f.slot], -len(f.units)))
-    co = shared_units(findings, n_units)
-    size = np.array([len(f.units) for f in findings], float)
-    kept: list[int] = []
-    home = {}
-    for i in range(len(findings)):
-        row = co.getrow(i)
-        best = None
-        for j, inter in zip(row.indices, row.data):
-            if j in home and home[j] == j and inter / (size[i] + size[j] - inter) >= threshold:
-                best = j if best is None else min(best, j)
-        if best is None:
-            home[i] = i
-            kept.append(i)
-        else:
-            home[i] = best
-            extra = [v for v in findings[i].variants if v not in findings[best].variants]
-            findings[best].variants = (findings[best].variants + extra)[:12]
-    return [findings[i] for i in kept]
+    near = _alike_earlier(shared_units(findings, n_units),
+                          np.array([len(f.units) for f in findings], float), threshold)
+    kept = np.zeros(len(findings), bool)
+    for i, f in enumerate(findings):
+        j = near.indices[near.indptr[i]:near.indptr[i + 1]]
+        j = j[kept[j]]
+        if not len(j):
+            kept[i] = True
+            continue
+        home = findings[j.min()]
+        extra = [v for v in f.variants if v not in home.variants]
+        home.variants = (home.variants + extra)[:12]
+    return [f for f, k in zip(findings, kept) if k]
+
+
+def _alike_earlier(shared: sparse.csr_matrix, size: np.ndarray, threshold: float,
+                   rows_at_once: int = 1024) -> sparse.csr_matrix:
+    """For each finding, the earlier ones (by index) it shares units with at a unit Jaccard of
+    at least `threshold`, as the column indices of its row; read `rows_at_once` rows at a time."""
+    rows, cols = [], []
+    for lo in range(0, shared.shape[0], rows_at_once):
+        block = shared[lo:lo + rows_at_once].tocoo()
+        row, inter = block.row + lo, block.data.astype(np.float64)
+        alike = (block.col < row) & (inter / (size[row] + size[block.col] - inter) >= threshold)
+        rows.append(row[alike])
+        cols.append(block.col[alike])
+    return sparse.csr_matrix((np.ones(sum(map(len, rows)), bool),
+                              (np.concatenate(rows), np.concatenate(cols))), shape=shared.shape)
 
 
 class KeyUnits:
