@@ -206,3 +206,31 @@ def test_every_input_id_maps_to_a_final_id():
         assert sorted(e["id"] for e in f.evidence) == sorted(i for i in ids if home[i] == f.id)
         assert np.all(np.diff(f.units) > 0) and f.spans.shape == (len(f.units), 2)
     assert sum(f.methods[0] == "detector" for f in merged) == 6
+
+
+def _explained_by_sets(f, leads, test="z", prior_strength=100.0):
+    """`explained` worked out with Python sets: the definition it must keep."""
+    from traitforge.audit.stats import still_over
+    units = set().union(*(set(x.units.tolist()) for x in leads))
+    ref = set().union(*(set(x.ref_index.tolist()) for x in leads))
+    n_a, n_b = f.n_units - len(units), f.ref_units - len(ref)
+    if n_a <= 0 or n_b <= 0:
+        return True
+    a = sum(u not in units for u in f.units.tolist())
+    b = sum(u not in ref for u in f.ref_index.tolist())
+    return not still_over(test, a, n_a, b, n_b, prior_strength, 3.0, 1.5)
+
+
+def test_explained_counts_what_lies_outside_one_or_several_leaders_as_sets_do():
+    rng = np.random.default_rng(7)
+    outcomes = set()
+    for trial in range(300):
+        def pick(k):
+            return rng.choice(N, size=k, replace=False)
+        f = make("f", "ngram", pick(rng.integers(1, 80)), ref=pick(rng.integers(0, 40)))
+        leads = [make(f"l{k}", "cluster", pick(rng.integers(0, 120)), ref=pick(rng.integers(0, 60)))
+                 for k in range(rng.integers(1, 4))]
+        want = _explained_by_sets(f, leads)
+        assert explained(f, leads, "z", 100.0) == want, trial
+        outcomes.add((len(leads) > 1, want))
+    assert outcomes == {(False, False), (False, True), (True, False), (True, True)}

@@ -50,14 +50,25 @@ def explained(f: Finding, leads: list[Finding], test: str, prior_strength: float
     """Whether `f` stops being over-represented outside the units the `leads` flag."""
     if f.ref_index is None or not f.ref_units or any(x.ref_index is None for x in leads):
         return False
-    units = np.unique(np.concatenate([x.units for x in leads]))
-    ref = np.unique(np.concatenate([x.ref_index for x in leads]))
-    n_a, n_b = f.n_units - len(units), f.ref_units - len(ref)
-    a = len(np.setdiff1d(f.units, units, assume_unique=True))
-    b = len(np.setdiff1d(f.ref_index, ref, assume_unique=True))
+    n_a, a = _outside(f.units, [x.units for x in leads], f.n_units)
+    n_b, b = _outside(f.ref_index, [x.ref_index for x in leads], f.ref_units)
     if n_a <= 0 or n_b <= 0:
         return True
     return not still_over(test, a, n_a, b, n_b, prior_strength, explained_z, min_lift)
+
+
+def _outside(units: np.ndarray, leads: list[np.ndarray], n: int) -> tuple[int, int]:
+    """Of `n` units, how many no lead flags, and how many of `units` (distinct) are among them.
+    One lead's units, sorted and distinct as a finding's are, are searched; several are marked."""
+    lead = leads[0]
+    if len(leads) == 1 and np.all(lead[1:] > lead[:-1]):
+        at = np.minimum(np.searchsorted(lead, units), max(len(lead) - 1, 0))
+        inside = np.count_nonzero(lead[at] == units) if len(lead) else 0
+        return n - len(lead), len(units) - int(inside)
+    marked = np.zeros(n, bool)
+    for x in leads:
+        marked[x] = True
+    return n - int(np.count_nonzero(marked)), len(units) - int(np.count_nonzero(marked[units]))
 
 
 def reconcile(findings: list[Finding], rules: dict[str, MergeRule], jaccard: float = 0.5,
