@@ -147,7 +147,6 @@ def _die(block):
 
 def test_a_census_process_that_dies_is_one_clear_error(monkeypatch):
     monkeypatch.setattr(census, "cores", lambda: 2)
-    monkeypatch.setattr(census, "may_spawn", lambda: True)
     with pytest.raises(InputError, match="a census process died"):
         list(census.replayed(_die, iter([[1], [2], [3]])))
 
@@ -183,9 +182,21 @@ def _pid(block):
     return os.getpid()
 
 
-def test_a_script_s_census_runs_in_its_own_process(monkeypatch):
-    monkeypatch.setattr(census, "cores", lambda: 2)
-    monkeypatch.setattr(census, "may_spawn", lambda: False)  # a script's main module
-    assert list(census.replayed(_pid, iter([[1], [2]]))) == [os.getpid()] * 2
-    monkeypatch.setattr(census, "may_spawn", lambda: True)
-    assert os.getpid() not in list(census.replayed(_pid, iter([[1], [2]])))
+def test_a_script_without_a_main_guard_spawns_workers_that_do_not_run_it_again(tmp_path):
+    import subprocess
+    import sys
+    (tmp_path / "jobs.py").write_text("import os\n\ndef pid(block):\n    return os.getpid()\n")
+    runs = tmp_path / "runs.txt"
+    (tmp_path / "audit_my_data.py").write_text(
+        "import os\n"
+        f"open({str(runs)!r}, 'a').write(f'{{os.getpid()}}\\n')  # once per run of the script\n"
+        "import jobs\n"
+        "from traitforge.audit import census\n"
+        "census.cores = lambda: 2\n"
+        "print(*census.replayed(jobs.pid, iter([[1], [2], [3]])))\n")
+    out = subprocess.run([sys.executable, "audit_my_data.py"], capture_output=True, text=True,
+                         timeout=120, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    workers = set(map(int, out.stdout.split()))
+    assert len(runs.read_text().split()) == 1  # the workers did not run it
+    assert workers and int(runs.read_text()) not in workers  # yet they ran apart

@@ -19,7 +19,6 @@ import signal
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Callable, Sequence
 
 from traitforge.io import InputError
@@ -115,17 +114,32 @@ def cores() -> int:
     return os.cpu_count() or 1
 
 
-def may_spawn() -> bool:
-    """Whether this process may start spawned ones. A spawned process runs the main module
-    again: harmless for traitforge's command line and an interactive session, but a script
-    without an `if __name__ == "__main__"` guard would start its own audit again there."""
-    main = sys.modules.get("__main__")
-    spec = getattr(main, "__spec__", None)
-    return (getattr(main, "__file__", None) is None or getattr(spec, "name", "") == "traitforge.cli"
-            or Path(sys.argv[0]).name == "traitforge")
+class _SpawnedProcess(multiprocessing.context.SpawnProcess):
+    """A spawned process that does not run the main module again (a spawned one imports it
+    first, as `__mp_main__`): not a script without an `if __name__ == "__main__"` guard, which
+    would start its own audit again there, nor the whole command line (its imports, about a
+    second), since every function it is given lives in traitforge's modules."""
+
+    def start(self) -> None:
+        main = sys.modules.get("__main__")
+        saved = dict(vars(main)) if main is not None else {}
+        try:
+            if main is not None:  # what multiprocessing reads to name the main module
+                main.__spec__ = None
+                vars(main).pop("__file__", None)
+            super().start()
+        finally:
+            if main is not None:
+                for name in ("__spec__", "__file__"):
+                    if name in saved:
+                        setattr(main, name, saved[name])
+
+
+class _SpawnContext(multiprocessing.context.SpawnContext):
+    Process = _SpawnedProcess
 
 
 def spawn_pool(workers: int) -> ProcessPoolExecutor:
     """`workers` fresh (spawned) processes that leave Ctrl-C to this one."""
-    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+    return ProcessPoolExecutor(workers, mp_context=_SpawnContext(),
                                initializer=signal.signal, initargs=(signal.SIGINT, signal.SIG_IGN))

@@ -26,7 +26,7 @@ import polars as pl
 from traitforge.audit.match_context import MatchContext
 from traitforge.audit.matchers import flag_rows, frame_read, from_json
 from traitforge.audit.units import Unit, corpus_units
-from traitforge.executors import cores, current, may_spawn, spawn_pool
+from traitforge.executors import cores, current, spawn_pool
 from traitforge.io import FORMATS, Corpus, InputError, Record, RecordReader, snapshot
 from traitforge.rows import file_rows
 
@@ -154,14 +154,14 @@ def unit_ids(units: list[Unit]) -> pl.DataFrame:
 
 def replayed(job, blocks: Iterator) -> Iterator:
     """`job` of each block, in order: on Ray when the audit runs there (a few blocks at a time),
-    else in a process per core (where this process `may_spawn`; else here), at most one block
-    more than processes in flight."""
+    else in a process per core (here on one core), at most one block more than processes in
+    flight."""
     executor = current()
     if executor.name == "ray":
         while window := list(itertools.islice(blocks, RAY_WINDOW)):
             yield from executor.map(job, window)
         return
-    workers = min(CENSUS_PROCESSES, cores()) if may_spawn() else 1
+    workers = min(CENSUS_PROCESSES, cores())
     if workers < 2:
         try:
             yield from map(job, blocks)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from traitforge.executors import cores, may_spawn, spawn_pool
+from traitforge.executors import cores, spawn_pool
 from traitforge.io import InputError
 
 
@@ -114,8 +114,8 @@ def _load_libraries() -> None:
 
 class Fitter:
     """Where the clustering's scikit-learn and hdbscan work runs (`run`): in a spawned process
-    of its own where a core is free for it (and it `may_spawn`: the audit runs from the command
-    line or a session, not a script). hdbscan's Boruvka loop holds the interpreter lock from
+    of its own where a core is free for it (`spawn_pool`'s, which never runs the main module
+    again). hdbscan's Boruvka loop holds the interpreter lock from
     start to end, so a fit in this process stalls the n-gram pass's thread for all of it (about
     3 s per 10,000 sentences); apart, it runs beside that thread while this one embeds the
     other sentences, and this process never imports scikit-learn (1.6 s that holds the lock
@@ -123,7 +123,7 @@ class Fitter:
     as the context."""
 
     def __init__(self, processes: bool | None = None):
-        self.processes = cores() >= 2 and may_spawn() if processes is None else processes
+        self.processes = cores() >= 2 if processes is None else processes
         self._pool = None
 
     def __enter__(self) -> Fitter:
