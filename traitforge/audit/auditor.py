@@ -17,6 +17,7 @@ from traitforge.audit.match_context import MatchContext
 from traitforge.audit.passes import Pass, PassContext, enabled_passes, merge_rules
 from traitforge.audit.passes.detectors import Detector, active_detectors, load_patterns
 from traitforge.audit.policy import Policy, load_policy
+from traitforge.audit.profile import word_counts
 from traitforge.audit.reconcile import join_sampled, reconcile
 from traitforge.audit.skeletons import frame_words
 from traitforge.audit.units import TURNS, Unit, corpus_units
@@ -130,8 +131,10 @@ def _audit(config: AuditConfig, files: ExitStack, progress=None) -> AuditResult:
     found = run_passes(passes, units, ref_units, ctx, choose_frame_words)
     findings, merged_into = merge(passes, found, config, policy, units, steps, ctx.corpus_match)
     if ref_units is not None:
+        ctx.extras["words"] = word_counts([u.text for u in units + ref_units])
         ctx.extras["length"] = match_lengths(findings, units, ref_units,
-                                             ctx.extras.get("ngrams_examined", 0))
+                                             ctx.extras.get("ngrams_examined", 0),
+                                             ctx.extras["words"])
     for p in passes:
         if hasattr(p, "finish"):
             p.finish(ctx, merged_into)

@@ -73,7 +73,8 @@ def audit_document(result: AuditResult, created_at: str | None = None) -> dict:
         "counts": {s: sum(f.severity == s for f in result.findings) for s in ("fail", "warn", "info")},
         "findings": [f.as_dict(result.units, cfg.n_examples, cfg.seed) for f in result.findings],
         "distributions": distributions([u.text for u in result.units],
-                                       [u.text for u in result.ref_units] if result.ref_units else None),
+                                       [u.text for u in result.ref_units] if result.ref_units else None,
+                                       result.extras.get("words")),
         "map": opening_map(result),
         "llm": result.extras.get("llm"),
     }
