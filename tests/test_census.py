@@ -193,7 +193,8 @@ def test_a_script_without_a_main_guard_spawns_workers_that_do_not_run_it_again(t
         "import jobs\n"
         "from traitforge.audit import census\n"
         "census.cores = lambda: 2\n"
-        "print(*census.replayed(jobs.pid, iter([[1], [2], [3]])))\n")
+        "print(*census.replayed(jobs.pid, iter([[1], [2], [3]])))\n"
+        "assert __file__.endswith('audit_my_data.py') and __spec__ is None  # as they were\n")
     out = subprocess.run([sys.executable, "audit_my_data.py"], capture_output=True, text=True,
                          timeout=120, cwd=tmp_path)
     assert out.returncode == 0, out.stderr

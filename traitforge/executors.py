@@ -121,18 +121,15 @@ class _SpawnedProcess(multiprocessing.context.SpawnProcess):
     second), since every function it is given lives in traitforge's modules."""
 
     def start(self) -> None:
-        main = sys.modules.get("__main__")
-        saved = dict(vars(main)) if main is not None else {}
+        main = vars(sys.modules["__main__"]) if "__main__" in sys.modules else {}
+        names = ("__spec__", "__file__")  # what multiprocessing reads to name the main module
+        saved = {name: main[name] for name in names if name in main}
+        main["__spec__"] = None  # read as an attribute: None, not absent
+        main.pop("__file__", None)
         try:
-            if main is not None:  # what multiprocessing reads to name the main module
-                main.__spec__ = None
-                vars(main).pop("__file__", None)
             super().start()
         finally:
-            if main is not None:
-                for name in ("__spec__", "__file__"):
-                    if name in saved:
-                        setattr(main, name, saved[name])
+            main.update(saved)
 
 
 class _SpawnContext(multiprocessing.context.SpawnContext):
