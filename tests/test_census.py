@@ -178,10 +178,6 @@ def test_a_replay_builds_only_the_sentences_its_matchers_read_and_flags_the_same
     assert frame_read((3, 2, False, False), [middle[1]]) == (3, 2, False, False)
 
 
-def _pid(block):
-    return os.getpid()
-
-
 def test_a_script_without_a_main_guard_spawns_workers_that_do_not_run_it_again(tmp_path):
     import subprocess
     import sys

@@ -92,14 +92,8 @@ def test_classes_without_a_word_have_no_terms():
 
 
 def test_an_audit_fits_apart_wherever_two_cores_are_free(monkeypatch):
-    import sys
-    import types
-
     from traitforge.audit import clustering
 
-    script = types.ModuleType("__main__")  # a script without a main guard: never run again
-    script.__file__, script.__spec__ = "/home/me/audit_my_data.py", None
-    monkeypatch.setitem(sys.modules, "__main__", script)
     monkeypatch.setattr(clustering, "cores", lambda: 2)
     assert Fitter().processes
     monkeypatch.setattr(clustering, "cores", lambda: 1)

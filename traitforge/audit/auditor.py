@@ -132,9 +132,8 @@ def _audit(config: AuditConfig, files: ExitStack, progress=None) -> AuditResult:
     findings, merged_into = merge(passes, found, config, policy, units, steps, ctx.corpus_match)
     if ref_units is not None:
         ctx.extras["words"] = word_counts([u.text for u in units + ref_units])
-        ctx.extras["length"] = match_lengths(findings, units, ref_units,
-                                             ctx.extras.get("ngrams_examined", 0),
-                                             ctx.extras["words"])
+        ctx.extras["length"] = match_lengths(findings, units, ref_units, ctx.extras["words"],
+                                             ctx.extras.get("ngrams_examined", 0))
     for p in passes:
         if hasattr(p, "finish"):
             p.finish(ctx, merged_into)

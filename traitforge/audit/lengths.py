@@ -35,17 +35,16 @@ def prompt_clusters(prompts: list[str]) -> np.ndarray:
 
 
 def match_lengths(findings: list[Finding], units: list[Unit], ref_units: list[Unit],
-                  hypotheses: int = 0, words: np.ndarray | None = None) -> dict:
+                  words: np.ndarray, hypotheses: int = 0) -> dict:
     """Test every finding with reference units within length strata and by logistic
     regression, and set its length-matched reference prevalence (a finding rated on a sample,
     by the LLM pass, is left as is). A reply's length is counted without the pattern's own words,
     which would otherwise lengthen the replies that carry it. The p-values are adjusted
     together (Benjamini-Hochberg), each finding counting for the hypotheses it stands for, out
     of `hypotheses` in all when more: the findings were chosen among every n-gram tested.
-    `words`: the units' and reference units' word counts, where known (`word_counts`).
+    `words`: the word counts (`word_counts`) of the units, then of the reference units.
     Returns the length profile: both median word counts and their ratio."""
     texts = [u.text for u in units] + [u.text for u in ref_units]
-    words = word_counts(texts) if words is None else words
     lengths = np.column_stack([words, [len(t) for t in texts]]).astype(float)
     clusters = prompt_clusters([u.prompt for u in units + ref_units])
     tested, p = [], []
