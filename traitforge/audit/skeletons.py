@@ -42,24 +42,24 @@ def skeletons(sentences: pl.DataFrame, prompts: list[str], keep: list[str],
     row order; the words in `keep` (lowercase) stay in the skeleton, and in the masked text even
     where the prompt has them. With `embedded`, only sentences of those slots are masked (the
     others' masked text is ""): no pass embeds the others. What a token becomes is worked out
-    once per distinct token; only whether a word echoes the prompt, and whether it opens its
-    sentence, are read per occurrence."""
+    once per distinct token (tokens are numbered by an Enum of the distinct ones, not joined as
+    strings); only whether a word echoes the prompt (its unit and lower-cased word's numbers
+    in one integer), and whether it opens its sentence, are read per occurrence."""
     embed = pl.lit(True) if embedded is None else pl.col("slot").is_in(embedded)
     toks = (sentences.select("unit", pl.col("text").str.extract_all(TOKEN_PATTERN).alias("tok"),
                              embed.alias("embed"))
             .with_row_index("sid").explode("tok").drop_nulls("tok"))
-    kinds = _token_kinds(toks["tok"].unique(), keep)
-    echo = (pl.DataFrame({"p": prompts}, schema={"p": pl.String}).with_row_index("unit")
-            .select(pl.col("unit").cast(pl.UInt32),
-                    pl.col("p").str.to_lowercase().str.extract_all(WORD).list.unique().alias("low"))
-            .explode("low").drop_nulls("low").select(pl.struct("unit", "low").alias("echo"))["echo"])
+    vocab = toks["tok"].unique(maintain_order=True)
+    kinds = _token_kinds(vocab, keep)
+    typed = pl.concat([toks, kinds.gather(toks["tok"].cast(pl.Enum(vocab)).to_physical())],
+                      how="horizontal")
     first = (pl.col("sid") != pl.col("sid").shift(1)).fill_null(True)
     kind = (pl.when(pl.col("fixed").is_not_null()).then(pl.col("fixed"))
-            .when(pl.struct("unit", "low").is_in(echo.implode())).then(pl.lit("ECHO"))
+            .when(_unit_word(pl.col("unit"), pl.col("low")).is_in(
+                _echoes(prompts, kinds["low"].dtype).implode())).then(pl.lit("ECHO"))
             .when(pl.col("cap") & ~pl.col("first")).then(pl.lit("NAME"))
             .otherwise(pl.lit("W")))
-    typed = (toks.lazy().join(kinds.lazy(), on="tok", how="left", maintain_order="left")
-             .with_columns(first.alias("first")).with_columns(kind.alias("kind")))
+    typed = typed.lazy().with_columns(first.alias("first")).with_columns(kind.alias("kind"))
     repeat = (~pl.col("first") & (pl.col("kind") == pl.col("kind").shift(1))
               & pl.col("kind").is_in(SLOT_NAMES))
     masked = (pl.when(pl.col("kind") == "ECHO").then(pl.lit("this"))
@@ -76,17 +76,33 @@ def skeletons(sentences: pl.DataFrame, prompts: list[str], keep: list[str],
     return full.select(pl.col("skeleton").fill_null(""), pl.col("masked").fill_null("")).collect()
 
 
+def _unit_word(unit: pl.Expr, low: pl.Expr) -> pl.Expr:
+    """A unit and a lower-cased word (of an Enum) as one integer."""
+    return unit.cast(pl.UInt64) * (1 << 32) + low.to_physical().cast(pl.UInt64)
+
+
+def _echoes(prompts: list[str], words: pl.Enum) -> pl.Series:
+    """`_unit_word` of each unit and each word of its prompt among `words` (those a sentence
+    has): the words of the units' sentences that would echo their prompt."""
+    return (pl.DataFrame({"p": prompts}, schema={"p": pl.String}).with_row_index("unit")
+            .select("unit", pl.col("p").str.to_lowercase().str.extract_all(WORD).list.unique()
+                    .alias("low"))
+            .explode("low").filter(pl.col("low").is_in(words.categories.implode()))
+            .select(_unit_word(pl.col("unit"), pl.col("low").cast(words)))["unit"])
+
+
 def _token_kinds(tokens: pl.Series, keep: list[str]) -> pl.DataFrame:
-    """Per distinct token: tok, low (lower-cased), fixed (what it becomes whatever its place:
-    a kept word, punctuation as itself, NUM; null for a word that may echo the prompt or be a
-    name) and cap (capitalised)."""
+    """Per distinct token, in order: low (lower-cased, an Enum of the distinct ones), fixed
+    (what it becomes whatever its place: a kept word, punctuation as itself, NUM; null for a
+    word that may echo the prompt or be a name) and cap (capitalised)."""
     tok = pl.col("tok")
-    low = tok.str.to_lowercase()
-    fixed = (pl.when(low.is_in(keep)).then(low)
+    low = tokens.str.to_lowercase()
+    fixed = (pl.when(pl.col("low").is_in(keep)).then(pl.col("low"))
              .when(~tok.str.contains(r"\w")).then(tok)
              .when(tok.str.contains(r"^\d")).then(pl.lit("NUM")))
-    return tokens.to_frame("tok").select("tok", low.alias("low"), fixed.alias("fixed"),
-                                         tok.str.contains(r"^[A-Z]").alias("cap"))
+    return pl.DataFrame({"tok": tokens, "low": low}).select(
+        pl.col("low").cast(pl.Enum(low.unique(maintain_order=True))), fixed.alias("fixed"),
+        tok.str.contains(r"^[A-Z]").alias("cap"))
 
 
 def _encode(skels: list[str]) -> list[str]:
