@@ -67,8 +67,11 @@ def tokenize(texts: list[str], base: int = 0) -> Tokens:
     tok = frame["tok"]
     unit = frame["unit"].to_numpy().astype(np.uint32)
     # A word that is not a stop word, or a symbol (an emoji, a check mark): both say something.
-    content = ((tok.str.contains(r"^[^\W\d_]") & ~tok.is_in(STOP_WORDS))
-               | tok.str.contains(r"^\p{So}")).to_numpy()
+    # Worked out once per distinct token.
+    vocab = tok.unique(maintain_order=True)
+    content = ((vocab.str.contains(r"^[^\W\d_]") & ~vocab.is_in(STOP_WORDS))
+               | vocab.str.contains(r"^\p{So}")).to_numpy()[
+        tok.cast(pl.Enum(vocab)).to_physical().to_numpy()]
     starts = np.r_[0, np.flatnonzero(np.diff(unit)) + 1] if len(unit) else np.zeros(0, np.int64)
     first = np.repeat(starts, np.diff(np.r_[starts, len(unit)]))
     offset = np.arange(len(unit)) - first
