@@ -111,13 +111,17 @@ class NgramMatcher:
         the n-grams are lower-case ASCII, an ASCII text is searched lower-cased by the regex
         without IGNORECASE: the same matches at the same places, and Python's `re` can then
         skip to where the first letter is (twice as fast)."""
-        search = RegexMatcher(self.slot, self.regex, "i").compiled().search
         lowered = re.compile(self.regex).search if self._lowerable() else None
+        search = None  # the case-blind regex, compiled only if some text needs it
         out = []
         for i in flagged.tolist():
             start, end = units[i].span(self.slot)
             text = units[i].text[start:end]
-            m = lowered(text.lower()) if lowered and text.isascii() else search(text)
+            if lowered and text.isascii():
+                m = lowered(text.lower())
+            else:
+                search = search or RegexMatcher(self.slot, self.regex, "i").compiled().search
+                m = search(text)
             out.append((start + m.start(), start + m.end()) if m else (start, end))
         return np.array(out, np.int64).reshape(len(out), 2)
 
