@@ -5,7 +5,7 @@ from sentence_transformers import SentenceTransformer
 from sentence_transformers.sentence_transformer.modules import StaticEmbedding
 from tokenizers import Tokenizer, models, pre_tokenizers
 
-from traitforge.backends.embed import StaticVectors
+from traitforge.backends.embed import Embedder, StaticVectors
 
 WORDS = ["[UNK]", "the", "cat", "sat", "on", "mat", "a", "dog", "ran", ".", "!"]
 
@@ -70,3 +70,22 @@ def test_a_texts_vector_does_not_depend_on_its_batch(tmp_path):
     for i, text in enumerate(texts):
         assert StaticVectors(tmp_path).encode([text])[0].tobytes() == together[i].tobytes()
         assert warm.encode([text])[0].tobytes() == together[i].tobytes()
+
+
+def test_a_recurring_text_is_encoded_once_with_its_own_vector(tmp_path):
+    tokenizer = Tokenizer(models.WordLevel({w: i for i, w in enumerate(WORDS)}, unk_token="[UNK]"))
+    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    weights = np.random.default_rng(3).normal(size=(len(WORDS), 8)).astype(np.float32)
+    static = StaticEmbedding(tokenizer, embedding_weights=torch.from_numpy(weights))
+    SentenceTransformer(modules=[static], device="cpu").save(str(tmp_path))
+    embedder = Embedder.__new__(Embedder)
+    embedder.model, embedder.dims = StaticVectors(tmp_path), 8
+    seen = []
+    encode = embedder.model.encode
+    embedder.model.encode = lambda texts: seen.extend(texts) or encode(texts)
+    texts = ["a dog ran!", "the cat sat.", "a dog ran!", "", "the cat sat.", ""]
+    vectors = embedder.encode(texts)
+    assert sorted(seen) == sorted(set(texts))
+    alone = [Embedder.encode(embedder, [t])[0] for t in texts]
+    assert all(v.tobytes() == a.tobytes() for v, a in zip(vectors, alone))
+    assert np.allclose(np.linalg.norm(vectors[:3], axis=1), 1)
