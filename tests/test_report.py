@@ -10,7 +10,7 @@ from html.parser import HTMLParser
 import polars as pl
 import pytest
 
-from traitforge.audit.profile import distributions
+from traitforge.audit.profile import distributions, word_counts
 from traitforge.cli import main
 from traitforge.reports.html import render_html
 
@@ -130,7 +130,8 @@ def test_map_and_distributions_render_escaped(audited):
         "cluster": [k % 3 - 1 for k in range(n)],
         "finding_id": [fid if k % 5 == 1 else None for k in range(n)],
         "text": [f"<script>alert({k})</script> & more" for k in range(n)]}}
-    doc["distributions"] = distributions(["one two", "# Title\n\nthree four five"], ["six"])
+    texts, ref = ["one two", "# Title\n\nthree four five"], ["six"]
+    doc["distributions"] = distributions(texts, ref, word_counts(texts + ref))
     html = render_html(doc, pl.read_parquet(audited / "flags.parquet"))
     assert html.count("<circle") == n
     assert "<script" not in html and "&lt;script&gt;alert(3)&lt;/script&gt;" in html
@@ -149,7 +150,8 @@ def test_distributions_rates_and_lengths():
         "Sunny today 😀",  # emoji
         "plain words only",
     ]
-    d = distributions(texts, ["no marks here", "Really?", "# H\n- b"])
+    ref = ["no marks here", "Really?", "# H\n- b"]
+    d = distributions(texts, ref, word_counts(texts + ref))
     rates = {r["feature"]: (r["corpus"], r["reference"]) for r in d["markdown"]}
     assert rates == {
         "heading": (0.2, 0.3333), "bullet list": (0.2, 0.3333), "numbered list": (0.2, 0.0),
@@ -163,7 +165,7 @@ def test_distributions_rates_and_lengths():
     assert length["corpus_median"] == 6.0  # word counts 6, 9, 11, 3, 3
     assert length["reference_median"] == 3.0  # 3, 1, 4
     assert json.loads(json.dumps(d)) == d
-    alone = distributions(["a b"], None)
+    alone = distributions(["a b"], None, word_counts(["a b"]))
     assert alone["length"]["reference"] is None and alone["length"]["reference_median"] is None
     assert all(r["reference"] is None for r in alone["markdown"])
 

@@ -7,6 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from traitforge.audit.census import Census, CorpusFile, corpus_file, count_in_all
 from traitforge.audit.config import AuditConfig
 from traitforge.audit.families import PART_SHARE, forget_layouts, join_families, over_represented
@@ -17,7 +19,7 @@ from traitforge.audit.match_context import MatchContext
 from traitforge.audit.passes import Pass, PassContext, enabled_passes, merge_rules
 from traitforge.audit.passes.detectors import Detector, active_detectors, load_patterns
 from traitforge.audit.policy import Policy, load_policy
-from traitforge.audit.profile import word_counts
+from traitforge.audit.profile import distributions, word_counts
 from traitforge.audit.reconcile import join_sampled, reconcile
 from traitforge.audit.skeletons import frame_words
 from traitforge.audit.units import TURNS, Unit, corpus_units
@@ -129,10 +131,13 @@ def _audit(config: AuditConfig, files: ExitStack, progress=None) -> AuditResult:
 
     passes = enabled_passes(config)
     found = run_passes(passes, units, ref_units, ctx, choose_frame_words)
-    findings, merged_into = merge(passes, found, config, policy, units, steps, ctx.corpus_match)
+    with ThreadPoolExecutor(1) as aside:  # polars' work beside merging's, mostly Python's
+        profile = aside.submit(corpus_profile, units, ref_units)
+        findings, merged_into = merge(passes, found, config, policy, units, steps,
+                                      ctx.corpus_match)
+        words, ctx.extras["distributions"] = profile.result()
     if ref_units is not None:
-        ctx.extras["words"] = word_counts([u.text for u in units + ref_units])
-        ctx.extras["length"] = match_lengths(findings, units, ref_units, ctx.extras["words"],
+        ctx.extras["length"] = match_lengths(findings, units, ref_units, words,
                                              ctx.extras.get("ngrams_examined", 0))
     for p in passes:
         if hasattr(p, "finish"):
@@ -147,6 +152,15 @@ def _audit(config: AuditConfig, files: ExitStack, progress=None) -> AuditResult:
     steps.close()
     return AuditResult(config, policy, corpus, reference, units, ref_units, detectors,
                        rank(findings), merged_into, steps.seconds, ctx.extras)
+
+
+def corpus_profile(units: list[Unit], ref_units: list[Unit] | None) -> tuple[np.ndarray, dict]:
+    """Each reply's word count (the corpus's, then the reference's) and the report's length
+    and markdown distributions (`profile.distributions`)."""
+    texts = [u.text for u in units]
+    ref_texts = [u.text for u in ref_units] if ref_units is not None else None
+    words = word_counts(texts + (ref_texts or []))
+    return words, distributions(texts, ref_texts, words)
 
 
 def count_all(findings: list[Finding], at: CorpusFile, what: str, config: AuditConfig,

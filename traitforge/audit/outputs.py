@@ -17,7 +17,6 @@ from traitforge.audit.auditor import AuditResult
 from traitforge.audit.census import FLAGS, Census
 from traitforge.audit.config import AuditConfig
 from traitforge.audit.manifest import MANIFEST, mismatched_file, write_manifest
-from traitforge.audit.profile import distributions
 from traitforge.audit.units import Unit
 from traitforge.io import (Corpus, InputError, atomic_write_bytes, atomic_write_text, sha256_file,
                            write_jsonl)
@@ -72,9 +71,7 @@ def audit_document(result: AuditResult, created_at: str | None = None) -> dict:
         "verdict": result.verdict,
         "counts": {s: sum(f.severity == s for f in result.findings) for s in ("fail", "warn", "info")},
         "findings": [f.as_dict(result.units, cfg.n_examples, cfg.seed) for f in result.findings],
-        "distributions": distributions([u.text for u in result.units],
-                                       [u.text for u in result.ref_units] if result.ref_units else None,
-                                       result.extras.get("words")),
+        "distributions": result.extras["distributions"],
         "map": opening_map(result),
         "llm": result.extras.get("llm"),
     }

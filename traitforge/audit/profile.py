@@ -53,12 +53,9 @@ def _histogram(values: np.ndarray, edges: list[int]) -> list[int]:
     return [int(c) for c in np.histogram(clipped, bins=edges)[0]]
 
 
-def distributions(texts: list[str], ref_texts: list[str] | None,
-                  words: np.ndarray | None = None) -> dict:
+def distributions(texts: list[str], ref_texts: list[str] | None, words: np.ndarray) -> dict:
     """Length histogram (words) and markdown feature rates of corpus and reference, JSON-ready;
-    `words`: the word counts of the texts and the reference's, where known (`word_counts`)."""
-    if words is None:
-        words = word_counts(texts + (ref_texts or []))
+    `words`: the word counts of the texts and then the reference's (`word_counts`)."""
     corpus = words[:len(texts)]
     ref = words[len(texts):] if ref_texts is not None else None
     edges = length_edges(np.concatenate([corpus, ref]) if ref is not None else corpus)
