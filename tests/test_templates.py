@@ -230,3 +230,23 @@ def test_a_stock_skeleton_recurs_in_another_unit_of_its_slot():
     assert not stock[(0, "middle", 0)] and not stock[(0, "middle", 1)]  # one unit only
     assert stock[(1, "middle", 0)] and stock[(2, "middle", 0)]  # "a W W ." in two units
     assert not stock[(2, "opening", 0)] and not stock[(2, "closing", 0)]  # other slots' skeletons
+
+
+def test_families_are_those_of_comparing_every_pair():
+    """Comparing skeletons only with those near their length loses no pair that joins."""
+    from rapidfuzz.distance import Levenshtein
+    from scipy.sparse.csgraph import connected_components
+
+    rng = np.random.default_rng(0)
+    base = [" ".join(rng.choice(["W", "the", "you", ",", "?", "NUM"], size=k))
+            for k in rng.integers(1, 30, size=60)]
+    skels = sorted(set(base + [s + " W" for s in base[:30]] + [s[2:] for s in base[30:]] + [""]))
+    for similarity in (0.5, 0.65, 0.8, 0.9):
+        words = [s.split() for s in skels]
+        linked = np.array([[Levenshtein.normalized_similarity(a, b) >= similarity for b in words]
+                           for a in words])
+        expected = connected_components(linked, directed=False)[1]
+        for chunk in (1, 7, 1024):
+            got = skeleton_families(skels, similarity, chunk)
+            assert (got[:, None] == got[None, :]).tolist() == \
+                (expected[:, None] == expected[None, :]).tolist()

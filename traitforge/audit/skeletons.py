@@ -113,20 +113,29 @@ def _encode(skels: list[str]) -> list[str]:
             for s in skels]
 
 
-def skeleton_families(skels: list[str], similarity: float = 0.75, chunk: int = 2048) -> np.ndarray:
+def skeleton_families(skels: list[str], similarity: float = 0.75, chunk: int = 512) -> np.ndarray:
     """Family index of each distinct skeleton: single-linkage components of the graph joining
     skeletons whose normalised token edit similarity is at least `similarity`."""
     n = len(skels)
     if n == 0:
         return np.zeros(0, np.int64)
     enc = _encode(skels)
+    # The similarity of two skeletons is at most the shorter's length over the longer's. So,
+    # in order of length, each is compared only with those after it up to 1/similarity times
+    # its length: every pair that joins is still compared once (the graph is undirected).
+    length = np.array([len(e) for e in enc])
+    order = np.argsort(length, kind="stable")
+    length, enc = length[order], [enc[i] for i in order]
     rows, cols = [], []
     for lo in range(0, n, chunk):
-        sim = process.cdist(enc[lo:lo + chunk], enc, scorer=Levenshtein.normalized_similarity,
+        hi = min(lo + chunk, n)
+        end = n if similarity <= 0 else \
+            int(np.searchsorted(length, length[hi - 1] / similarity * (1 + 1e-9), "right"))
+        sim = process.cdist(enc[lo:hi], enc[lo:end], scorer=Levenshtein.normalized_similarity,
                             score_cutoff=similarity, dtype=np.float32, workers=-1)
         r, c = np.nonzero(sim)
-        rows.append(r + lo)
-        cols.append(c)
+        rows.append(order[r + lo])
+        cols.append(order[c + lo])
     r, c = np.concatenate(rows), np.concatenate(cols)
     graph = sparse.csr_matrix((np.ones(len(r), np.int8), (r, c)), shape=(n, n))
     return connected_components(graph, directed=False)[1]
