@@ -125,3 +125,33 @@ def test_waiting_for_the_second_thread_is_no_step_of_the_first(monkeypatch, writ
                                    clusters=False, ngrams=False))
     assert result.seconds["slow pass"] >= 1.5
     assert result.seconds["reading"] < 1.0  # the main thread's last step here
+
+
+def test_the_second_thread_takes_the_last_concurrent_pass_first_and_this_one_the_rest():
+    """The longest concurrent pass (the last registered) starts at once in the second thread;
+    this thread runs its own passes, then the concurrent ones still waiting, in order."""
+    import threading
+    from types import SimpleNamespace
+
+    from traitforge.audit.auditor import Steps, run_passes
+
+    ran, first_ran = {}, threading.Event()
+
+    class Fake(PassBase):
+        def __init__(self, name, concurrent):
+            self.name, self.concurrent = name, concurrent
+
+        def find(self, units, reference, ctx):
+            if self.name == "last":  # waits for the first concurrent pass, run by the other thread
+                assert first_ran.wait(10)
+            ran[self.name] = threading.current_thread()
+            if self.name == "first":
+                first_ran.set()
+            return []
+
+    passes = [Fake("first", True), Fake("own", False), Fake("middle", True), Fake("last", True)]
+    ctx = SimpleNamespace(policy=SimpleNamespace(ignore=set()), steps=Steps())
+    found = run_passes(passes, [], None, ctx, lambda: None)
+    assert list(found) == ["first", "own", "middle", "last"]
+    here = threading.current_thread()
+    assert ran["own"] is here and ran["first"] is here and ran["last"] is not here

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -176,9 +177,11 @@ def count_all(findings: list[Finding], at: CorpusFile, what: str, config: AuditC
 def run_passes(passes: list[Pass], units: list[Unit], ref_units: list[Unit] | None,
                ctx: PassContext, prepare) -> dict[str, list[Finding]]:
     """Each pass's findings (less those the policy ignores), by name. The passes marked
-    `concurrent` run in a second thread, one after another, beside the others, which run in
-    order after `prepare()` (what only they need): the n-gram pass's work is mostly in polars
-    and numpy, which let go of the interpreter, so two cores share it."""
+    `concurrent` are shared by two threads: a second one takes them from the last registered
+    back (the n-gram pass first, the longest of them), while this one runs the others in order
+    after `prepare()` (what only they need) and then takes, in order, any not yet started. The
+    n-gram pass's work is mostly in polars and numpy, which let go of the interpreter, so two
+    cores share it."""
     def find(p: Pass) -> list[Finding]:
         try:
             return [f for f in p.find(units, ref_units, ctx) if f.id not in ctx.policy.ignore]
@@ -186,12 +189,27 @@ def run_passes(passes: list[Pass], units: list[Unit], ref_units: list[Unit] | No
             if p.concurrent:
                 ctx.steps.close()
 
+    waiting = deque(p for p in passes if p.concurrent)
+    taking = threading.Lock()
+    found: dict[str, list[Finding]] = {}
+
+    def take_all(last: bool) -> None:
+        while True:
+            with taking:
+                if not waiting:
+                    return
+                p = waiting.pop() if last else waiting.popleft()
+            found[p.name] = find(p)
+
     with ThreadPoolExecutor(1) as pool:
-        aside = {p.name: pool.submit(find, p) for p in passes if p.concurrent}
+        aside = pool.submit(take_all, True)
         prepare()
-        found = {p.name: find(p) for p in passes if not p.concurrent}
-        ctx.steps.close()  # waiting for the second thread is no step of this one's
-        found |= {name: job.result() for name, job in aside.items()}
+        for p in passes:
+            if not p.concurrent:
+                found[p.name] = find(p)
+        ctx.steps.close()
+        take_all(False)
+        aside.result()
     return {p.name: found[p.name] for p in passes}
 
 
