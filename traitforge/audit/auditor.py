@@ -207,7 +207,7 @@ def run_passes(passes: list[Pass], units: list[Unit], ref_units: list[Unit] | No
         for p in passes:
             if not p.concurrent:
                 found[p.name] = find(p)
-        ctx.steps.close()
+        ctx.steps.close()  # a concurrent pass opens its own step; waiting is no step
         take_all(False)
         aside.result()
     return {p.name: found[p.name] for p in passes}
