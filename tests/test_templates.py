@@ -250,3 +250,28 @@ def test_families_are_those_of_comparing_every_pair():
             got = skeleton_families(skels, similarity, chunk)
             assert (got[:, None] == got[None, :]).tolist() == \
                 (expected[:, None] == expected[None, :]).tolist()
+
+
+def test_a_frame_read_from_the_units_sentence_spans_is_the_frame_split_afresh(monkeypatch):
+    """The spans `units_and_sentences` keeps give each block the frame it would split itself,
+    whatever the blocks (and a unit with no sentence, and one of several paragraphs), and the
+    same units and spans when the units are split in several blocks."""
+    from traitforge.audit import units as units_module
+    from traitforge.audit.sentences import sentence_frame
+    from traitforge.audit.units import units_and_sentences
+    from traitforge.io import Record
+
+    texts = ["Sure! Here it is.\n\n- one\n- two\n\nHope this helps.", "   ", "Short one",
+             "A. B? C! D.\nE"] * 40
+    records = [Record(str(i), "chat", messages=({"role": "user", "content": "a b"},
+                                                {"role": "assistant", "content": t}))
+               for i, t in enumerate(texts)]
+    units, spans = units_and_sentences(records)
+    assert spans["unit"].max() == len(units) - 1 and spans["unit"].is_sorted()
+    for block, chars in ((20_000, 4_000_000), (7, 4_000_000), (20_000, 300)):
+        fresh = sentence_frame(units, KEEP, 2, 1, True, True, block, chars)
+        kept = sentence_frame(units, KEEP, 2, 1, True, True, block, chars, table=spans)
+        assert kept.equals(fresh) and fresh.height > len(units)
+    monkeypatch.setattr(units_module, "BLOCK", 33)
+    in_blocks = units_and_sentences(records)
+    assert in_blocks[0] == units and in_blocks[1].equals(spans)

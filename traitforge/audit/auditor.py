@@ -9,6 +9,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 
 import numpy as np
+import polars as pl
 
 from traitforge.audit.census import Census, CorpusFile, corpus_file, count_in_all
 from traitforge.audit.config import AuditConfig
@@ -23,7 +24,7 @@ from traitforge.audit.policy import Policy, load_policy
 from traitforge.audit.profile import distributions, word_counts
 from traitforge.audit.reconcile import join_sampled, reconcile
 from traitforge.audit.skeletons import frame_words
-from traitforge.audit.units import TURNS, Unit, corpus_units
+from traitforge.audit.units import TURNS, Unit, units_and_sentences
 from traitforge.executors import running_on
 from traitforge.io import Corpus, InputError
 
@@ -90,8 +91,8 @@ def _read(path: str, config: AuditConfig, what: str, files: ExitStack) -> tuple[
     return corpus, file
 
 
-def _units(corpus: Corpus, turns: str) -> list[Unit]:
-    return corpus_units(corpus.records, turns)
+def _units(corpus: Corpus, turns: str) -> tuple[list[Unit], pl.DataFrame]:
+    return units_and_sentences(corpus.records, turns)
 
 
 def run_audit(config: AuditConfig, progress=None) -> AuditResult:
@@ -116,13 +117,15 @@ def _audit(config: AuditConfig, files: ExitStack, progress=None) -> AuditResult:
     if config.reference:
         reference, ref_at = _read(config.reference, config, "reference", files)
         tick()
-    units = _units(corpus, config.turns)
-    ref_units = _units(reference, config.turns) if reference else None
+    units, spans = _units(corpus, config.turns)
+    ref_units, ref_spans = _units(reference, config.turns) if reference else (None, None)
     steps.docs = len(units) + len(ref_units or [])
     d = config.discovery
     frame = (d.lead, d.tail, d.middle, d.clauses)
-    ctx = PassContext(config, policy, detectors, steps, MatchContext(units, *frame),
-                      MatchContext(ref_units, *frame) if ref_units is not None else None)
+    ctx = PassContext(config, policy, detectors, steps,
+                      MatchContext(units, *frame, sentence_spans=spans),
+                      MatchContext(ref_units, *frame, sentence_spans=ref_spans)
+                      if ref_units is not None else None)
 
     def choose_frame_words() -> None:
         words = frame_words([u.text for u in units + (ref_units or [])], d.frame_share)

@@ -25,7 +25,7 @@ import polars as pl
 
 from traitforge.audit.match_context import MatchContext
 from traitforge.audit.matchers import flag_rows, frame_read, from_json
-from traitforge.audit.units import Unit, corpus_units
+from traitforge.audit.units import Unit, units_and_sentences
 from traitforge.executors import cores, current, spawn_pool
 from traitforge.io import FORMATS, Corpus, InputError, Record, RecordReader, snapshot
 from traitforge.rows import file_rows
@@ -137,9 +137,10 @@ def census_block(matchers: list[tuple[str, dict]], turns: str, frame: tuple,
                  records: list[Record]) -> tuple[int, tuple[pl.DataFrame, np.ndarray]]:
     """One block's flags (unit index within the block, doc_id, turn, finding_id, start, end)
     and unit lengths, with the count of its records."""
-    units = corpus_units(records, turns)
+    units, spans = units_and_sentences(records, turns)
     pairs = [(fid, from_json(m)) for fid, m in matchers]
-    ctx = MatchContext(units, *frame_read(frame, [m for _, m in pairs]), embedders=_EMBEDDERS)
+    ctx = MatchContext(units, *frame_read(frame, [m for _, m in pairs]), embedders=_EMBEDDERS,
+                       sentence_spans=spans)
     found = flag_rows(pairs, ctx)
     return len(records), (found.join(unit_ids(units), on="unit").sort("unit", "finding_id"),
                           np.array([len(u.text) for u in units], np.int64))

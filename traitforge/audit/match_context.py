@@ -15,12 +15,15 @@ class MatchContext:
     """The units matchers look at, and what several matchers share over them: the sentence
     frame (its skeletons keeping `frame_words` unless a matcher names its own), the sentence
     embeddings and the tokens per slot, and a model to ask (for LLM matchers). `embedders` may
-    be shared by several contexts, for the embedder to be loaded once."""
+    be shared by several contexts, for the embedder to be loaded once; `sentence_spans`, the
+    units' `sentence_table` where it is known, saves the frame splitting them again."""
 
     def __init__(self, units: list[Unit], lead: int = 3, tail: int = 2, middle: bool = False,
                  clauses: bool = False, asker: Asker | None = None, rate_chars: int = 2000,
-                 frame_words: list[str] | None = None, embedders: dict | None = None):
+                 frame_words: list[str] | None = None, embedders: dict | None = None,
+                 sentence_spans: pl.DataFrame | None = None):
         self.units, self.frame = units, (lead, tail, middle, clauses)
+        self.sentence_spans = sentence_spans
         self.asker, self.rate_chars = asker, rate_chars
         self.frame_words = sorted(STOP_WORDS) if frame_words is None else frame_words
         self._sentences: dict[tuple[str, ...], pl.DataFrame] = {}
@@ -97,7 +100,8 @@ class MatchContext:
     def sentences(self, slot: str | None = None, keep: list[str] | None = None) -> pl.DataFrame:
         key = tuple(self.frame_words if keep is None else keep)
         if key not in self._sentences:
-            self._sentences[key] = sentence_frame(self.units, list(key), *self.frame)
+            self._sentences[key] = sentence_frame(self.units, list(key), *self.frame,
+                                                  table=self.sentence_spans)
         frame = self._sentences[key]
         return frame if slot is None else frame.filter(pl.col("slot") == slot)
 

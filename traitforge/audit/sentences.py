@@ -2,6 +2,7 @@
 skeletons: what the template and cluster passes read, and their matchers replay."""
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 
 from traitforge.audit.skeletons import skeletons
@@ -16,15 +17,16 @@ SKELETON_SEED = 20261  # of the hash that groups equal skeletons of a slot
 
 
 def edge_sentences(units: list[Unit], lead: int = 3, tail: int = 2, middle: bool = False,
-                   clauses: bool = False, max_chars: int = MAX_CHARS) -> pl.DataFrame:
+                   clauses: bool = False, max_chars: int = MAX_CHARS,
+                   table: pl.DataFrame | None = None) -> pl.DataFrame:
     """One row per sentence among the first `lead` (slot "opening") and last `tail` (slot
     "closing") of each unit, with its character span; with `middle`, also every sentence
     between them (slot "middle"), and with `clauses` the leading clause of its first sentence,
     up to its first comma, colon or dash (slot "clause"). A unit too short to have both keeps its
     sentences in both slots. `pos` is the sentence's place in its slot. Texts are cut to
-    `max_chars`."""
+    `max_chars`. `table`: the units' `sentence_table`, where it is known."""
     texts = pl.Series("t", [u.text for u in units], dtype=pl.String)
-    table = sentence_table(texts.to_list())
+    table = sentence_table(texts.to_list()) if table is None else table
     count = pl.col("n")
     pos, start = pl.col("pos"), pl.col("start")
     slots = [("opening", pos < lead, pos), ("closing", pos >= count - tail, pos - (count - tail).clip(0))]
@@ -68,17 +70,19 @@ def sentence_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
 
 
 def sentence_frame(units: list[Unit], keep: list[str], lead: int, tail: int, middle: bool = False,
-                   clauses: bool = False, block: int = BLOCK,
-                   block_chars: int = BLOCK_CHARS) -> pl.DataFrame:
+                   clauses: bool = False, block: int = BLOCK, block_chars: int = BLOCK_CHARS,
+                   table: pl.DataFrame | None = None) -> pl.DataFrame:
     """The sentences of `edge_sentences`, less their text (`with_texts` adds it back to the
     rows that need it), with their skeletons keeping the words `keep` (and `stock`: whether a
     skeleton recurs in another unit), built a block of units at a time (by the audit's
-    executor; see `block_starts`) so that the work on one block stays small."""
+    executor; see `block_starts`) so that the work on one block stays small. `table`: the
+    units' `sentence_table`, where it is known (each block reads its part)."""
     frame = (lead, tail, middle, clauses)
     starts = block_starts([u.text for u in units], [u.prompt for u in units], block, block_chars)
+    bounds = list(zip(starts, starts[1:] + [len(units)]))
     parts = current().map(lambda part: _framed_block(*part, keep, frame),
-                          [(lo, units[lo:hi]) for lo, hi in zip(starts, starts[1:] + [len(units)])])
-    sents = pl.concat(parts) if parts else _framed_block(0, [], keep, frame)
+                          [(lo, units[lo:hi], _rows_of(table, lo, hi)) for lo, hi in bounds])
+    sents = pl.concat(parts) if parts else _framed_block(0, [], None, keep, frame)
     # Skeletons are told apart by a 64-bit hash of slot and skeleton, which a window over
     # millions of rows groups in a third of the memory strings take; two of them sharing a hash
     # is about as likely as one n-gram key standing for two n-grams (see ngram_counts).
@@ -86,8 +90,18 @@ def sentence_frame(units: list[Unit], keep: list[str], lead: int, tail: int, mid
     return sents.with_columns(stock.alias("stock")).drop("skeleton_key")
 
 
-def _framed_block(lo: int, units: list[Unit], keep: list[str], frame: tuple) -> pl.DataFrame:
-    sents = edge_sentences(units, *frame)
+def _rows_of(table: pl.DataFrame | None, lo: int, hi: int) -> pl.DataFrame | None:
+    """The rows of units lo to hi of a `sentence_table` (sorted by unit), numbered from 0."""
+    if table is None:
+        return None
+    unit = table["unit"].to_numpy()
+    first, last = np.searchsorted(unit, [lo, hi])
+    return table[int(first):int(last)].with_columns(pl.col("unit") - lo)
+
+
+def _framed_block(lo: int, units: list[Unit], table: pl.DataFrame | None, keep: list[str],
+                  frame: tuple) -> pl.DataFrame:
+    sents = edge_sentences(units, *frame, table=table)
     masks = skeletons(sents, [u.prompt for u in units], keep, EMBEDDED)
     sents = pl.concat([sents.drop("text"), masks], how="horizontal")
     return sents.with_columns(pl.col("unit") + lo,

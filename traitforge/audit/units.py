@@ -103,22 +103,24 @@ def block_starts(texts: list[str], prompts: list[str] | None, most_units: int = 
     return [0] + (np.flatnonzero(np.diff(block)) + 1).tolist() if len(texts) else []
 
 
-def make_units(rows: list[tuple[str, int, str, str]]) -> list[Unit]:
-    """Units of (doc_id, turn, text, prompt) rows, their sentences split a block at a time."""
-    out = []
+def make_units(rows: list[tuple[str, int, str, str]]) -> tuple[list[Unit], pl.DataFrame]:
+    """Units of (doc_id, turn, text, prompt) rows, and the spans of their sentences
+    (`sentence_table`'s, the units numbered 0, 1, ...), split a block at a time."""
+    out, tables = [], []
     for lo in range(0, len(rows), BLOCK):
         block = rows[lo:lo + BLOCK]
-        table = sentence_table([r[2] for r in block])
+        table = sentence_table([r[2] for r in block], lo)
         ends = (table.group_by("unit").agg(pl.col("start", "end").first().name.prefix("o_"),
                                            pl.col("start", "end").last().name.prefix("c_"))
                 .sort("unit"))
         spans = np.full((len(block), 4), -1, np.int64)
-        spans[ends["unit"].to_numpy()] = ends.select("o_start", "o_end", "c_start",
-                                                     "c_end").to_numpy()
+        spans[ends["unit"].to_numpy() - lo] = ends.select("o_start", "o_end", "c_start",
+                                                          "c_end").to_numpy()
         for (doc_id, turn, text, prompt), (os_, oe, cs, ce) in zip(block, spans.tolist()):
             slots = ((os_, oe), (cs, ce)) if os_ >= 0 else sentence_slots(text)  # blank text
             out.append(Unit(doc_id, turn, text, prompt, *slots))
-    return out
+        tables.append(table)
+    return out, pl.concat(tables) if tables else sentence_table([])
 
 
 def make_unit(doc_id: str, turn: int, text: str, prompt: str) -> Unit:
@@ -152,4 +154,11 @@ def units_of(record: Record, turns: str = "all") -> list[Unit]:
 
 def corpus_units(records: list[Record], turns: str = "all") -> list[Unit]:
     """The audited units of every record, in order, their sentences split all at once."""
+    return units_and_sentences(records, turns)[0]
+
+
+def units_and_sentences(records: list[Record], turns: str = "all"
+                        ) -> tuple[list[Unit], pl.DataFrame]:
+    """`corpus_units`, and the spans of their sentences (see `make_units`): what a sentence
+    frame splits again otherwise."""
     return make_units([row for r in records for row in unit_rows(r, turns)])
