@@ -181,7 +181,7 @@ def main() -> None:
 def _units(texts: list[str]):
     from traitforge.audit.units import make_units
 
-    return make_units([(str(i), 0, t, "") for i, t in enumerate(texts)])
+    return make_units([(str(i), 0, t, "") for i, t in enumerate(texts)])[0]
 
 
 def bertopic(openings: list[str], how: str, ours: float) -> None:
