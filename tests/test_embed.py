@@ -10,12 +10,18 @@ from traitforge.backends.embed import Embedder, StaticVectors
 WORDS = ["[UNK]", "the", "cat", "sat", "on", "mat", "a", "dog", "ran", ".", "!"]
 
 
-def test_static_vectors_match_sentence_transformers(tmp_path):
+def saved_word_model(path, seed: int, pre_tokenizer) -> np.ndarray:
+    """A word-level StaticEmbedding of WORDS (random 8-dim vectors) saved at `path`; its vectors."""
     tokenizer = Tokenizer(models.WordLevel({w: i for i, w in enumerate(WORDS)}, unk_token="[UNK]"))
-    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
-    weights = np.random.default_rng(0).normal(size=(len(WORDS), 8)).astype(np.float32)
+    tokenizer.pre_tokenizer = pre_tokenizer
+    weights = np.random.default_rng(seed).normal(size=(len(WORDS), 8)).astype(np.float32)
     static = StaticEmbedding(tokenizer, embedding_weights=torch.from_numpy(weights))
-    SentenceTransformer(modules=[static], device="cpu").save(str(tmp_path))
+    SentenceTransformer(modules=[static], device="cpu").save(str(path))
+    return weights
+
+
+def test_static_vectors_match_sentence_transformers(tmp_path):
+    weights = saved_word_model(tmp_path, 0, pre_tokenizers.Whitespace())
     texts = ["the cat sat on the mat.", "a dog ran!", "zebra", "", "the the the cat"]
     ours = StaticVectors(tmp_path).encode(texts)
     theirs = SentenceTransformer(str(tmp_path), device="cpu").encode(texts, convert_to_numpy=True)
@@ -58,11 +64,7 @@ def test_bert_tokenizer_is_read_a_word_at_a_time_with_the_same_vectors(tmp_path)
 def test_a_texts_vector_does_not_depend_on_its_batch(tmp_path):
     """The same bits for a text alone, in a batch, and after other texts were encoded (the
     words remembered), so that blocks encoded apart (on Ray workers) give the vectors of one run."""
-    tokenizer = Tokenizer(models.WordLevel({w: i for i, w in enumerate(WORDS)}, unk_token="[UNK]"))
-    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    weights = np.random.default_rng(2).normal(size=(len(WORDS), 8)).astype(np.float32)
-    static = StaticEmbedding(tokenizer, embedding_weights=torch.from_numpy(weights))
-    SentenceTransformer(modules=[static], device="cpu").save(str(tmp_path))
+    saved_word_model(tmp_path, 2, pre_tokenizers.BertPreTokenizer())
     texts = ["the cat sat on the mat.", "a dog ran on a mat!", "mat cat the dog sat ran."]
     together = StaticVectors(tmp_path).encode(texts)
     warm = StaticVectors(tmp_path)
@@ -73,11 +75,7 @@ def test_a_texts_vector_does_not_depend_on_its_batch(tmp_path):
 
 
 def test_a_recurring_text_is_encoded_once_with_its_own_vector(tmp_path):
-    tokenizer = Tokenizer(models.WordLevel({w: i for i, w in enumerate(WORDS)}, unk_token="[UNK]"))
-    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    weights = np.random.default_rng(3).normal(size=(len(WORDS), 8)).astype(np.float32)
-    static = StaticEmbedding(tokenizer, embedding_weights=torch.from_numpy(weights))
-    SentenceTransformer(modules=[static], device="cpu").save(str(tmp_path))
+    saved_word_model(tmp_path, 3, pre_tokenizers.BertPreTokenizer())
     embedder = Embedder.__new__(Embedder)
     embedder.model, embedder.dims = StaticVectors(tmp_path), 8
     seen = []
