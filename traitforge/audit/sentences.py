@@ -81,7 +81,8 @@ def sentence_frame(units: list[Unit], keep: list[str], lead: int, tail: int, mid
     starts = block_starts([u.text for u in units], [u.prompt for u in units], block, block_chars)
     bounds = list(zip(starts, starts[1:] + [len(units)]))
     parts = current().map(lambda part: _framed_block(*part, keep, frame),
-                          [(lo, units[lo:hi], _rows_of(table, lo, hi)) for lo, hi in bounds])
+                          [(lo, units[lo:hi], rows) for (lo, hi), rows in
+                           zip(bounds, _blocks_of(table, bounds))])
     sents = pl.concat(parts) if parts else _framed_block(0, [], None, keep, frame)
     # Skeletons are told apart by a 64-bit hash of slot and skeleton, which a window over
     # millions of rows groups in a third of the memory strings take; two of them sharing a hash
@@ -90,13 +91,14 @@ def sentence_frame(units: list[Unit], keep: list[str], lead: int, tail: int, mid
     return sents.with_columns(stock.alias("stock")).drop("skeleton_key")
 
 
-def _rows_of(table: pl.DataFrame | None, lo: int, hi: int) -> pl.DataFrame | None:
-    """The rows of units lo to hi of a `sentence_table` (sorted by unit), numbered from 0."""
+def _blocks_of(table: pl.DataFrame | None, bounds: list[tuple[int, int]]) -> list:
+    """The rows of each block's units (lo to hi) of a `sentence_table` (sorted by unit),
+    numbered from 0 in each block; None for each where the table is not known."""
     if table is None:
-        return None
-    unit = table["unit"].to_numpy()
-    first, last = np.searchsorted(unit, [lo, hi])
-    return table[int(first):int(last)].with_columns(pl.col("unit") - lo)
+        return [None] * len(bounds)
+    cuts = np.searchsorted(table["unit"].to_numpy(), [b for bound in bounds for b in bound])
+    return [table[int(first):int(last)].with_columns(pl.col("unit") - lo)
+            for (lo, _), first, last in zip(bounds, cuts[::2], cuts[1::2])]
 
 
 def _framed_block(lo: int, units: list[Unit], table: pl.DataFrame | None, keep: list[str],

@@ -176,10 +176,11 @@ class Embedder:
         """Unit-normalised vectors of `texts`, in order; a text that recurs is encoded once."""
         import polars as pl
 
-        distinct = pl.Series(texts, dtype=pl.String).unique(maintain_order=True)
+        series = pl.Series(texts, dtype=pl.String)
+        distinct = series.unique(maintain_order=True)
         if len(distinct) == len(texts):
             return self._encode(texts, batch_size)
-        at = pl.Series(texts, dtype=pl.String).cast(pl.Enum(distinct)).to_physical().to_numpy()
+        at = series.cast(pl.Enum(distinct)).to_physical().to_numpy()
         return self._encode(distinct.to_list(), batch_size)[at]
 
     def _encode(self, texts: list[str], batch_size: int) -> np.ndarray:
