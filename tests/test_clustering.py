@@ -13,7 +13,7 @@ import pytest
 from sklearn.feature_extraction.text import CountVectorizer
 
 from traitforge.audit.clustering import (Fitter, cluster_texts, distinctive_terms,
-                                         hdbscan_labels, plane)
+                                         hdbscan_labels, pca_axes, plane)
 from traitforge.audit.config import ClusterSettings
 from traitforge.io import InputError
 
@@ -40,7 +40,7 @@ def test_a_fit_in_a_process_apart_gives_the_clustering_and_terms_of_a_fit_here()
     here = cluster_texts(_texts(), _Embedder(), settings)
     docs, background = ["great question ! great", "happy to help"], "plain words here"
     with Fitter(processes=True) as fitter:
-        apart = cluster_texts(_texts(), _Embedder(), settings, fitter=fitter)  # PCA there too
+        apart = cluster_texts(_texts(), _Embedder(), settings, fitter=fitter)  # HDBSCAN there
         terms = fitter.run(distinctive_terms, docs, background)()
         pick, xy = fitter.run(plane, here.points, 0, 100)()
     assert terms == distinctive_terms(docs, background)
@@ -110,3 +110,15 @@ def test_the_map_plane_is_the_first_two_principal_axes_of_a_sample():
     assert xy[:, 0].var() > xy[:, 1].var() > 0.5  # the widest axis first
     few, flat = plane(points[:2], seed=3)
     assert few.tolist() == [0, 1] and not flat.any()
+
+
+def test_pca_axes_are_scikit_learns_covariance_pca():
+    from sklearn.decomposition import PCA
+
+    rng = np.random.default_rng(3)
+    for n, d in ((400, 24), (30, 24)):  # tall, and fewer rows than features
+        x = (rng.normal(size=(n, d)) * rng.uniform(0.1, 3, d)).astype(np.float32)
+        mean, axes = pca_axes(x, 5)
+        pca = PCA(5, svd_solver="covariance_eigh").fit(x)
+        assert mean.dtype == axes.dtype == np.float32 and axes.shape == (5, d)
+        assert np.allclose(mean, pca.mean_) and np.allclose(axes, pca.components_, atol=1e-5)

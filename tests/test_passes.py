@@ -155,3 +155,25 @@ def test_the_second_thread_takes_the_last_concurrent_pass_first_and_this_one_the
     assert list(found) == ["first", "own", "middle", "last"]
     here = threading.current_thread()
     assert ran["own"] is here and ran["first"] is here and ran["last"] is not here
+
+
+def test_passes_run_with_blas_on_one_thread_and_it_is_restored_after(exclaim, monkeypatch,
+                                                                      write_jsonl, chat):
+    """One BLAS thread: no pool spinning beside the audit's threads, and float results (the
+    clustering's) that do not depend on how many cores the machine has."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    seen = []
+    find = ExclaimPass.find
+
+    def recording(self, units, reference, ctx):
+        seen.extend(lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas")
+        return find(self, units, reference, ctx)
+
+    monkeypatch.setattr(ExclaimPass, "find", recording)
+    corpus = write_jsonl("c.jsonl", [chat(f"Q {k}?", f"Hi! Answer {k}.") for k in range(20)])
+    with threadpool_limits(2, user_api="blas"):
+        run_audit(AuditConfig(corpus=str(corpus), templates=False, clusters=False))
+        after = {lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"}
+    assert seen and set(seen) == {1}
+    assert after == {2}

@@ -114,6 +114,17 @@ def cores() -> int:
     return os.cpu_count() or 1
 
 
+@contextmanager
+def one_blas_thread():
+    """BLAS on one thread for the duration: an audit's own threads (and polars') already fill
+    the cores, and OpenBLAS's pool spinning beside them makes its small products and
+    eigendecompositions (the clustering's PCA) ten to twenty times slower."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1, user_api="blas"):
+        yield
+
+
 class _SpawnedProcess(multiprocessing.context.SpawnProcess):
     """A spawned process that does not run the main module again (a spawned one imports it
     first, as `__mp_main__`): not a script without an `if __name__ == "__main__"` guard, which

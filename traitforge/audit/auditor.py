@@ -25,7 +25,7 @@ from traitforge.audit.profile import distributions, word_counts
 from traitforge.audit.reconcile import join_sampled, reconcile
 from traitforge.audit.skeletons import frame_words
 from traitforge.audit.units import TURNS, Unit, units_and_sentences
-from traitforge.executors import running_on
+from traitforge.executors import one_blas_thread, running_on
 from traitforge.io import Corpus, InputError
 
 
@@ -101,7 +101,7 @@ def run_audit(config: AuditConfig, progress=None) -> AuditResult:
         raise InputError(f"--turns must be one of {', '.join(TURNS)}")
     if config.sample < 0:
         raise InputError("--sample must be 0 (all records) or a positive number")
-    with running_on(config.ray), ExitStack() as files:
+    with running_on(config.ray), one_blas_thread(), ExitStack() as files:
         return _audit(config, files, progress)
 
 

@@ -315,7 +315,8 @@ def _finding(c: SlotCounts, pairs: KeyUnits, r: SlotCounts | None, ref_pairs: Ke
         keep.append(not longer or (ref_pairs is not None and c.slot != "body" and
                                    _over_beyond(i, longer, rows, pairs, ref_pairs, len(corpus),
                                                 r.n_units, settings)))
-    toks, rows = [t for t, k in zip(toks, keep) if k], rows.filter(pl.Series(keep))
+    if not all(keep):  # most groups keep every member: no filter to run
+        toks, rows = [t for t, k in zip(toks, keep) if k], rows.filter(pl.Series(keep))
     longest = sorted(toks, key=len, reverse=True)
     matcher = NgramMatcher(c.slot, longest, "|".join(f"(?:{ngram_regex(t)})" for t in longest))
     flagged = pairs.of(rows)
