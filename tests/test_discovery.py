@@ -478,3 +478,32 @@ def test_duplicate_findings_fold_into_the_earliest_alike_kept_one():
     assert [f.id for f in kept] == ["opening", "wide", "apart"]
     assert kept[0].variants == ["opening", "closing", "body"]
     assert kept[1].variants == ["wide", "folded"]
+
+
+def test_reference_free_findings_made_beside_the_counting_are_those_made_slot_by_slot():
+    """Each slot's findings are made in a second thread while the next slot is counted; they
+    must be the findings (ids, units, spans, in order) of counting and finding one slot after
+    another."""
+    import math
+
+    from traitforge.audit.passes.ngrams import (fold_duplicates, recurring_findings,
+                                                recurring_phrases, slot_findings)
+    from traitforge.audit.units import SLOTS
+
+    rows, _ = generate(400, 7, 0.3)
+    units = [make_unit(r["id"], 1, r["messages"][1]["content"], r["messages"][0]["content"])
+             for r in rows]
+    s = DiscoverySettings()
+    found, examined = recurring_findings(units, s, s.variant_prevalence)
+    min_df = max(s.min_df, math.ceil(s.variant_prevalence * len(units)))
+    one_by_one, counted = [], 0
+    for slot in SLOTS:
+        c = count_slot(slot, [u.slot_text(slot) for u in units], [u.prompt for u in units],
+                       s.max_n, min_df)
+        counted += len(c.stats)
+        one_by_one += slot_findings(c, None, recurring_phrases(c, slot), units, s)
+    expected = fold_duplicates(one_by_one, len(units))
+    assert len({f.slot for f in found}) >= 2 and examined == counted
+    assert [f.id for f in found] == [f.id for f in expected]
+    for a, b in zip(found, expected):
+        assert np.array_equal(a.units, b.units) and np.array_equal(a.spans, b.spans)

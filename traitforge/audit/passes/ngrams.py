@@ -2,13 +2,14 @@
 
 With a reference corpus every frequent slot n-gram is tested for over-representation (log-odds
 with an informative prior) and the false discovery rate is held by Benjamini-Hochberg across
-all of them. Without one, recurring phrases are candidates (`recurring_phrases`).
+all of them. Without one, recurring phrases are candidates (`recurring_findings`).
 Nested and overlapping n-grams that flag mostly the same units become one finding.
 """
 from __future__ import annotations
 
 import math
 import unicodedata
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import polars as pl
@@ -77,32 +78,42 @@ def reportable(counts: SlotCounts, stats: pl.DataFrame) -> pl.Series:
     return pl.Series(content | (n >= 2) | punct)
 
 
-def recurring_phrases(corpus: list[Unit], settings: DiscoverySettings, threshold: float,
-                      step=lambda: None) -> tuple[list[SlotCounts], pl.DataFrame, int]:
-    """Reference-free: slot n-grams in at least `threshold` of units that say something.
+def recurring_findings(corpus: list[Unit], settings: DiscoverySettings, threshold: float,
+                       step=lambda: None) -> tuple[list[Finding], int]:
+    """Reference-free: the findings of the slot n-grams in at least `threshold` of units that
+    say something (`recurring_phrases`), and how many n-grams reached the threshold. Each
+    slot's findings are made in a second thread while the next slot is counted (the body, the
+    longest, first): they are mostly Python, the counting mostly polars and numpy."""
+    min_df = max(settings.min_df, math.ceil(threshold * len(corpus)))
+    prompts = [u.prompt for u in corpus]
+    made, examined = {}, 0
+    with ThreadPoolExecutor(1) as aside:
+        for slot in sorted(SLOTS, key=lambda s: s != "body"):
+            c = count_slot(slot, _texts(corpus, slot), prompts, settings.max_n, min_df)
+            examined += len(c.stats)
+            made[slot] = aside.submit(slot_findings, c, None, recurring_phrases(c, slot),
+                                      corpus, settings)
+            step()
+        findings = [f for slot in SLOTS for f in made[slot].result()]
+    return fold_duplicates(findings, len(corpus)), examined
 
-    Returns the counts per slot, the chosen n-grams and how many n-grams reached the threshold.
+
+def recurring_phrases(c: SlotCounts, slot: str) -> pl.DataFrame:
+    """The counted n-grams of `c` (at least min_df units) that say something.
+
     An n-gram must hold a content word (not a stop word) or a symbol, and two or more tokens
     (three in the body) unless it is a lone symbol: function words and punctuation, frequent
     everywhere, say nothing. (Not the corpus's frame words: a habit in most replies makes its own words
     frequent.) Whether one is a move, not a topic, is decided on the merged findings
     (`audit/habits.py`).
     """
-    min_df = max(settings.min_df, math.ceil(threshold * len(corpus)))
-    prompts = [u.prompt for u in corpus]
-    counts, keep = [], []
-    for slot in SLOTS:
-        c = count_slot(slot, _texts(corpus, slot), prompts, settings.max_n, min_df)
-        ones = np.flatnonzero(c.stats["n"].to_numpy() == 1)
-        symbol = np.zeros(len(c.stats), bool)
-        symbol[ones] = [unicodedata.category(t[0][0]) == "So" for t in
-                        ngram_tokens(c.texts, c.stats["pos"].to_numpy()[ones], np.ones(len(ones), int))]
-        n = c.stats["n"].to_numpy()
-        says = c.stats["content"].to_numpy() & ((n >= (3 if slot == "body" else 2)) | symbol)
-        keep.append(c.stats.filter(pl.Series(says)).with_columns(pl.lit(slot).alias("slot")))
-        counts.append(c)
-        step()
-    return counts, pl.concat(keep), sum(len(c.stats) for c in counts)
+    ones = np.flatnonzero(c.stats["n"].to_numpy() == 1)
+    symbol = np.zeros(len(c.stats), bool)
+    symbol[ones] = [unicodedata.category(t[0][0]) == "So" for t in
+                    ngram_tokens(c.texts, c.stats["pos"].to_numpy()[ones], np.ones(len(ones), int))]
+    n = c.stats["n"].to_numpy()
+    says = c.stats["content"].to_numpy() & ((n >= (3 if slot == "body" else 2)) | symbol)
+    return c.stats.filter(pl.Series(says)).with_columns(pl.lit(slot).alias("slot"))
 
 
 def merge_ngrams(pairs: pl.DataFrame, chosen: pl.DataFrame, n_units: int,
@@ -170,38 +181,41 @@ def label_of(pieces: list[tuple[float, list[str]]], limit: int = 4) -> str:
     return " … ".join(detokenize(t) for _, t in sorted(best, key=lambda p: p[0]))
 
 
-def ngram_findings(counts: list[SlotCounts], ref_counts: list[SlotCounts] | None,
+def ngram_findings(counts: list[SlotCounts], ref_counts: list[SlotCounts],
                    chosen: pl.DataFrame, corpus: list[Unit],
                    settings: DiscoverySettings) -> list[Finding]:
-    """Turn the chosen n-grams of every slot into merged findings with spans and matchers.
-
-    A merged finding flags the union of its n-grams' units. Its q-value is the smallest of its
-    members', each of which passed the false-discovery control over all n-grams tested.
-    """
+    """With a reference: the chosen n-grams of every slot as merged findings (`slot_findings`),
+    duplicates across slots folded. A merged finding's q-value is the smallest of its
+    members', each of which passed the false-discovery control over all n-grams tested."""
     findings = []
-    for k, c in enumerate(counts):
-        rows = chosen.filter(pl.col("slot") == c.slot)
-        held = [c] + ([ref_counts[k]] if ref_counts else [])
-        if rows.is_empty():
-            _release(held)
-            continue
-        ref_col = "ref_df" if "ref_df" in rows.columns else None
-        excess = rows["df"].cast(pl.Float64)
-        if ref_col:
-            excess = excess - rows[ref_col].cast(pl.Float64)
-        rows = rows.with_columns(excess.alias("excess")).sort(["excess", "key"],
-                                                               descending=[True, False])
-        pairs = unit_pairs(c, rows)
-        ref_pairs = unit_pairs(ref_counts[k], rows) if ref_counts else None
-        _release(held)
-        toks = ngram_tokens(c.texts, rows["pos"], rows["n"])
-        by_key = KeyUnits(pairs)
-        ref_by_key = KeyUnits(ref_pairs) if ref_pairs is not None else None
-        groups = merge_ngrams(pairs, rows, len(corpus), settings.merge_jaccard)
-        for members, part in zip(groups, _partition(rows, groups)):
-            findings.append(_finding(c, by_key, ref_counts[k] if ref_counts else None, ref_by_key,
-                                     part, [toks[i] for i in members], corpus, settings))
+    for c, r in zip(counts, ref_counts):
+        findings += slot_findings(c, r, chosen.filter(pl.col("slot") == c.slot), corpus, settings)
     return fold_duplicates(findings, len(corpus))
+
+
+def slot_findings(c: SlotCounts, r: SlotCounts | None, rows: pl.DataFrame, corpus: list[Unit],
+                  settings: DiscoverySettings) -> list[Finding]:
+    """Turn one slot's chosen n-grams (`rows`) into merged findings with spans and matchers; a
+    merged finding flags the union of its n-grams' units. `r`: the reference's counts, if any.
+    The slot's tokens are let go once its n-grams' units are known."""
+    held = [c] + ([r] if r is not None else [])
+    if rows.is_empty():
+        _release(held)
+        return []
+    excess = rows["df"].cast(pl.Float64)
+    if r is not None:
+        excess = excess - rows["ref_df"].cast(pl.Float64)
+    rows = rows.with_columns(excess.alias("excess")).sort(["excess", "key"],
+                                                           descending=[True, False])
+    pairs = unit_pairs(c, rows)
+    ref_pairs = unit_pairs(r, rows) if r is not None else None
+    _release(held)
+    toks = ngram_tokens(c.texts, rows["pos"], rows["n"])
+    by_key = KeyUnits(pairs)
+    ref_by_key = KeyUnits(ref_pairs) if ref_pairs is not None else None
+    groups = merge_ngrams(pairs, rows, len(corpus), settings.merge_jaccard)
+    return [_finding(c, by_key, r, ref_by_key, part, [toks[i] for i in members], corpus,
+                     settings) for members, part in zip(groups, _partition(rows, groups))]
 
 
 def _partition(rows: pl.DataFrame, groups: list[list[int]]) -> list[pl.DataFrame]:
@@ -352,15 +366,13 @@ class NgramPass(PassBase):
              ctx: PassContext) -> list[Finding]:
         settings, policy = ctx.config.discovery, ctx.policy
         tick = ctx.steps.task("pass 2: slot n-grams", 3)
-        if reference is not None:
-            counts, ref_counts, tests = candidate_tests(units, reference, settings, tick)
-            examined = len(tests)
-            lift_ok = pl.col("df") / len(units) >= 1.2 * pl.col("ref_df") / len(reference)
-            chosen = tests.filter((pl.col("q") < policy.alpha) & (pl.col("z") > 0) & lift_ok
-                                  & pl.col("reportable"))
-        else:
-            counts, chosen, examined = recurring_phrases(
+        if reference is None:
+            findings, ctx.extras["ngrams_examined"] = recurring_findings(
                 units, settings, settings.variant_prevalence, tick)
-            ref_counts = None
-        ctx.extras["ngrams_examined"] = examined
+            return findings
+        counts, ref_counts, tests = candidate_tests(units, reference, settings, tick)
+        ctx.extras["ngrams_examined"] = len(tests)
+        lift_ok = pl.col("df") / len(units) >= 1.2 * pl.col("ref_df") / len(reference)
+        chosen = tests.filter((pl.col("q") < policy.alpha) & (pl.col("z") > 0) & lift_ok
+                              & pl.col("reportable"))
         return ngram_findings(counts, ref_counts, chosen, units, settings)
