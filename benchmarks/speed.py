@@ -2,6 +2,7 @@
 
     python benchmarks/speed.py [--n 20000] [--reference] [--data PARQUET] [--code TREE ...]
                                [--variant ARGS ...] [--ray] [--bertopic {static,minilm,both}]
+                               [--no-memory]
 
 Samples N responses from the AlpacaEval outputs in ../shared/data (any parquet with
 `instruction` and `output` columns works; an N above the file's size resamples it with
@@ -59,9 +60,11 @@ def child_env(tree: Path) -> dict:
     return env
 
 
-def run(tree: Path, corpus: Path, out: Path, flags: list[str]) -> dict:
+def run(tree: Path, corpus: Path, out: Path, flags: list[str], memory: bool = True) -> dict:
     """One audit in a child process with the traitforge of `tree`: wall, peak memory (of the
-    audit and the processes it starts together, sampled every 0.1 s), audit.json."""
+    audit and the processes it starts together, sampled every 0.1 s, unless not `memory`),
+    audit.json. Reading a process's PSS takes the kernel's lock on its memory map, and costs
+    the audit 0.1-0.4 s of its 10 at 20,000 responses on 2 cores: `--no-memory` times it alone."""
     cmd = [sys.executable, "-m", "traitforge.cli", "audit", str(corpus), "--out", str(out),
            "--quiet", *flags]
     start = time.perf_counter()
@@ -69,13 +72,15 @@ def run(tree: Path, corpus: Path, out: Path, flags: list[str]) -> dict:
                             cwd=tree, env=child_env(tree))
     peak = [0]
     watch = threading.Thread(target=_watch, args=(proc, peak), daemon=True)
-    watch.start()
+    if memory:
+        watch.start()
     _, err = proc.communicate()
     wall = time.perf_counter() - start
-    watch.join()
+    if memory:
+        watch.join()
     if proc.returncode not in (0, 1):
         sys.exit(f"audit with {tree} failed ({proc.returncode}): {err.strip()[-2000:]}")
-    return {"wall": wall, "peak_gib": peak[0] / 1024 ** 3,
+    return {"wall": wall, "peak_gib": peak[0] / 1024 ** 3 if memory else None,
             "doc": json.loads((out / "audit.json").read_text())}
 
 
@@ -122,7 +127,8 @@ def show(label: str, r: dict) -> None:
     print(f"{label}: {doc['stats']['corpus']['units']} responses"
           f"{' + reference ' + str(doc['stats']['reference']['units']) if doc['stats'].get('reference') else ''}"
           f"; {len(doc['findings'])} findings, verdict {doc['verdict']}")
-    print(f"  wall {r['wall']:.1f} s   {units / r['wall']:.0f} docs/s   peak memory (PSS) {r['peak_gib']:.2f} GiB")
+    memory = "not measured" if r["peak_gib"] is None else f"{r['peak_gib']:.2f} GiB"
+    print(f"  wall {r['wall']:.1f} s   {units / r['wall']:.0f} docs/s   peak memory (PSS) {memory}")
     for step, sec in doc["seconds"].items():
         print(f"    {step:30} {sec:7.1f} s  {units / max(sec, 1e-9):9.0f} docs/s")
 
@@ -149,6 +155,8 @@ def main() -> None:
     ap.add_argument("--variant", action="append", default=[], metavar="ARGS",
                     help="also audit with this checkout and these audit flags ('--sample 0')")
     ap.add_argument("--bertopic", choices=["static", "minilm", "both"], help="time BERTopic too")
+    ap.add_argument("--no-memory", action="store_true",
+                    help="do not sample peak memory (its sampling slows the audit a little)")
     a = ap.parse_args()
     df = sample(a.data, 2 * a.n if a.reference else a.n, a.seed)
     n = a.n or len(df)
@@ -164,7 +172,8 @@ def main() -> None:
         runs += [("this checkout, --ray", ROOT, flags + ["--ray"])] if a.ray else []
         results = []
         for k, (label, tree, f) in enumerate(runs):
-            results.append(run(tree, (tmp / "corpus.jsonl").resolve(), tmp / f"out{k}", f))
+            results.append(run(tree, (tmp / "corpus.jsonl").resolve(), tmp / f"out{k}", f,
+                               not a.no_memory))
             show(label, results[-1])
         for (label, _, _), r in zip(runs[1:len(a.code) + 1], results[1:]):
             print(f"{label} gives this checkout's audit.json (timings and new settings apart): "
