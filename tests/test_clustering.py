@@ -122,3 +122,37 @@ def test_pca_axes_are_scikit_learns_covariance_pca():
         pca = PCA(5, svd_solver="covariance_eigh").fit(x)
         assert mean.dtype == axes.dtype == np.float32 and axes.shape == (5, d)
         assert np.allclose(mean, pca.mean_) and np.allclose(axes, pca.components_, atol=1e-5)
+
+
+def test_each_slot_s_cluster_findings_are_those_of_clustering_that_slot_alone(write_jsonl,
+                                                                              monkeypatch):
+    """Both slots are clustered before either's findings are made (a slot's terms worked out
+    apart while the next is embedded); each slot's findings must be those of an audit that
+    clusters that slot alone."""
+    from tests.test_discovery import generate
+    from traitforge.audit import AuditConfig, run_audit
+    from traitforge.audit.passes import clusters
+
+    rows, _ = generate(600, 3, 0.3)
+    for k, row in enumerate(rows):  # a stock closer in a third of the replies
+        if k % 3 == 0:
+            row["messages"][1]["content"] += " Hope this helps, and good luck with it!"
+    config = AuditConfig(corpus=str(write_jsonl("c.jsonl", rows)), ngrams=False,
+                         templates=False, builtin=False)
+    made, find = [], clusters.cluster_findings
+
+    def recording(*args, **kwargs):  # as the pass made them, before the audit merges them
+        found, maps = find(*args, **kwargs)
+        made.append([(f.slot, f.id, f.label, f.units.tolist(), f.spans.tolist()) for f in found])
+        return found, maps
+
+    def seen(slots: tuple[str, ...]) -> list[tuple]:
+        monkeypatch.setattr(clusters, "EMBEDDED", slots)
+        run_audit(config)
+        return made[-1]
+
+    monkeypatch.setattr(clusters, "cluster_findings", recording)
+
+    both = seen(("opening", "closing"))
+    assert {f[0] for f in both} == {"opening", "closing"}
+    assert both == seen(("opening",)) + seen(("closing",))

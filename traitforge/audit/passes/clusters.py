@@ -26,37 +26,58 @@ def cluster_findings(sc: pl.DataFrame, sr: pl.DataFrame | None, units: list[Unit
     """Findings for over-represented families of embedding clusters among the sentences `sc`
     of `units` (against `sr` of `ref_units`), per slot, and the clustering of the opening
     sentences (for the report's map); the sentences' masked texts keep `frame_words`. HDBSCAN
-    is fitted by `fitter` (here by default)."""
-    findings, maps, fitter = [], {}, fitter or Fitter(processes=False)
+    is fitted by `fitter` (here by default). Every slot is clustered before any slot's
+    findings are made, so that where the fitter runs apart, a slot's terms are worked out there
+    while the next slot is embedded here."""
+    fitter = fitter or Fitter(processes=False)
+    context = (units, ref_units, select, embedder, settings, discovery, frame_words, seed, step,
+               fitter)
+    findings, maps = [], {}
+    for finish in [_clustered(slot, sc, sr, *context) for slot in EMBEDDED]:
+        if finish is not None:
+            found, slot_map = finish()
+            findings += found
+            maps = slot_map or maps
+    return findings, maps
+
+
+def _clustered(slot: str, sc: pl.DataFrame, sr: pl.DataFrame | None, units: list[Unit],
+               ref_units: list[Unit] | None, select, embedder, settings: ClusterSettings,
+               discovery: DiscoverySettings, frame_words: list[str], seed: int, step,
+               fitter: Fitter):
+    """One slot's sentences clustered, its families chosen and their terms started on
+    `fitter`; returns what makes the slot's findings and map (None for the closing slot) once
+    the terms are in, or None if the slot has too few sentences."""
     n_units, n_ref = len(units), len(ref_units) if ref_units is not None else None
-    for slot in EMBEDDED:
-        c = sc.filter(pl.col("slot") == slot)
-        r = sr.filter(pl.col("slot") == slot) if sr is not None else None
-        texts = c["masked"].to_list() + (r["masked"].to_list() if r is not None else [])
-        if len(texts) < 20:
-            continue
-        result = cluster_texts(texts, embedder, settings, seed, step, fitter)
-        space = result.space()
-        lc = c.with_columns(pl.Series("group", result.labels[:len(c)]).cast(pl.String)).with_row_index("row")
-        lr = r.with_columns(pl.Series("group", result.labels[len(c):]).cast(pl.String)) \
-            if r is not None else None
-        keep = pl.col("group") != "-1"
-        lc = lc.filter(keep)
-        lr = lr.filter(keep) if lr is not None else None
-        chosen = select(group_tests(lc, lr, n_units, n_ref, discovery.test,
-                                         discovery.prior_strength))
-        ids = [int(g) for g in chosen["group"]]
-        q = dict(zip(chosen["group"], chosen["q"])) if "q" in chosen.columns else {}
-        lc = with_texts(lc.filter(pl.col("group").is_in(chosen["group"].to_list())), units)
-        families = merge_groups([lc.filter(pl.col("group") == str(i)) for i in ids],
-                                result.centroids[ids], settings.merge_cos)
-        groups = [[str(ids[m]) for m in fam] for fam in families]
-        docs = [" ".join(lc.filter(pl.col("group").is_in(g))["text"].head(2000).to_list())
-                for g in groups]
-        background = " ".join(with_texts(c.sample(min(len(c), 4000), seed=seed), units)["text"])
-        terms = fitter.run(distinctive_terms, docs, background)() if docs else []
-        owner = {}
-        for g, words in zip(groups, terms):
+    c = sc.filter(pl.col("slot") == slot)
+    r = sr.filter(pl.col("slot") == slot) if sr is not None else None
+    texts = c["masked"].to_list() + (r["masked"].to_list() if r is not None else [])
+    if len(texts) < 20:
+        return None
+    result = cluster_texts(texts, embedder, settings, seed, step, fitter)
+    space = result.space()
+    lc = c.with_columns(pl.Series("group", result.labels[:len(c)]).cast(pl.String)).with_row_index("row")
+    lr = r.with_columns(pl.Series("group", result.labels[len(c):]).cast(pl.String)) \
+        if r is not None else None
+    keep = pl.col("group") != "-1"
+    lc = lc.filter(keep)
+    lr = lr.filter(keep) if lr is not None else None
+    chosen = select(group_tests(lc, lr, n_units, n_ref, discovery.test, discovery.prior_strength))
+    ids = [int(g) for g in chosen["group"]]
+    q = dict(zip(chosen["group"], chosen["q"])) if "q" in chosen.columns else {}
+    lc = with_texts(lc.filter(pl.col("group").is_in(chosen["group"].to_list())), units)
+    families = merge_groups([lc.filter(pl.col("group") == str(i)) for i in ids],
+                            result.centroids[ids], settings.merge_cos)
+    groups = [[str(ids[m]) for m in fam] for fam in families]
+    docs = [" ".join(lc.filter(pl.col("group").is_in(g))["text"].head(2000).to_list())
+            for g in groups]
+    background = " ".join(with_texts(c.sample(min(len(c), 4000), seed=seed), units)["text"])
+    terms = fitter.run(distinctive_terms, docs, background) if docs else lambda: []
+    view = fitter.run(plane, result.points, seed) if slot == "opening" else None
+
+    def finish() -> tuple[list[Finding], dict | None]:
+        findings, owner = [], {}
+        for g, words in zip(groups, terms()):
             rows = lc.filter(pl.col("group").is_in(g))
             medoid = _medoid(rows, result)
             label = f"{' · '.join(words)} — {medoid}"
@@ -72,14 +93,15 @@ def cluster_findings(sc: pl.DataFrame, sr: pl.DataFrame | None, units: list[Unit
             f.label = family_label(f.skeleton, f.variants)
             findings.append(f)
             owner.update({int(x): f for x in g})
-        if slot == "opening":
-            pick, xy = fitter.run(plane, result.points, seed)()
-            maps = {"clustering": result, "n_corpus": len(c), "owner": owner, "pick": pick,
-                    "xy": xy,
-                    "texts": _map_texts(c.select("unit", "start", "end"),
-                                        r.select("unit", "start", "end") if r is not None else None,
-                                        units, ref_units)}
-    return findings, maps
+        if view is None:
+            return findings, None
+        pick, xy = view()
+        return findings, {"clustering": result, "n_corpus": len(c), "owner": owner, "pick": pick,
+                          "xy": xy, "texts": _map_texts(c.select("unit", "start", "end"),
+                                                        r.select("unit", "start", "end")
+                                                        if r is not None else None,
+                                                        units, ref_units)}
+    return finish
 
 
 def _map_texts(c: pl.DataFrame, r: pl.DataFrame | None, units: list[Unit],
