@@ -116,11 +116,12 @@ def test_pca_axes_are_scikit_learns_covariance_pca():
     from sklearn.decomposition import PCA
 
     rng = np.random.default_rng(3)
-    for n, d in ((400, 24), (30, 24)):  # tall, and fewer rows than features
+    # tall; fewer than ten rows per feature; fewer rows than features (dims capped at n - 1)
+    for n, d, dims in ((400, 24, 5), (30, 24, 5), (10, 24, 9)):
         x = (rng.normal(size=(n, d)) * rng.uniform(0.1, 3, d)).astype(np.float32)
-        mean, axes = pca_axes(x, 5)
-        pca = PCA(5, svd_solver="covariance_eigh").fit(x)
-        assert mean.dtype == axes.dtype == np.float32 and axes.shape == (5, d)
+        mean, axes = pca_axes(x, dims)
+        pca = PCA(dims, svd_solver="covariance_eigh").fit(x)
+        assert mean.dtype == axes.dtype == np.float32 and axes.shape == (dims, d)
         assert np.allclose(mean, pca.mean_) and np.allclose(axes, pca.components_, atol=1e-5)
 
 

@@ -480,16 +480,22 @@ def test_duplicate_findings_fold_into_the_earliest_alike_kept_one():
     assert kept[1].variants == ["wide", "folded"]
 
 
-def test_reference_free_findings_made_beside_the_counting_are_those_made_slot_by_slot():
+@pytest.mark.parametrize("block", [None, 64])
+def test_reference_free_findings_made_beside_the_counting_are_those_made_slot_by_slot(
+        block, monkeypatch):
     """Each slot's findings are made in a second thread while the next slot is counted; they
     must be the findings (ids, units, spans, in order) of counting and finding one slot after
-    another."""
+    another, with tokens held or spilled to disk (blocks of 64 units)."""
+    import functools
     import math
 
+    from traitforge.audit.passes import ngrams
     from traitforge.audit.passes.ngrams import (fold_duplicates, recurring_findings,
                                                 recurring_phrases, slot_findings)
     from traitforge.audit.units import SLOTS
 
+    counter = count_slot if block is None else functools.partial(count_slot, block=block)
+    monkeypatch.setattr(ngrams, "count_slot", counter)
     rows, _ = generate(400, 7, 0.3)
     units = [make_unit(r["id"], 1, r["messages"][1]["content"], r["messages"][0]["content"])
              for r in rows]
@@ -498,8 +504,8 @@ def test_reference_free_findings_made_beside_the_counting_are_those_made_slot_by
     min_df = max(s.min_df, math.ceil(s.variant_prevalence * len(units)))
     one_by_one, counted = [], 0
     for slot in SLOTS:
-        c = count_slot(slot, [u.slot_text(slot) for u in units], [u.prompt for u in units],
-                       s.max_n, min_df)
+        c = counter(slot, [u.slot_text(slot) for u in units], [u.prompt for u in units],
+                    s.max_n, min_df)
         counted += len(c.stats)
         one_by_one += slot_findings(c, None, recurring_phrases(c, slot), units, s)
     expected = fold_duplicates(one_by_one, len(units))

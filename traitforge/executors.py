@@ -118,7 +118,9 @@ def cores() -> int:
 def one_blas_thread():
     """BLAS on one thread for the duration: an audit's own threads (and polars') already fill
     the cores, and OpenBLAS's pool spinning beside them makes its small products and
-    eigendecompositions (the clustering's PCA) ten to twenty times slower."""
+    eigendecompositions (the clustering's PCA) ten to twenty times slower. The limit is the
+    process's: audits run at once in threads of one process share it, and the first to end
+    lifts it for the others."""
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(1, user_api="blas"):

@@ -4,8 +4,9 @@ Sentences (prompt echoes and numbers masked) are embedded, reduced with PCA, and
 HDBSCAN on a sample of at most `fit_sample` sentences of the corpus and reference together.
 Every sentence, in the sample or not, then joins the cluster with the nearest centroid if it lies
 within that cluster's own radius (the `radius_quantile` of its members' similarities); others
-stay noise. Memory stays flat: only the PCA coordinates are kept. The scikit-learn and hdbscan
-work (PCA, HDBSCAN, the terms that name a family) runs where a `Fitter` runs it.
+stay noise. Memory stays flat: only the PCA coordinates are kept. The PCA runs here, in numpy;
+the scikit-learn and hdbscan work (HDBSCAN, the terms that name a family, the map's plane) runs
+where a `Fitter` runs it.
 """
 from __future__ import annotations
 
@@ -82,8 +83,10 @@ def _clusters(points: np.ndarray, labels: np.ndarray, quantile: float
 def pca_axes(sample: np.ndarray, dims: int) -> tuple[np.ndarray, np.ndarray]:
     """The mean and the `dims` principal axes of `sample` (float32): the top eigenvectors of
     its covariance, each signed so that its largest-magnitude entry is positive. This is
-    scikit-learn's PCA with its covariance solver (what it picks for a tall sample of at most
-    1,000 features), in this process: a few milliseconds of BLAS that releases the lock."""
+    scikit-learn's PCA with its covariance solver, to the bit, in this process: a few
+    milliseconds of BLAS that releases the lock. (For a sample of fewer than ten rows per
+    feature, under 3,840 sentences of 384 dimensions, scikit-learn's default picks a randomized
+    solver instead; here the axes are always the exact ones.)"""
     x = np.asarray(sample, np.float32)
     mean = x.mean(0)
     cov = x.T @ x
@@ -91,7 +94,7 @@ def pca_axes(sample: np.ndarray, dims: int) -> tuple[np.ndarray, np.ndarray]:
     cov /= max(1, len(x) - 1)
     axes = np.linalg.eigh(cov)[1][:, ::-1][:, :dims].T
     signs = np.sign(axes[np.arange(len(axes)), np.abs(axes).argmax(1)])
-    return mean, np.ascontiguousarray(axes * np.where(signs == 0, 1, signs)[:, None])
+    return mean, np.ascontiguousarray(axes * signs[:, None])
 
 
 def plane(points: np.ndarray, seed: int, most: int = 2500) -> tuple[np.ndarray, np.ndarray]:
@@ -114,8 +117,13 @@ def hdbscan_labels(points: np.ndarray, size: int, samples: int) -> np.ndarray:
 
 
 def _load_libraries() -> None:
+    """The fitting process's libraries, and BLAS there on one thread as in the audit's own
+    process (the map's plane is a PCA)."""
     import hdbscan  # noqa: F401
     import sklearn.feature_extraction.text  # noqa: F401
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1, user_api="blas")
 
 
 class Fitter:

@@ -86,13 +86,15 @@ def recurring_findings(corpus: list[Unit], settings: DiscoverySettings, threshol
     longest, first): they are mostly Python, the counting mostly polars and numpy."""
     min_df = max(settings.min_df, math.ceil(threshold * len(corpus)))
     prompts = [u.prompt for u in corpus]
-    made, examined = {}, 0
+    made, examined, last = {}, 0, None
     with ThreadPoolExecutor(1) as aside:
         for slot in sorted(SLOTS, key=lambda s: s != "body"):
             c = count_slot(slot, _texts(corpus, slot), prompts, settings.max_n, min_df)
             examined += len(c.stats)
-            made[slot] = aside.submit(slot_findings, c, None, recurring_phrases(c, slot),
-                                      corpus, settings)
+            if last is not None:
+                last.result()  # an error there now, not after the other slots' work
+            made[slot] = last = aside.submit(slot_findings, c, None, recurring_phrases(c, slot),
+                                             corpus, settings)
             step()
         findings = [f for slot in SLOTS for f in made[slot].result()]
     return fold_duplicates(findings, len(corpus)), examined
