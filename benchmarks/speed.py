@@ -71,12 +71,12 @@ def run(tree: Path, corpus: Path, out: Path, flags: list[str], memory: bool = Tr
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             cwd=tree, env=child_env(tree))
     peak = [0]
-    watch = threading.Thread(target=_watch, args=(proc, peak), daemon=True)
-    if memory:
+    watch = threading.Thread(target=_watch, args=(proc, peak), daemon=True) if memory else None
+    if watch is not None:
         watch.start()
     _, err = proc.communicate()
     wall = time.perf_counter() - start
-    if memory:
+    if watch is not None:
         watch.join()
     if proc.returncode not in (0, 1):
         sys.exit(f"audit with {tree} failed ({proc.returncode}): {err.strip()[-2000:]}")
