@@ -2,7 +2,7 @@
 
     python benchmarks/speed.py [--n 20000] [--reference] [--data PARQUET] [--code TREE ...]
                                [--variant ARGS ...] [--ray] [--bertopic {static,minilm,both}]
-                               [--no-memory]
+                               [--no-memory] [--repeat K]
 
 Samples N responses from the AlpacaEval outputs in ../shared/data (any parquet with
 `instruction` and `output` columns works; an N above the file's size resamples it with
@@ -12,7 +12,9 @@ and the processes it starts (the census's), summed, sampled every 0.1 s; for one
 its RSS less its share of pages other processes map too. `--code TREE` (repeatable) audits the same file with the traitforge of each
 checkout in turn (e.g. a `git worktree` of an earlier commit), and `--variant ARGS` with this
 checkout and more audit flags (`--variant '--sample 0'`: no discovery sample), for figures side
-by side in one sitting; `--ray` adds a run with `--ray` (a local Ray instance).
+by side in one sitting; `--ray` adds a run with `--ray` (a local Ray instance). `--repeat K`
+runs them all K times, taking turns (A, B, A, B, ...), and prints each one's wall times and their
+median: on a noisy machine only turns taken in one sitting tell two versions apart.
 With `--bertopic` and bertopic installed, BERTopic is timed on the same opening sentences, with
 our static embedder or as users run it (its default all-MiniLM-L6-v2 sentence-transformer).
 Targets (issue 19, 2 cores): 20,000 responses in 10 s reference-free and 20 s with a reference of
@@ -23,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -157,7 +160,11 @@ def main() -> None:
     ap.add_argument("--bertopic", choices=["static", "minilm", "both"], help="time BERTopic too")
     ap.add_argument("--no-memory", action="store_true",
                     help="do not sample peak memory (its sampling slows the audit a little)")
+    ap.add_argument("--repeat", type=int, default=1, metavar="K",
+                    help="run every audit K times, taking turns, and print the median walls")
     a = ap.parse_args()
+    if a.repeat < 1:
+        ap.error("--repeat must be at least 1")
     df = sample(a.data, 2 * a.n if a.reference else a.n, a.seed)
     n = a.n or len(df)
     with tempfile.TemporaryDirectory() as tmp:
@@ -170,11 +177,22 @@ def main() -> None:
         runs = [("this checkout", ROOT, flags)] + [(t, Path(t).resolve(), flags) for t in a.code]
         runs += [(f"this checkout, {v}", ROOT, flags + v.split()) for v in a.variant]
         runs += [("this checkout, --ray", ROOT, flags + ["--ray"])] if a.ray else []
-        results = []
-        for k, (label, tree, f) in enumerate(runs):
-            results.append(run(tree, (tmp / "corpus.jsonl").resolve(), tmp / f"out{k}", f,
-                               not a.no_memory))
-            show(label, results[-1])
+        results, walls = [], [[] for _ in runs]
+        for turn in range(a.repeat):
+            for k, (label, tree, f) in enumerate(runs):
+                r = run(tree, (tmp / "corpus.jsonl").resolve(), tmp / f"out{k}", f,
+                        not a.no_memory)
+                walls[k].append(r["wall"])
+                if turn == 0:
+                    results.append(r)
+                    show(label, r)
+                else:
+                    print(f"{label}, turn {turn + 1}: wall {r['wall']:.1f} s")
+        medians = [statistics.median(w) for w in walls]
+        if a.repeat > 1:
+            print(f"wall times over {a.repeat} turns, taken in turn:")
+            for (label, _, _), w, m in zip(runs, walls, medians):
+                print(f"  {label}: median {m:.1f} s  ({', '.join(f'{x:.1f}' for x in w)})")
         for (label, _, _), r in zip(runs[1:len(a.code) + 1], results[1:]):
             print(f"{label} gives this checkout's audit.json (timings and new settings apart): "
                   f"{same_findings(results[0]['doc'], r['doc'])}")
@@ -184,7 +202,7 @@ def main() -> None:
         if a.bertopic:
             openings = [u.slot_text("opening") for u in _units(df[:n]["output"].to_list())]
             for how in (["static", "minilm"] if a.bertopic == "both" else [a.bertopic]):
-                bertopic(openings, how, results[0]["wall"])
+                bertopic(openings, how, medians[0])
 
 
 def _units(texts: list[str]):
@@ -195,7 +213,8 @@ def _units(texts: list[str]):
 
 def bertopic(openings: list[str], how: str, ours: float) -> None:
     """BERTopic on the opening sentences: with our static embedder's vectors (`static`), or
-    embedding them itself with all-MiniLM-L6-v2 as its users do (`minilm`); the ratio to ours."""
+    embedding them itself with all-MiniLM-L6-v2 as its users do (`minilm`); the ratio to ours
+    (`ours`: this checkout's median wall)."""
     try:
         from bertopic import BERTopic
     except ImportError:
