@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from sklearn.feature_extraction.text import CountVectorizer
 
-from traitforge.audit.clustering import (Fitter, cluster_texts, distinctive_terms,
+from traitforge.audit.clustering import (Fitter, cluster_texts, distinctive_terms, fit_indices,
                                          hdbscan_labels, pca_axes, plane)
 from traitforge.audit.config import ClusterSettings
 from traitforge.io import InputError
@@ -157,3 +157,50 @@ def test_each_slot_s_cluster_findings_are_those_of_clustering_that_slot_alone(wr
     both = seen(("opening", "closing"))
     assert {f[0] for f in both} == {"opening", "closing"}
     assert both == seen(("opening",)) + seen(("closing",))
+
+
+def test_a_fit_sample_holds_as_many_of_the_references_sentences_as_of_the_corpuss():
+    """At most `most` of the corpus's sentences, and as many of the reference's (all it has if
+    fewer): a corpus habit is as dense in the sample as without a reference."""
+    def parts(n, reference_from, most):
+        fit, mine = fit_indices(n, reference_from, most)
+        assert np.all(np.diff(fit) > 0) and mine == int((fit < (reference_from or n)).sum())
+        return mine, len(fit) - mine
+
+    assert parts(1000, None, 300) == (300, 0)
+    assert parts(1000, 400, 300) == (300, 300)
+    assert parts(1000, 900, 300) == (300, 100)  # a reference of 100: all of it
+    assert parts(1000, 200, 300) == (200, 200)  # a corpus smaller than the sample: all of it
+    # without a reference, the sample is the one a uniform draw of `most` gives, as before
+    rng = np.random.default_rng(7)
+    assert np.array_equal(fit_indices(1000, None, 300, seed=7)[0],
+                          np.sort(rng.choice(1000, size=300, replace=False)))
+
+
+def test_the_pass_counts_its_embedding_steps_as_it_takes_them(write_jsonl, monkeypatch):
+    """The progress bar's total is the chunks the pass embeds: per slot, the fit sample (the
+    corpus's sentences and as many of the reference's), then the rest a chunk at a time."""
+    from tests.test_discovery import generate
+    from traitforge.audit import AuditConfig, run_audit
+    from traitforge.audit.passes import clusters
+
+    rows, _ = generate(400, 3, 0.3)
+    ref, _ = generate(700, 5, 0.0)
+    config = AuditConfig(corpus=str(write_jsonl("c.jsonl", rows)),
+                         reference=str(write_jsonl("r.jsonl", ref)), ngrams=False,
+                         templates=False, builtin=False,
+                         clustering=ClusterSettings(fit_sample=1000, chunk=100))
+    planned, taken = [], [0]
+    steps, fit = clusters._embedding_steps, clusters.cluster_texts
+    monkeypatch.setattr(clusters, "_embedding_steps",
+                        lambda *a: planned.append(steps(*a)) or planned[-1])
+
+    def counting(texts, embedder, settings, seed, step, *rest):
+        def counted(advance=1):
+            taken[0] += advance
+            step(advance)
+        return fit(texts, embedder, settings, seed, counted, *rest)
+
+    monkeypatch.setattr(clusters, "cluster_texts", counting)
+    run_audit(config)
+    assert len(planned) == 1 and planned[0] == taken[0] > 2

@@ -1,8 +1,10 @@
 """Embedding clusters of leading and trailing sentences, what the cluster pass groups.
 
 Sentences (prompt echoes and numbers masked) are embedded, reduced with PCA, and clustered with
-HDBSCAN on a sample of at most `fit_sample` sentences of the corpus and reference together.
-Every sentence, in the sample or not, then joins the cluster with the nearest centroid if it lies
+HDBSCAN on a sample of at most `fit_sample` of the corpus's sentences and as many of the
+reference's (`fit_indices`): a habit of the corpus has the density in the sample it would have
+without a reference, and neither side's clusters are favoured. Every sentence, in the sample or
+not, then joins the cluster with the nearest centroid if it lies
 within that cluster's own radius (the `radius_quantile` of its members' similarities); others
 stay noise. Memory stays flat: only the PCA coordinates are kept. The PCA runs here, in numpy;
 the scikit-learn and hdbscan work (HDBSCAN, the terms that name a family, the map's plane) runs
@@ -40,19 +42,20 @@ def _normalise(x: np.ndarray) -> np.ndarray:
 
 
 def cluster_texts(texts: list[str], embedder, settings, seed: int = 0,
-                  step=lambda advance=1: None, fitter: Fitter | None = None) -> Clustering:
-    """Embed, reduce and cluster `texts` (HDBSCAN fitted by `fitter`, here by default);
-    `step` advances once per embedded chunk."""
+                  step=lambda advance=1: None, fitter: Fitter | None = None,
+                  reference_from: int | None = None) -> Clustering:
+    """Embed, reduce and cluster `texts` (HDBSCAN fitted by `fitter`, here by default), the
+    reference's from `reference_from` on where there is one; `step` advances once per embedded
+    chunk."""
     n = len(texts)
-    rng = np.random.default_rng(seed)
-    fit = np.sort(rng.choice(n, size=min(n, settings.fit_sample), replace=False))
+    fit, mine = fit_indices(n, reference_from, settings.fit_sample, seed)
     fitter = fitter or Fitter(processes=False)
     sample = embedder.encode([texts[i] for i in fit])
     dims = min(settings.dims, sample.shape[1], max(1, len(fit) - 1))
     mean, axes = pca_axes(sample, dims)
     points = np.zeros((n, dims), np.float32)
     points[fit] = project(sample, mean, axes)
-    size = settings.min_cluster_size or max(10, round(0.002 * len(fit)))
+    size = settings.min_cluster_size or max(10, round(0.002 * mine))
     fit_labels = fitter.run(hdbscan_labels, points[fit], size, min(settings.min_samples, size)) \
         if len(fit) > size else lambda: np.full(len(fit), -1)
     step()
@@ -67,6 +70,18 @@ def cluster_texts(texts: list[str], embedder, settings, seed: int = 0,
         result.labels[lo:lo + settings.chunk] = nearest(result.points[lo:lo + settings.chunk],
                                                         result.centroids, radius)
     return result
+
+
+def fit_indices(n: int, reference_from: int | None, most: int, seed: int = 0
+                ) -> tuple[np.ndarray, int]:
+    """The indices (ascending) of the sentences a clustering of `n` is fitted on, and how many
+    of them are the corpus's: at most `most` of the corpus's (the first `reference_from`, all
+    `n` without a reference), and as many of the reference's as that, where it has them."""
+    rng = np.random.default_rng(seed)
+    split = n if reference_from is None else reference_from
+    mine = rng.choice(split, size=min(split, most), replace=False)
+    theirs = split + rng.choice(n - split, size=min(n - split, len(mine)), replace=False)
+    return np.sort(np.concatenate([mine, theirs])), len(mine)
 
 
 def _clusters(points: np.ndarray, labels: np.ndarray, quantile: float

@@ -48,10 +48,11 @@ class ClusterSettings:
     """The embedding-cluster pass."""
 
     dims: int = setting(16, "PCA dimensions the sentence embeddings are reduced to")
-    min_cluster_size: int = setting(0, "HDBSCAN's least cluster (0: 0.2% of the fitted "
+    min_cluster_size: int = setting(0, "HDBSCAN's least cluster (0: 0.2% of the fitted corpus "
                                        "sentences, at least 10)")
     min_samples: int = setting(5, "HDBSCAN's min_samples")
-    fit_sample: int = setting(5000, "sentences the clustering is fitted on")
+    fit_sample: int = setting(5000, "corpus sentences the clustering is fitted on (and as many "
+                                    "of the reference's)")
     radius_quantile: float = setting(0.05, "quantile of its members' similarities that bounds "
                                            "a cluster")
     merge_cos: float = setting(0.9, "centroid cosine that joins two clusters into one family")

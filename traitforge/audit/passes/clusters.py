@@ -1,5 +1,6 @@
 """The cluster pass: families of embedding clusters (see audit/clustering.py) over-represented
-among the leading or trailing sentences, tested against the reference."""
+among the leading or trailing sentences, tested against the reference (the clusters fitted on
+as many of its sentences as of the corpus's)."""
 from __future__ import annotations
 
 import numpy as np
@@ -52,9 +53,10 @@ def _clustered(slot: str, sc: pl.DataFrame, sr: pl.DataFrame | None, units: list
     c = sc.filter(pl.col("slot") == slot)
     r = sr.filter(pl.col("slot") == slot) if sr is not None else None
     texts = c["masked"].to_list() + (r["masked"].to_list() if r is not None else [])
-    if len(texts) < 20:
+    if len(texts) < 20 or len(c) < 2:
         return None
-    result = cluster_texts(texts, embedder, settings, seed, step, fitter)
+    result = cluster_texts(texts, embedder, settings, seed, step, fitter,
+                           len(c) if r is not None else None)
     space = result.space()
     lc = c.with_columns(pl.Series("group", result.labels[:len(c)]).cast(pl.String)).with_row_index("row")
     lr = r.with_columns(pl.Series("group", result.labels[len(c):]).cast(pl.String)) \
@@ -117,6 +119,21 @@ def _map_texts(c: pl.DataFrame, r: pl.DataFrame | None, units: list[Unit],
     return texts
 
 
+def _embedding_steps(sc: pl.DataFrame, sr: pl.DataFrame | None, cs: ClusterSettings) -> int:
+    """The chunks `cluster_texts` embeds over the slots it clusters: per slot, the fit sample
+    (see `fit_indices`), then the other sentences a chunk at a time."""
+    def counts(frame: pl.DataFrame | None) -> dict[str, int]:
+        return {} if frame is None else dict(frame["slot"].value_counts().iter_rows())
+
+    mine, theirs, steps = counts(sc), counts(sr), 0
+    for slot in EMBEDDED:
+        c, r = mine.get(slot, 0), theirs.get(slot, 0)
+        if c + r >= 20 and c >= 2:
+            fitted = min(c, cs.fit_sample) + min(r, min(c, cs.fit_sample))
+            steps += 1 + -(-(c + r - fitted) // cs.chunk)
+    return steps
+
+
 def _medoid(rows: pl.DataFrame, result: Clustering) -> str:
     """The sentence of `rows` nearest their mean embedding."""
     points = result.points[rows["row"].to_numpy()]
@@ -133,11 +150,7 @@ class ClusterPass(PassBase):
              ctx: PassContext) -> list[Finding]:
         sc, sr = ctx.sentence_frames()
         cs, settings = ctx.config.clustering, ctx.config.discovery
-        both = pl.concat([sc.select("slot"), sr.select("slot")]) if sr is not None else sc
-        edges = both.filter(pl.col("slot").is_in(EMBEDDED))
-        sizes = edges["slot"].value_counts()["count"].to_list()
-        tick = ctx.steps.task("pass 4: embedding clusters",
-                              sum(1 + -(-max(0, n - cs.fit_sample) // cs.chunk) for n in sizes))
+        tick = ctx.steps.task("pass 4: embedding clusters", _embedding_steps(sc, sr, cs))
         with Fitter() as fitter:
             found, ctx.extras["map"] = cluster_findings(
                 sc, sr, units, reference, family_select(ctx.policy, settings),
