@@ -159,18 +159,20 @@ def test_each_slot_s_cluster_findings_are_those_of_clustering_that_slot_alone(wr
     assert both == seen(("opening",)) + seen(("closing",))
 
 
-def test_a_fit_sample_holds_as_many_of_the_references_sentences_as_of_the_corpuss():
-    """At most `most` of the corpus's sentences, and as many of the reference's (all it has if
-    fewer): a corpus habit is as dense in the sample as without a reference."""
+def test_a_fit_sample_draws_the_corpus_and_the_reference_at_one_rate():
+    """With a reference, both sides at one rate (neither likelier to shape the clusters), the
+    highest that keeps the corpus's part within `most` and the whole within twice that."""
     def parts(n, reference_from, most):
         fit, mine = fit_indices(n, reference_from, most)
         assert np.all(np.diff(fit) > 0) and mine == int((fit < (reference_from or n)).sum())
         return mine, len(fit) - mine
 
     assert parts(1000, None, 300) == (300, 0)
-    assert parts(1000, 400, 300) == (300, 300)
-    assert parts(1000, 900, 300) == (300, 100)  # a reference of 100: all of it
-    assert parts(1000, 200, 300) == (200, 200)  # a corpus smaller than the sample: all of it
+    assert parts(1000, 500, 300) == (300, 300)
+    assert parts(1000, 400, 300) == (240, 360)  # the whole bounds it: 600 of 1000
+    assert parts(1000, 900, 300) == (300, 33)  # the corpus's part bounds it
+    assert parts(1000, 100, 300) == (60, 540)  # a small corpus beside a large reference
+    assert parts(300, 100, 300) == (100, 200)  # all of both
     # without a reference, the sample is the one a uniform draw of `most` gives, as before
     rng = np.random.default_rng(7)
     assert np.array_equal(fit_indices(1000, None, 300, seed=7)[0],
@@ -178,8 +180,8 @@ def test_a_fit_sample_holds_as_many_of_the_references_sentences_as_of_the_corpus
 
 
 def test_the_pass_counts_its_embedding_steps_as_it_takes_them(write_jsonl, monkeypatch):
-    """The progress bar's total is the chunks the pass embeds: per slot, the fit sample (the
-    corpus's sentences and as many of the reference's), then the rest a chunk at a time."""
+    """The progress bar's total is the chunks the pass embeds: per slot, the fit sample (both
+    sides at one rate), then the rest a chunk at a time."""
     from tests.test_discovery import generate
     from traitforge.audit import AuditConfig, run_audit
     from traitforge.audit.passes import clusters

@@ -265,6 +265,19 @@ def test_null_false_warn_rate_is_bounded_over_many_seeds(write_jsonl, passes, se
     assert len({seed for seed, _ in loud}) <= 0.05 * seeds, loud
 
 
+def test_a_small_corpus_beside_a_large_reference_of_one_generator_raises_no_warn(write_jsonl):
+    """Unequal sizes (300 against 3,000): the clusters' fit sample must not favour the corpus's
+    sentences, or clusters are picked where the corpus happens to be denser."""
+    loud = []
+    for seed in range(8):
+        a, _ = generate(300, seed=500 + 2 * seed, plant_rate=0.0)
+        b, _ = generate(3000, seed=501 + 2 * seed, plant_rate=0.0)
+        result = run_audit(AuditConfig(corpus=str(write_jsonl("a.jsonl", a)),
+                                       reference=str(write_jsonl("b.jsonl", b)), builtin=False))
+        loud += [(seed, f.label) for f in result.findings if f.severity != "info"]
+    assert not loud, loud
+
+
 def test_an_ngram_regex_finds_its_tokens_only_where_they_start_a_word():
     def span(toks, text):
         m = re.search(ngram_regex(toks), text, re.IGNORECASE)

@@ -1,9 +1,10 @@
 """Embedding clusters of leading and trailing sentences, what the cluster pass groups.
 
 Sentences (prompt echoes and numbers masked) are embedded, reduced with PCA, and clustered with
-HDBSCAN on a sample of at most `fit_sample` of the corpus's sentences and as many of the
-reference's (`fit_indices`): a habit of the corpus has the density in the sample it would have
-without a reference, and neither side's clusters are favoured. Every sentence, in the sample or
+HDBSCAN on a sample (`fit_indices`): at most `fit_sample` sentences without a reference; with
+one, the corpus's and the reference's drawn at one rate, up to `fit_sample` of the corpus's
+and twice that in all, so that a habit of the corpus is about as dense in the sample as without
+a reference and neither side is likelier to shape the clusters. Every sentence, in the sample or
 not, then joins the cluster with the nearest centroid if it lies
 within that cluster's own radius (the `radius_quantile` of its members' similarities); others
 stay noise. Memory stays flat: only the PCA coordinates are kept. The PCA runs here, in numpy;
@@ -75,13 +76,19 @@ def cluster_texts(texts: list[str], embedder, settings, seed: int = 0,
 def fit_indices(n: int, reference_from: int | None, most: int, seed: int = 0
                 ) -> tuple[np.ndarray, int]:
     """The indices (ascending) of the sentences a clustering of `n` is fitted on, and how many
-    of them are the corpus's: at most `most` of the corpus's (the first `reference_from`, all
-    `n` without a reference), and as many of the reference's as that, where it has them."""
+    of them are the corpus's. Without a reference: at most `most`, drawn uniformly. With one
+    (from `reference_from` on): both sides drawn at one rate, the highest that keeps the
+    corpus's part within `most` and the whole within twice that, so that no side's sentences
+    are likelier to shape the clusters they are then tested in."""
     rng = np.random.default_rng(seed)
-    split = n if reference_from is None else reference_from
-    mine = rng.choice(split, size=min(split, most), replace=False)
-    theirs = split + rng.choice(n - split, size=min(n - split, len(mine)), replace=False)
-    return np.sort(np.concatenate([mine, theirs])), len(mine)
+    if reference_from is None:
+        fit = rng.choice(n, size=min(n, most), replace=False)
+        return np.sort(fit), len(fit)
+    mine, theirs = reference_from, n - reference_from
+    rate = min(1.0, most / max(mine, 1), 2 * most / max(n, 1))
+    picked = [rng.choice(mine, size=min(mine, round(rate * mine)), replace=False),
+              mine + rng.choice(theirs, size=min(theirs, round(rate * theirs)), replace=False)]
+    return np.sort(np.concatenate(picked)), len(picked[0])
 
 
 def _clusters(points: np.ndarray, labels: np.ndarray, quantile: float

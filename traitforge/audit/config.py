@@ -51,8 +51,8 @@ class ClusterSettings:
     min_cluster_size: int = setting(0, "HDBSCAN's least cluster (0: 0.2% of the fitted corpus "
                                        "sentences, at least 10)")
     min_samples: int = setting(5, "HDBSCAN's min_samples")
-    fit_sample: int = setting(5000, "corpus sentences the clustering is fitted on (and as many "
-                                    "of the reference's)")
+    fit_sample: int = setting(5000, "most corpus sentences the clustering is fitted on (with a "
+                                    "reference, its sentences at the same rate, up to as many)")
     radius_quantile: float = setting(0.05, "quantile of its members' similarities that bounds "
                                            "a cluster")
     merge_cos: float = setting(0.9, "centroid cosine that joins two clusters into one family")

@@ -1,13 +1,13 @@
 """The cluster pass: families of embedding clusters (see audit/clustering.py) over-represented
 among the leading or trailing sentences, tested against the reference (the clusters fitted on
-as many of its sentences as of the corpus's)."""
+a sample of both sides at one rate)."""
 from __future__ import annotations
 
 import numpy as np
 import polars as pl
 
 from traitforge.audit.clustering import (Clustering, Fitter, cluster_texts, distinctive_terms,
-                                         plane)
+                                         fit_indices, plane)
 from traitforge.audit.config import ClusterSettings, DiscoverySettings
 from traitforge.audit.findings import Finding, family_label
 from traitforge.audit.groups import (family_finding, family_select, group_tests,
@@ -129,7 +129,7 @@ def _embedding_steps(sc: pl.DataFrame, sr: pl.DataFrame | None, cs: ClusterSetti
     for slot in EMBEDDED:
         c, r = mine.get(slot, 0), theirs.get(slot, 0)
         if c + r >= 20 and c >= 2:
-            fitted = min(c, cs.fit_sample) + min(r, min(c, cs.fit_sample))
+            fitted = len(fit_indices(c + r, c if sr is not None else None, cs.fit_sample)[0])
             steps += 1 + -(-(c + r - fitted) // cs.chunk)
     return steps
 
