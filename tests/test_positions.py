@@ -8,8 +8,8 @@ import random
 import pytest
 
 from traitforge.audit import AuditConfig, run_audit
-from traitforge.audit.sentences import edge_sentences
-from traitforge.audit.units import make_unit
+from traitforge.audit.sentences import edge_sentences, sentence_spans
+from traitforge.audit.units import SENTENCE_END, make_unit
 
 NOUNS = ("harbor", "ledger", "pepper", "violin", "glacier", "tunnel", "orchard", "compass",
          "lantern", "saddle", "quarry", "meadow", "anchor", "kettle", "beacon", "canyon")
@@ -84,3 +84,30 @@ def test_sentences_keep_their_positions():
     assert by_slot["closing"] == [(0, "Bye now.")]
     assert [t for _, t in by_slot["middle"]] == ["It helps.", "Here's the thing.", "It floats."]
     assert by_slot["clause"] == [(0, "To be honest")]
+
+
+def _split_plainly(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """The sentences of text[start:end] as SENTENCE_END alone splits them."""
+    out = []
+    for m in SENTENCE_END.finditer(text, start, end):
+        if m.start() > start:
+            out.append((start, m.start()))
+        start = m.end()
+    return out + ([(start, end)] if end > start else [])
+
+
+def test_sentence_spans_split_any_stretch_as_sentence_end_does():
+    rng = random.Random(7)
+    pieces = ["Yes", "no", ".", "!", "?", "?!", "...", ")", "\"", "’", "**", "_", " ", "  ",
+              "\n", " \n\n ", "\t", "e.g.", "3.5", "é", "\x1c"]
+    checked = fast = 0
+    for _ in range(400):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randrange(1, 30)))
+        for _ in range(6):
+            start = rng.randrange(len(text) + 1)
+            end = rng.randrange(start, len(text) + 1)
+            assert sentence_spans(text, start, end) == _split_plainly(text, start, end), \
+                (text, start, end)
+            checked += 1
+            fast += "\n" not in text[start:end]
+    assert fast > checked / 4  # both ways of splitting were tried
