@@ -12,7 +12,8 @@ import pytest
 from traitforge.audit import AuditConfig, DiscoverySettings, run_audit
 from traitforge.audit.families import structural_findings
 from traitforge.audit.matchers import AnyOf, NgramMatcher, flag_rows
-from traitforge.audit.ngram_counts import count_slot, ngram_regex, ngram_tokens, unit_pairs
+from traitforge.audit.ngram_counts import (STOP_WORDS, TOKEN_PATTERN, count_slot, ngram_regex,
+                                           ngram_tokens, unit_pairs)
 from traitforge.audit.units import make_unit
 
 TOPICS = ["sourdough bread", "compound interest", "tide pools", "solar panels", "chess openings",
@@ -248,6 +249,45 @@ def test_counts_do_not_depend_on_block_size(slot):
     assert ref_one.stats.equals(ref_many.stats) and ref_one.stats.equals(ref_short.stats)
     pairs = [unit_pairs(c, one.stats).sort("unit", "key") for c in (one, many)]
     assert pairs[0].equals(pairs[1]) and pairs[0].height == one.stats["df"].sum()
+
+
+def _counted_by_hand(texts: list[str], prompts: list[str], max_n: int) -> dict:
+    """(df, echo) of every n-gram (a tuple of tokens, as count_slot tokenizes) up to max_n:
+    units holding it, apart from those whose prompt holds it too where it has a content word."""
+    def grams(text: str) -> set[tuple[str, ...]]:
+        toks = re.findall(TOKEN_PATTERN, text.lower())
+        return {tuple(toks[i:i + n]) for n in range(1, max_n + 1)
+                for i in range(len(toks) - n + 1)}
+
+    out: dict = {}
+    for text, prompt in zip(texts, prompts):
+        echoed = grams(prompt)
+        for g in grams(text):
+            content = any(re.match(r"[^\W\d_]", t) and t not in STOP_WORDS for t in g)
+            df, echo = out.get(g, (0, 0))
+            out[g] = (df, echo + 1) if content and g in echoed else (df + 1, echo)
+    return out
+
+
+def test_counts_and_echoes_are_those_counted_by_hand():
+    # Few words, so that phrases recur; prompts share some, so that echoes are many; min_df
+    # prunes, so that a phrase is counted only where its parts are frequent.
+    rng = random.Random(11)
+    words = ["light", "wave", "bends", "the", "of", "a", "slowly", "glass", ",", "."]
+    texts = [" ".join(rng.choice(words) for _ in range(rng.randrange(3, 14))) for _ in range(80)]
+    prompts = [" ".join(rng.choice(words[:6]) for _ in range(rng.randrange(0, 6)))
+               for _ in range(80)]
+    counts = count_slot("body", texts, prompts, max_n=4, min_df=4, block=9)
+    by_hand = _counted_by_hand(texts, prompts, 4)
+    got = dict(zip(map(tuple, ngram_tokens(texts, counts.stats["pos"], counts.stats["n"])),
+                   zip(counts.stats["df"].to_list(), counts.stats["echo"].to_list())))
+    frequent = {g for g, (df, echo) in by_hand.items() if df + echo >= 4}
+    # Counted: every n-gram in min_df units whose two parts are (apriori), and nothing else.
+    expected = {g for g in frequent if len(g) == 1 or (g[1:] in frequent and g[:-1] in frequent
+                                                      and by_hand[g][0] >= 4)}
+    assert {g for g in got} == {g for g in expected if by_hand[g][0] >= 4}
+    assert all(got[g] == by_hand[g] for g in got)
+    assert sum(echo > 0 for _, echo in got.values()) >= 5
 
 
 @pytest.mark.parametrize("passes, seeds", [({"clusters": False}, 40), ({}, 20)],

@@ -240,9 +240,10 @@ def _occurrences(tokens: Tokens, prompt: Tokens | None, n: int, parts: pl.Series
     frame = _windows(tokens, n, parts, wanted).filter(first)
     if prompt is None:
         return frame, frame.clear()
-    # Only n-grams with a content word can echo the prompt.
+    # Only n-grams with a content word can echo the prompt, and only those of the prompt's
+    # n-grams that pass the same pruning can be one of `frame`'s.
     pair = pl.struct("unit", "key")
-    echo = _windows(prompt, n).filter("content").select(pair).to_series()
+    echo = _windows(prompt, n, parts, wanted).filter("content").select(pair).to_series()
     hit = frame.select(pl.col("content") & pair.is_in(echo.implode())).to_series()
     return frame.filter(~hit), frame.filter(hit)
 
