@@ -111,3 +111,5 @@ def test_sentence_spans_split_any_stretch_as_sentence_end_does():
             checked += 1
             fast += "\n" not in text[start:end]
     assert fast > checked / 4  # both ways of splitting were tried
+    assert all(sentence_spans("a. b", lo, hi) == _split_plainly("a. b", lo, hi)
+               for lo, hi in [(4, 4), (5, 5), (6, 8)])  # at the end and past it

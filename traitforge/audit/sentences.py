@@ -66,7 +66,7 @@ def sentence_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
     `_AFTER_MARK` finds far faster (it opens with the mark, not a look-behind); it is used where
     the mark before `start`, if any, cannot end a sentence at `start`."""
     out = []
-    fast = text.find("\n", start, end) < 0 and (start == 0 or text[start - 1] not in ".!?")
+    fast = text.find("\n", start, end) < 0 and text[max(start - 1, 0):start] not in (".", "!", "?")
     for m in (_AFTER_MARK if fast else SENTENCE_END).finditer(text, start, end):
         cut = m.start() + fast  # past the mark _AFTER_MARK holds
         if cut > start:
