@@ -2,21 +2,18 @@
 skeletons: what the template and cluster passes read, and their matchers replay."""
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import polars as pl
 
 from traitforge.audit.skeletons import skeletons
-from traitforge.audit.units import (BLOCK, BLOCK_CHARS, SENTENCE_END, Unit, block_starts,
-                                    sentence_table)
+from traitforge.audit.units import (AFTER_MARK, BLOCK, BLOCK_CHARS, SENTENCE_END, Unit,
+                                    block_starts, sentence_table)
 from traitforge.executors import current
 
 EMBEDDED = ("opening", "closing")  # the slots whose sentences the cluster pass embeds
 CLAUSE = r"^((?:\S+\s+){0,7}?\S+?)(?:,|:|\s+[—–-]+\s)\s*\S"  # up to 8 words, then , : or a dash
 MAX_CHARS = 300  # a sentence's text is cut to this many characters
 SKELETON_SEED = 20261  # of the hash that groups equal skeletons of a slot
-_AFTER_MARK = re.compile(r"[.!?][\"'”’)\]*_]*\s+")  # SENTENCE_END's first branch, with its mark
 
 
 def edge_sentences(units: list[Unit], lead: int = 3, tail: int = 2, middle: bool = False,
@@ -63,12 +60,12 @@ def _clauses(table: pl.DataFrame, sentence: pl.DataFrame) -> pl.DataFrame:
 def sentence_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
     """The character spans of the sentences of text[start:end], split as SENTENCE_END splits
     them. A stretch without a line break can end a sentence only after an end mark, which
-    `_AFTER_MARK` finds far faster (it opens with the mark, not a look-behind); it is used where
+    `AFTER_MARK` finds far faster (it opens with the mark, not a look-behind); it is used where
     the mark before `start`, if any, cannot end a sentence at `start`."""
     out = []
     fast = text.find("\n", start, end) < 0 and text[max(start - 1, 0):start] not in (".", "!", "?")
-    for m in (_AFTER_MARK if fast else SENTENCE_END).finditer(text, start, end):
-        cut = m.start() + fast  # past the mark _AFTER_MARK holds
+    for m in (AFTER_MARK if fast else SENTENCE_END).finditer(text, start, end):
+        cut = m.start() + fast  # past the mark AFTER_MARK holds
         if cut > start:
             out.append((start, cut))
         start = m.end()

@@ -16,12 +16,17 @@ from traitforge.io import Record
 
 TURNS = ("first", "last", "all")
 SLOTS = ("opening", "closing", "body")
-# A sentence ends at . ! ? (with closing quotes/brackets/markup) before whitespace, or at a line break.
-SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”’)\]*_]*\s+|\s*\n\s*")
+# A sentence ends at . ! ? (with closing quotes, brackets or markup) before whitespace, or at
+# a line break.
+_CLOSERS = r"[\"'”’)\]*_]*"
+SENTENCE_END = re.compile(rf"(?<=[.!?]){_CLOSERS}\s+|\s*\n\s*")
+# SENTENCE_END's first branch with the mark inside the match: the same ends, found far faster
+# (a pattern that opens with a character class, not a look-behind), where no line break can end one.
+AFTER_MARK = re.compile(rf"[.!?]{_CLOSERS}\s+")
 # The same split for polars' engine, which has no look-behind: a sentence with what ends it
 # (its end mark, then closing quotes and whitespace; or a line break), and that ending alone.
-_PIECE = r"(?s).*?(?:[.!?][\"'”’)\]*_]*\s+|\s*\n\s*|$)"
-_MARK_END = r"([.!?])[\"'”’)\]*_]*\s+$"
+_PIECE = rf"(?s).*?(?:[.!?]{_CLOSERS}\s+|\s*\n\s*|$)"
+_MARK_END = rf"([.!?]){_CLOSERS}\s+$"
 _BREAK_END = r"\s*\n\s*$"
 BLOCK = 20_000  # most units in a block (of those read a block at a time)
 BLOCK_CHARS = 4_000_000  # most characters of texts and prompts in a block: what bounds its memory
